@@ -1,0 +1,73 @@
+/**
+ * The two shapes every layer above the wire agrees on: a parsed request and a response description.
+ * The wire layer produces the first and serialises the second; handlers (files, CGI, adapters) only ever
+ * see these, so they never touch a socket.
+ * @module
+ */
+import type { Readable } from 'node:stream';
+
+/** Request header fields: lower-cased names; repeated fields joined with ", " (RFC 9110 §5.3). */
+export type RequestHeaders = Record<string, string>;
+
+/** A request as parsed from the wire (or built by an adapter from another transport). */
+export interface HttpRequest {
+  /** Method token exactly as sent (methods are case-sensitive, RFC 9110 §9.1). */
+  method: string;
+  /** The request-target exactly as sent. */
+  target: string;
+  /** Path part of the target, still percent-encoded; `*` for asterisk-form. */
+  path: string;
+  /** Query without the leading `?`; empty when absent. */
+  query: string;
+  /** `1.0` or `1.1`. */
+  version: '1.0' | '1.1';
+  headers: RequestHeaders;
+  /** Field lines in arrival order with their original names (CGI and tracing want them). */
+  rawHeaders: ReadonlyArray<readonly [string, string]>;
+  /** The request content as a stream, or null when the request has none (or is GET/HEAD). */
+  body: Readable | null;
+  /** Declared body length, or null when chunked or absent. */
+  contentLength: number | null;
+  /** Authority the request was addressed to (absolute-form authority, else Host). */
+  authority: string;
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+  /** True when the connection is TLS. */
+  secure: boolean;
+}
+
+/** Response header fields as name → value (a list value becomes repeated field lines). */
+export type ResponseHeaders = Record<string, string | number | readonly string[]>;
+
+/** Where the bytes of a response come from. */
+export type ResponseBody =
+  | { readonly kind: 'bytes'; readonly data: Buffer | string }
+  /** A stream; `length` (bytes) when known, else the body is sent chunked (1.1) or close-delimited (1.0). */
+  | { readonly kind: 'stream'; readonly stream: Readable; readonly length?: number }
+  /** Bytes `start`..`end` (inclusive) of a file, read from disk in pieces with backpressure. */
+  | { readonly kind: 'file'; readonly path: string; readonly start: number; readonly end: number };
+
+/**
+ * What a handler returns. The wire adds `Date`, `Server`, `Connection` and the framing header
+ * (`Content-Length` or `Transfer-Encoding`); a handler should not set those itself.
+ */
+export interface ResponseDescription {
+  status: number;
+  /** Reason phrase; defaults to the standard one for the status. */
+  reason?: string;
+  headers?: ResponseHeaders;
+  body?: ResponseBody | null;
+  /** Close the connection after this response. */
+  close?: boolean;
+  /**
+   * A prepared header block for hot cached responses: every field line except `Date` and `Connection`,
+   * each ending in CRLF, without the status line. When set, `headers` is ignored by the serialiser and
+   * the block is used as it is (`body` must be `bytes` and `Content-Length` must be inside the block).
+   */
+  preparedHeaderBlock?: Buffer;
+}
+
+/** The interface every request handler implements: a request in, a description out. */
+export type RequestHandler = (request: HttpRequest) => ResponseDescription | Promise<ResponseDescription>;
