@@ -9,7 +9,7 @@
  * 2. Stat what the order depends on, in bounded batches: for a name sort only the entries whose kind the
  *    directory entry cannot tell (symlinks, file systems that report no type); for a size or time sort
  *    every entry.
- * 3. Sort: folders first, then files, each by the chosen key.
+ * 3. Sort: folders first, then files, each by the chosen key (in runs, merged lazily while rendering).
  * 4. Render batch by batch (stat-ing whatever step 2 left out), handing each batch to the stream only when
  *    the consumer asks for more, and yielding to the event loop between batches.
  *
@@ -67,6 +67,13 @@ export const LISTING_BATCH_SIZE = 256;
 
 /** Directory entries `opendir` fetches per underlying read; larger than the default 32 to cut round trips. */
 const DIRECTORY_READ_BUFFER_ENTRIES = 256;
+
+/**
+ * Entries sorted in one synchronous step. Sorting 100,000 names at once holds the event loop for tens of
+ * milliseconds, so the list is sorted in runs of this length with a yield between them, and the runs are
+ * merged lazily, one output batch at a time.
+ */
+const SORT_RUN_LENGTH = 4096;
 
 /** How much rendered output the stream buffers ahead of a slow consumer before it stops pulling batches. */
 const STREAM_HIGH_WATER_MARK_BYTES = 64 * 1024;
@@ -146,12 +153,17 @@ async function* generateListing(options: ListingOptions): AsyncGenerator<Buffer,
   await statInBatches(options.dirPath, needingStat);
   if (needingStat.length > 0) entries = entries.filter((entry) => !entry.gone);
 
-  entries.sort(entryComparator(sortKey, order));
+  const compare = entryComparator(sortKey, order);
+  const sorted = new SortedRunMerger(await sortInRuns(entries, compare), compare);
+  entries = [];
 
   const renderer = createRenderer(options, sortKey, order);
   yield Buffer.from(renderer.head(), 'utf8');
-  for (let start = 0; start < entries.length; start += LISTING_BATCH_SIZE) {
-    const batch = entries.slice(start, start + LISTING_BATCH_SIZE);
+  for (
+    let batch = sorted.take(LISTING_BATCH_SIZE);
+    batch.length > 0;
+    batch = sorted.take(LISTING_BATCH_SIZE)
+  ) {
     await statInBatches(
       options.dirPath,
       batch.filter((entry) => !entry.statted),
@@ -236,6 +248,105 @@ async function statEntry(dirPath: string, entry: ListingEntry): Promise<void> {
   entry.statted = true;
 }
 
+type EntryComparator = (left: ListingEntry, right: ListingEntry) => number;
+
+/** Splits `entries` into sorted runs of SORT_RUN_LENGTH, yielding to the event loop between runs. */
+async function sortInRuns(
+  entries: readonly ListingEntry[],
+  compare: EntryComparator,
+): Promise<ListingEntry[][]> {
+  const runs: ListingEntry[][] = [];
+  for (let start = 0; start < entries.length; start += SORT_RUN_LENGTH) {
+    if (start > 0) await yieldToEventLoop();
+    runs.push(entries.slice(start, start + SORT_RUN_LENGTH).sort(compare));
+  }
+  return runs;
+}
+
+/**
+ * Hands out the entries of several sorted runs in overall order, a few at a time. A binary min-heap of run
+ * indices, keyed by each run's next entry, keeps every pick at O(log runs) comparisons. Ties between runs
+ * cannot happen (names in one folder are distinct and every comparator ends on the name).
+ */
+class SortedRunMerger {
+  /** Index of the next unconsumed entry in each run. */
+  private readonly positions: number[];
+  /** Run indices ordered as a heap by their next entry; exhausted runs are removed. */
+  private readonly heap: number[];
+
+  constructor(
+    private readonly runs: readonly (readonly ListingEntry[])[],
+    private readonly compare: EntryComparator,
+  ) {
+    this.positions = runs.map(() => 0);
+    this.heap = [];
+    runs.forEach((run, runIndex) => {
+      if (run.length > 0) this.push(runIndex);
+    });
+  }
+
+  /** The next `count` entries in order (fewer at the end, none when all are taken). */
+  take(count: number): ListingEntry[] {
+    const taken: ListingEntry[] = [];
+    while (taken.length < count && this.heap.length > 0) {
+      const runIndex = this.heap[0]!;
+      const run = this.runs[runIndex]!;
+      const position = this.positions[runIndex]!;
+      taken.push(run[position]!);
+      this.positions[runIndex] = position + 1;
+      if (position + 1 < run.length) {
+        this.siftDown(0);
+      } else {
+        const last = this.heap.pop()!;
+        if (this.heap.length > 0) {
+          this.heap[0] = last;
+          this.siftDown(0);
+        }
+      }
+    }
+    return taken;
+  }
+
+  private head(runIndex: number): ListingEntry {
+    return this.runs[runIndex]![this.positions[runIndex]!]!;
+  }
+
+  private less(heapIndexA: number, heapIndexB: number): boolean {
+    return this.compare(this.head(this.heap[heapIndexA]!), this.head(this.heap[heapIndexB]!)) < 0;
+  }
+
+  private swap(heapIndexA: number, heapIndexB: number): void {
+    const runA = this.heap[heapIndexA]!;
+    this.heap[heapIndexA] = this.heap[heapIndexB]!;
+    this.heap[heapIndexB] = runA;
+  }
+
+  private push(runIndex: number): void {
+    this.heap.push(runIndex);
+    let child = this.heap.length - 1;
+    while (child > 0) {
+      const parent = (child - 1) >> 1;
+      if (!this.less(child, parent)) break;
+      this.swap(child, parent);
+      child = parent;
+    }
+  }
+
+  private siftDown(start: number): void {
+    let parent = start;
+    for (;;) {
+      const left = 2 * parent + 1;
+      const right = left + 1;
+      let smallest = parent;
+      if (left < this.heap.length && this.less(left, smallest)) smallest = left;
+      if (right < this.heap.length && this.less(right, smallest)) smallest = right;
+      if (smallest === parent) return;
+      this.swap(parent, smallest);
+      parent = smallest;
+    }
+  }
+}
+
 /**
  * Orders UTF-16 strings by Unicode code point. Plain `<` compares code units, which puts astral characters
  * (surrogate pairs, U+D800–U+DFFF) before U+E000–U+FFFF; ranking surrogates above that range fixes it.
@@ -265,10 +376,7 @@ function compareEntryNames(left: ListingEntry, right: ListingEntry): number {
   return compareByCodePoint(left.foldedName, right.foldedName) || compareByCodePoint(left.name, right.name);
 }
 
-function entryComparator(
-  sortKey: ListingSortKey,
-  order: ListingOrder,
-): (left: ListingEntry, right: ListingEntry) => number {
+function entryComparator(sortKey: ListingSortKey, order: ListingOrder): EntryComparator {
   const direction = order === 'asc' ? 1 : -1;
   return (left, right) => {
     // Folders come first whatever the order.
