@@ -110,10 +110,11 @@ function toEpochMs(
   time: { hour: number; minute: number; second: number },
 ): number | null {
   if (year > MAX_HTTP_DATE_YEAR || day < 1 || day > daysInMonth(year, month)) return null;
-  // Date.UTC maps years 0–99 to 1900–1999; setUTCFullYear does not.
-  const date = new Date(Date.UTC(2000, month, day, time.hour, time.minute, time.second));
+  // Date.UTC maps years 0–99 to 1900–1999, so set the year separately; 2000 is a leap year, so any
+  // already-validated day fits before the year changes. The time is added last so a leap second rolls over.
+  const date = new Date(Date.UTC(2000, month, day));
   date.setUTCFullYear(year);
-  return date.getTime();
+  return date.getTime() + ((time.hour * 60 + time.minute) * 60 + time.second) * 1000;
 }
 
 /** `IMF-fixdate = day-name "," SP date1 SP time-of-day SP GMT` where `date1 = day SP month SP year`. */
@@ -127,7 +128,7 @@ function parseImfFixdate(text: string): number | null {
   if (text.charCodeAt(7) !== 0x20 || text.charCodeAt(11) !== 0x20 || text.charCodeAt(16) !== 0x20) return null;
   if (day < 0 || month < 0 || year < 0) return null;
   const time = readTimeOfDay(text, 17);
-  if (time === null || !text.endsWith(' GMT', 25)) return null;
+  if (time === null || !text.startsWith(' GMT', 25)) return null;
   return toEpochMs(year, month, day, time);
 }
 
@@ -145,7 +146,7 @@ function parseRfc850Date(text: string, nowMs: number): number | null {
   }
   if (day < 0 || month < 0 || yy < 0) return null;
   const time = readTimeOfDay(text, at + 11);
-  if (time === null || !text.endsWith(' GMT', at + 23)) return null;
+  if (time === null || !text.startsWith(' GMT', at + 19)) return null;
   // §5.6.7: a two-digit year that appears to be more than 50 years in the future means the most recent
   // past year with the same last two digits.
   const currentYear = new Date(nowMs).getUTCFullYear();
