@@ -92,7 +92,8 @@ export function evaluatePreconditions(
 
   const ifNoneMatch = headers['if-none-match'];
   if (ifNoneMatch !== undefined) {
-    if (!ifNoneMatchHolds(ifNoneMatch, validators)) return isGetOrHead ? 'not-modified' : 'precondition-failed';
+    if (!ifNoneMatchHolds(ifNoneMatch, validators))
+      return isGetOrHead ? 'not-modified' : 'precondition-failed';
   } else if (isGetOrHead) {
     const ifModifiedSince = headers['if-modified-since'];
     if (ifModifiedSince !== undefined && lastModified !== undefined) {

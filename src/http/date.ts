@@ -10,9 +10,30 @@ import { isDigit, trimOws } from './syntax.js';
 /** Three-letter day names in `Date#getUTCDay()` order, RFC 9110 §5.6.7 `day-name`. */
 const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
 /** Full day names for the obsolete RFC 850 form, RFC 9110 §5.6.7 `day-name-l`. */
-const LONG_DAY_NAMES = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'] as const;
+const LONG_DAY_NAMES = [
+  'Sunday',
+  'Monday',
+  'Tuesday',
+  'Wednesday',
+  'Thursday',
+  'Friday',
+  'Saturday',
+] as const;
 /** Month names in `Date#getUTCMonth()` order, RFC 9110 §5.6.7 `month`. */
-const MONTH_NAMES = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'] as const;
+const MONTH_NAMES = [
+  'Jan',
+  'Feb',
+  'Mar',
+  'Apr',
+  'May',
+  'Jun',
+  'Jul',
+  'Aug',
+  'Sep',
+  'Oct',
+  'Nov',
+  'Dec',
+] as const;
 
 /** Largest year IMF-fixdate can carry: `year = 4DIGIT`, RFC 9110 §5.6.7. */
 export const MAX_HTTP_DATE_YEAR = 9999;
@@ -121,11 +142,13 @@ function toEpochMs(
 function parseImfFixdate(text: string): number | null {
   // Sun, 06 Nov 1994 08:49:37 GMT
   if (text.length !== 29) return null;
-  if (readName(text, 0, DAY_NAMES) < 0 || text.charCodeAt(3) !== 0x2c || text.charCodeAt(4) !== 0x20) return null;
+  if (readName(text, 0, DAY_NAMES) < 0 || text.charCodeAt(3) !== 0x2c || text.charCodeAt(4) !== 0x20)
+    return null;
   const day = readDigits(text, 5, 2);
   const month = readName(text, 8, MONTH_NAMES);
   const year = readDigits(text, 12, 4);
-  if (text.charCodeAt(7) !== 0x20 || text.charCodeAt(11) !== 0x20 || text.charCodeAt(16) !== 0x20) return null;
+  if (text.charCodeAt(7) !== 0x20 || text.charCodeAt(11) !== 0x20 || text.charCodeAt(16) !== 0x20)
+    return null;
   if (day < 0 || month < 0 || year < 0) return null;
   const time = readTimeOfDay(text, 17);
   if (time === null || !text.startsWith(' GMT', 25)) return null;
@@ -141,7 +164,11 @@ function parseRfc850Date(text: string, nowMs: number): number | null {
   const day = readDigits(text, at + 1, 2);
   const month = readName(text, at + 4, MONTH_NAMES);
   const yy = readDigits(text, at + 8, 2);
-  if (text.charCodeAt(at + 3) !== 0x2d || text.charCodeAt(at + 7) !== 0x2d || text.charCodeAt(at + 10) !== 0x20) {
+  if (
+    text.charCodeAt(at + 3) !== 0x2d ||
+    text.charCodeAt(at + 7) !== 0x2d ||
+    text.charCodeAt(at + 10) !== 0x20
+  ) {
     return null;
   }
   if (day < 0 || month < 0 || yy < 0) return null;

@@ -12,11 +12,31 @@ import {
 } from './etag.js';
 
 const makeCases: Array<{ name: string; actual: () => string; expected: string }> = [
-  { name: 'makeFileEtag() encodes size and mtime in hex', actual: () => makeFileEtag(1000, 784111777000), expected: '"3e8-b690b434e8"' },
-  { name: 'makeFileEtag() drops sub-millisecond mtime', actual: () => makeFileEtag(0, 1.75), expected: '"0-1"' },
-  { name: 'makeContentEtag() quotes the hash', actual: () => makeContentEtag('abc123'), expected: '"abc123"' },
-  { name: 'withEncodingSuffix() appends the coding inside the quotes', actual: () => withEncodingSuffix('"abc"', 'br'), expected: '"abc-br"' },
-  { name: 'withEncodingSuffix() keeps the weak prefix', actual: () => withEncodingSuffix('W/"abc"', 'gzip'), expected: 'W/"abc-gzip"' },
+  {
+    name: 'makeFileEtag() encodes size and mtime in hex',
+    actual: () => makeFileEtag(1000, 784111777000),
+    expected: '"3e8-b690b434e8"',
+  },
+  {
+    name: 'makeFileEtag() drops sub-millisecond mtime',
+    actual: () => makeFileEtag(0, 1.75),
+    expected: '"0-1"',
+  },
+  {
+    name: 'makeContentEtag() quotes the hash',
+    actual: () => makeContentEtag('abc123'),
+    expected: '"abc123"',
+  },
+  {
+    name: 'withEncodingSuffix() appends the coding inside the quotes',
+    actual: () => withEncodingSuffix('"abc"', 'br'),
+    expected: '"abc-br"',
+  },
+  {
+    name: 'withEncodingSuffix() keeps the weak prefix',
+    actual: () => withEncodingSuffix('W/"abc"', 'gzip'),
+    expected: 'W/"abc-gzip"',
+  },
 ];
 
 for (const { name, actual, expected } of makeCases) {
@@ -32,7 +52,10 @@ test('makeFileEtag() gives different tags for different sizes or mtimes', () => 
 
 const throwCases: Array<{ name: string; run: () => unknown }> = [
   { name: 'withEncodingSuffix() rejects an unquoted tag', run: () => withEncodingSuffix('abc', 'br') },
-  { name: 'withEncodingSuffix() rejects a coding with a quote', run: () => withEncodingSuffix('"abc"', 'b"r') },
+  {
+    name: 'withEncodingSuffix() rejects a coding with a quote',
+    run: () => withEncodingSuffix('"abc"', 'b"r'),
+  },
   { name: 'makeContentEtag() rejects a hash with a space', run: () => makeContentEtag('ab c') },
 ];
 
@@ -45,7 +68,11 @@ for (const { name, run } of throwCases) {
 const listCases: Array<{ name: string; value: string; expected: EntityTagList | null }> = [
   { name: 'parses *', value: '*', expected: { any: true } },
   { name: 'parses * with OWS', value: '  * ', expected: { any: true } },
-  { name: 'parses one strong tag', value: '"xyzzy"', expected: { any: false, tags: [{ weak: false, opaque: '"xyzzy"' }] } },
+  {
+    name: 'parses one strong tag',
+    value: '"xyzzy"',
+    expected: { any: false, tags: [{ weak: false, opaque: '"xyzzy"' }] },
+  },
   {
     name: 'parses the RFC 9110 §13.1.1 list',
     value: '"xyzzy", "r2d2xxxx", "c3piozzzz"',
@@ -69,8 +96,16 @@ const listCases: Array<{ name: string; value: string; expected: EntityTagList | 
       ],
     },
   },
-  { name: 'parses the empty opaque-tag', value: '""', expected: { any: false, tags: [{ weak: false, opaque: '""' }] } },
-  { name: 'keeps commas inside a tag', value: '"a,b"', expected: { any: false, tags: [{ weak: false, opaque: '"a,b"' }] } },
+  {
+    name: 'parses the empty opaque-tag',
+    value: '""',
+    expected: { any: false, tags: [{ weak: false, opaque: '""' }] },
+  },
+  {
+    name: 'keeps commas inside a tag',
+    value: '"a,b"',
+    expected: { any: false, tags: [{ weak: false, opaque: '"a,b"' }] },
+  },
   {
     name: 'skips empty list elements',
     value: ', "a" ,, "b",',

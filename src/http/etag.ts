@@ -20,7 +20,8 @@ function isEtagc(code: number): boolean {
 
 function assertEtagcs(text: string, what: string): void {
   for (let i = 0; i < text.length; i++) {
-    if (!isEtagc(text.charCodeAt(i))) throw new TypeError(`${what} contains a character not allowed in an ETag`);
+    if (!isEtagc(text.charCodeAt(i)))
+      throw new TypeError(`${what} contains a character not allowed in an ETag`);
   }
 }
 

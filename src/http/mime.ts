@@ -22,6 +22,13 @@ export const EXTENSION_TYPE_OVERRIDES: Readonly<Record<string, string>> = {
   patch: 'text/x-diff',
 };
 
+/**
+ * Types mime-db marks compressible that we do not compress. `application/octet-stream` is where every
+ * unknown file lands (and mime-db files .deb, .dmg, .iso, .msi under it, which are compressed already),
+ * so compressing it would mostly burn CPU for nothing.
+ */
+export const INCOMPRESSIBLE_TYPE_OVERRIDES: ReadonlySet<string> = new Set([DEFAULT_CONTENT_TYPE]);
+
 /** The extension of the last path segment, lower-cased, without the dot; '' when there is none. */
 function extensionOf(fileName: string): string {
   const dot = fileName.lastIndexOf('.');
@@ -47,13 +54,14 @@ export function contentTypeFor(fileName: string): string {
 }
 
 /**
- * Whether a body of this Content-Type is worth compressing: mime-db's `compressible` flag, else true for
- * `text/*` and false for anything else (unknown binary formats are usually already compressed).
- * Parameters such as charset are ignored.
+ * Whether a body of this Content-Type is worth compressing: mime-db's `compressible` flag (except for
+ * {@link INCOMPRESSIBLE_TYPE_OVERRIDES}), else true for `text/*` and false for anything else (unknown
+ * binary formats are usually already compressed). Parameters such as charset are ignored.
  */
 export function isCompressibleType(contentType: string): boolean {
   const semicolon = contentType.indexOf(';');
   const type = (semicolon < 0 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
+  if (INCOMPRESSIBLE_TYPE_OVERRIDES.has(type)) return false;
   const flag = mimeDb[type]?.compressible;
   return flag ?? type.startsWith('text/');
 }

@@ -23,7 +23,14 @@ const qualityCases: Array<{ name: string; value: string; expected: QualityItem[]
       { value: '*/*', q: 0.5 },
     ],
   },
-  { name: 'lower-cases values', value: 'GZip, Text/HTML', expected: [{ value: 'gzip', q: 1 }, { value: 'text/html', q: 1 }] },
+  {
+    name: 'lower-cases values',
+    value: 'GZip, Text/HTML',
+    expected: [
+      { value: 'gzip', q: 1 },
+      { value: 'text/html', q: 1 },
+    ],
+  },
   { name: 'accepts an upper-case Q', value: 'br;Q=0.2', expected: [{ value: 'br', q: 0.2 }] },
   { name: 'accepts three decimals', value: 'br;q=0.001', expected: [{ value: 'br', q: 0.001 }] },
   { name: 'accepts 1.000', value: 'br;q=1.000', expected: [{ value: 'br', q: 1 }] },
@@ -35,13 +42,40 @@ const qualityCases: Array<{ name: string; value: string; expected: QualityItem[]
   { name: 'drops an empty q', value: 'br;q=, gzip', expected: [{ value: 'gzip', q: 1 }] },
   { name: 'drops a leading-dot q', value: 'br;q=.5, gzip', expected: [{ value: 'gzip', q: 1 }] },
   { name: 'drops spaces around = in q', value: 'br;q = 0.5, gzip', expected: [{ value: 'gzip', q: 1 }] },
-  { name: 'ignores parameters other than q', value: 'text/html;level=1;q=0.4', expected: [{ value: 'text/html', q: 0.4 }] },
-  { name: 'ignores accept-ext after q', value: 'text/html;q=0.4;ext=1', expected: [{ value: 'text/html', q: 0.4 }] },
-  { name: 'reads commas inside quoted parameters', value: 'text/html;x="a,b";q=0.3, br', expected: [{ value: 'text/html', q: 0.3 }, { value: 'br', q: 1 }] },
-  { name: 'reads escaped quotes inside quoted parameters', value: 'text/html;x="a\\",b";q=0.3', expected: [{ value: 'text/html', q: 0.3 }] },
-  { name: 'skips empty elements and OWS', value: ' , gzip ;  q=0.5 ,, ', expected: [{ value: 'gzip', q: 0.5 }] },
+  {
+    name: 'ignores parameters other than q',
+    value: 'text/html;level=1;q=0.4',
+    expected: [{ value: 'text/html', q: 0.4 }],
+  },
+  {
+    name: 'ignores accept-ext after q',
+    value: 'text/html;q=0.4;ext=1',
+    expected: [{ value: 'text/html', q: 0.4 }],
+  },
+  {
+    name: 'reads commas inside quoted parameters',
+    value: 'text/html;x="a,b";q=0.3, br',
+    expected: [
+      { value: 'text/html', q: 0.3 },
+      { value: 'br', q: 1 },
+    ],
+  },
+  {
+    name: 'reads escaped quotes inside quoted parameters',
+    value: 'text/html;x="a\\",b";q=0.3',
+    expected: [{ value: 'text/html', q: 0.3 }],
+  },
+  {
+    name: 'skips empty elements and OWS',
+    value: ' , gzip ;  q=0.5 ,, ',
+    expected: [{ value: 'gzip', q: 0.5 }],
+  },
   { name: 'allows an empty parameter', value: 'gzip;;q=0.5', expected: [{ value: 'gzip', q: 0.5 }] },
-  { name: 'drops elements with invalid characters', value: 'g zip, gz@ip, br', expected: [{ value: 'br', q: 1 }] },
+  {
+    name: 'drops elements with invalid characters',
+    value: 'g zip, gz@ip, br',
+    expected: [{ value: 'br', q: 1 }],
+  },
   { name: 'drops media types with two slashes', value: 'a/b/c, br', expected: [{ value: 'br', q: 1 }] },
   { name: 'drops an unterminated quoted parameter', value: 'text/html;x="abc', expected: [] },
   { name: 'returns nothing for an empty value', value: '', expected: [] },
@@ -55,17 +89,31 @@ for (const { name, value, expected } of qualityCases) {
 
 const ALL = ['br', 'gzip'] as const;
 
-const encodingCases: Array<{ name: string; header: string | undefined; available?: readonly string[]; expected: string | null }> = [
+const encodingCases: Array<{
+  name: string;
+  header: string | undefined;
+  available?: readonly string[];
+  expected: string | null;
+}> = [
   { name: 'gives identity when the header is absent', header: undefined, expected: 'identity' },
   { name: 'gives identity for an empty header', header: '', expected: 'identity' },
   { name: 'takes the server order on ties', header: 'gzip, deflate, br', expected: 'br' },
   { name: 'honours client weights over server order', header: 'br;q=0.5, gzip', expected: 'gzip' },
   { name: 'gives identity when nothing available is accepted', header: 'deflate', expected: 'identity' },
-  { name: 'gives identity when the client prefers it explicitly', header: 'gzip;q=0.5, identity', expected: 'identity' },
+  {
+    name: 'gives identity when the client prefers it explicitly',
+    header: 'gzip;q=0.5, identity',
+    expected: 'identity',
+  },
   { name: 'prefers a named coding to implicit identity', header: 'gzip;q=0.5', expected: 'gzip' },
   { name: 'accepts anything for *', header: '*', expected: 'br' },
   { name: 'excludes a coding given q=0 even with *', header: 'br;q=0, *', expected: 'gzip' },
-  { name: 'falls back to identity for gzip;q=0, * when gzip is all there is', header: 'gzip;q=0, *', available: ['gzip'], expected: 'identity' },
+  {
+    name: 'falls back to identity for gzip;q=0, * when gzip is all there is',
+    header: 'gzip;q=0, *',
+    available: ['gzip'],
+    expected: 'identity',
+  },
   { name: 'refuses everything for *;q=0', header: '*;q=0', expected: null },
   { name: 'allows identity for *;q=0, identity', header: '*;q=0, identity', expected: 'identity' },
   { name: 'gives a named coding despite *;q=0', header: 'gzip, *;q=0', expected: 'gzip' },
@@ -75,10 +123,25 @@ const encodingCases: Array<{ name: string; header: string | undefined; available
   { name: 'matches case-insensitively', header: 'GZIP', expected: 'gzip' },
   { name: 'returns the available element as given', header: 'gzip', available: ['GZip'], expected: 'GZip' },
   { name: 'gives identity with nothing available', header: 'gzip, br', available: [], expected: 'identity' },
-  { name: 'refuses with nothing available and identity excluded', header: 'gzip, identity;q=0', available: [], expected: null },
-  { name: 'uses the first of repeated entries', header: 'gzip;q=0, gzip', available: ['gzip'], expected: 'identity' },
+  {
+    name: 'refuses with nothing available and identity excluded',
+    header: 'gzip, identity;q=0',
+    available: [],
+    expected: null,
+  },
+  {
+    name: 'uses the first of repeated entries',
+    header: 'gzip;q=0, gzip',
+    available: ['gzip'],
+    expected: 'identity',
+  },
   { name: 'ignores entries with invalid q', header: 'br;q=2, gzip;q=0.1', expected: 'gzip' },
-  { name: 'lets * cover identity at its weight', header: 'br;q=0.2, *;q=0.5', available: ['br'], expected: 'identity' },
+  {
+    name: 'lets * cover identity at its weight',
+    header: 'br;q=0.2, *;q=0.5',
+    available: ['br'],
+    expected: 'identity',
+  },
 ];
 
 for (const { name, header, available = ALL, expected } of encodingCases) {
@@ -89,23 +152,61 @@ for (const { name, header, available = ALL, expected } of encodingCases) {
 
 const OFFERED = ['text/html', 'application/json', 'text/plain'] as const;
 
-const mediaCases: Array<{ name: string; accept: string | undefined; offered?: readonly string[]; expected: string | null }> = [
+const mediaCases: Array<{
+  name: string;
+  accept: string | undefined;
+  offered?: readonly string[];
+  expected: string | null;
+}> = [
   { name: 'gives the first offered when Accept is absent', accept: undefined, expected: 'text/html' },
   { name: 'gives the first offered when Accept is empty', accept: '', expected: 'text/html' },
   { name: 'gives the first offered when Accept is all malformed', accept: 'nonsense', expected: 'text/html' },
   { name: 'gives the first offered for */*', accept: '*/*', expected: 'text/html' },
   { name: 'picks an exact match', accept: 'application/json', expected: 'application/json' },
   { name: 'honours q-values', accept: 'text/html;q=0.5, text/plain', expected: 'text/plain' },
-  { name: 'prefers the more specific range on equal q', accept: '*/*, application/json', expected: 'application/json' },
-  { name: 'lets text/plain beat text/* and */* when weighing text/plain', accept: 'text/*;q=0.1, */*;q=0.2, text/plain;q=0.9', expected: 'text/plain' },
-  { name: 'lets text/plain;q=0 exclude it despite text/*', accept: 'text/*, text/plain;q=0', offered: ['text/plain', 'text/html'], expected: 'text/html' },
-  { name: 'lets text/* beat */* for text types', accept: 'text/*;q=0, */*', offered: ['text/html', 'image/png'], expected: 'image/png' },
+  {
+    name: 'prefers the more specific range on equal q',
+    accept: '*/*, application/json',
+    expected: 'application/json',
+  },
+  {
+    name: 'lets text/plain beat text/* and */* when weighing text/plain',
+    accept: 'text/*;q=0.1, */*;q=0.2, text/plain;q=0.9',
+    expected: 'text/plain',
+  },
+  {
+    name: 'lets text/plain;q=0 exclude it despite text/*',
+    accept: 'text/*, text/plain;q=0',
+    offered: ['text/plain', 'text/html'],
+    expected: 'text/html',
+  },
+  {
+    name: 'lets text/* beat */* for text types',
+    accept: 'text/*;q=0, */*',
+    offered: ['text/html', 'image/png'],
+    expected: 'image/png',
+  },
   { name: 'refuses when nothing matches', accept: 'image/png', expected: null },
   { name: 'refuses when everything has q=0', accept: '*/*;q=0', expected: null },
   { name: 'matches case-insensitively', accept: 'TEXT/PLAIN', expected: 'text/plain' },
-  { name: 'ignores parameters on the offered type and returns it whole', accept: 'text/plain', offered: ['text/plain; charset=utf-8'], expected: 'text/plain; charset=utf-8' },
-  { name: 'does not let text/* match a type that merely starts with text', accept: 'text/*', offered: ['textual/x'], expected: null },
-  { name: 'reads the RFC 9110 §12.5.1 browser-like Accept', accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', offered: ['application/json', 'text/html'], expected: 'text/html' },
+  {
+    name: 'ignores parameters on the offered type and returns it whole',
+    accept: 'text/plain',
+    offered: ['text/plain; charset=utf-8'],
+    expected: 'text/plain; charset=utf-8',
+  },
+  {
+    name: 'does not let text/* match a type that merely starts with text',
+    accept: 'text/*',
+    offered: ['textual/x'],
+    expected: null,
+  },
+  {
+    name: 'reads the RFC 9110 §12.5.1 browser-like Accept',
+    accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
+    offered: ['application/json', 'text/html'],
+    expected: 'text/html',
+  },
   { name: 'gives null when nothing is offered', accept: '*/*', offered: [], expected: null },
 ];
 

@@ -21,7 +21,8 @@ function splitList(value: string): string[] {
   for (let i = 0; i < value.length; i++) {
     const code = value.charCodeAt(i);
     if (inQuotes) {
-      if (code === 0x5c) i++; // quoted-pair: skip the escaped octet
+      if (code === 0x5c)
+        i++; // quoted-pair: skip the escaped octet
       else if (code === 0x22) inQuotes = false;
     } else if (code === 0x22) {
       inQuotes = true;
@@ -134,7 +135,10 @@ function canonicalCoding(coding: string): string {
  * when the header is absent or empty); null when identity is refused too (`identity;q=0`, or `*;q=0`
  * without an identity entry) and nothing else is acceptable — a 406, or an unencoded response anyway.
  */
-export function chooseContentEncoding(acceptEncoding: string | undefined, available: readonly string[]): string | null {
+export function chooseContentEncoding(
+  acceptEncoding: string | undefined,
+  available: readonly string[],
+): string | null {
   if (acceptEncoding === undefined) return 'identity';
   const weights = new Map<string, number>();
   let lowestPositive = 1;
@@ -184,7 +188,8 @@ function stripParameters(mediaType: string): string {
  * acceptable (the caller may send 406 or disregard Accept, §12.5.1).
  */
 export function chooseMediaType(accept: string | undefined, offered: readonly string[]): string | null {
-  const ranges = accept === undefined ? [] : parseQualityList(accept).filter((item) => item.value.includes('/'));
+  const ranges =
+    accept === undefined ? [] : parseQualityList(accept).filter((item) => item.value.includes('/'));
   // No usable media-range (absent, empty, or all malformed): treat as absent rather than refuse everything.
   if (ranges.length === 0) return offered[0] ?? null;
   let best: string | null = null;
@@ -200,7 +205,11 @@ export function chooseMediaType(accept: string | undefined, offered: readonly st
       let rangeSpecificity: number;
       if (range.value === type) rangeSpecificity = 2;
       else if (range.value === '*/*') rangeSpecificity = 0;
-      else if (range.value.endsWith('/*') && range.value.length === slash + 2 && range.value.startsWith(major)) {
+      else if (
+        range.value.endsWith('/*') &&
+        range.value.length === slash + 2 &&
+        range.value.startsWith(major)
+      ) {
         rangeSpecificity = 1;
       } else continue;
       if (rangeSpecificity > specificity) {

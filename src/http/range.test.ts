@@ -5,8 +5,8 @@ import {
   contentRangeValue,
   MAX_RANGES,
   makeBoundary,
-  planMultipartByteranges,
   parseRangeHeader,
+  planMultipartByteranges,
   type RangeParseResult,
   unsatisfiedContentRange,
 } from './range.js';
@@ -27,12 +27,21 @@ const parseCases: Array<{ value: string; size?: number; expected: RangeParseResu
   { value: 'bytes=0-499', size: 10000, expected: ranges([0, 499]), why: 'the first 500 bytes' },
   { value: 'bytes=500-999', size: 10000, expected: ranges([500, 999]), why: 'the second 500 bytes' },
   { value: 'bytes=-500', size: 10000, expected: ranges([9500, 9999]), why: 'the final 500 bytes (suffix)' },
-  { value: 'bytes=9500-', size: 10000, expected: ranges([9500, 9999]), why: 'the final 500 bytes (open-ended)' },
+  {
+    value: 'bytes=9500-',
+    size: 10000,
+    expected: ranges([9500, 9999]),
+    why: 'the final 500 bytes (open-ended)',
+  },
   { value: 'bytes=0-0,-1', size: 10000, expected: ranges([0, 0], [9999, 9999]), why: 'first and last bytes' },
   { value: 'bytes=0-99', expected: ranges([0, 99]) },
   { value: 'bytes=100-', expected: ranges([100, 999]) },
   { value: 'bytes=-500', expected: ranges([500, 999]) },
-  { value: 'bytes=-5000', expected: ranges([0, 999]), why: 'a suffix longer than the file selects all of it' },
+  {
+    value: 'bytes=-5000',
+    expected: ranges([0, 999]),
+    why: 'a suffix longer than the file selects all of it',
+  },
   { value: 'bytes=900-5000', expected: ranges([900, 999]), why: 'last-pos past the end is clipped' },
   { value: 'bytes=0-99999999999999999999999', expected: ranges([0, 999]), why: 'a huge last-pos is clipped' },
   { value: 'bytes=999-999', expected: ranges([999, 999]) },
@@ -44,13 +53,35 @@ const parseCases: Array<{ value: string; size?: number; expected: RangeParseResu
   { value: 'bytes=500-600,601-999', expected: ranges([500, 999]), why: 'adjacent ranges are coalesced' },
   { value: 'bytes=500-700,601-999', expected: ranges([500, 999]), why: 'overlapping ranges are coalesced' },
   { value: 'bytes=500-999,0-99', expected: ranges([0, 99], [500, 999]), why: 'ranges are sorted' },
-  { value: 'bytes=0-99,200-299,50-250', expected: ranges([0, 299]), why: 'a range bridging two others merges all three' },
+  {
+    value: 'bytes=0-99,200-299,50-250',
+    expected: ranges([0, 299]),
+    why: 'a range bridging two others merges all three',
+  },
   { value: 'bytes=0-,0-,0-', expected: ranges([0, 999]), why: 'repeated whole-file ranges are served once' },
-  { value: 'bytes=0-999,-1000,0-', expected: ranges([0, 999]), why: 'amplification through different spellings is served once' },
+  {
+    value: 'bytes=0-999,-1000,0-',
+    expected: ranges([0, 999]),
+    why: 'amplification through different spellings is served once',
+  },
   { value: 'bytes=0-99,2000-3000', expected: ranges([0, 99]), why: 'unsatisfiable members are dropped' },
-  { value: sparse(MAX_RANGES), size: 10000, expected: ranges(...Array.from({ length: MAX_RANGES }, (_, i): [number, number] => [2 * i, 2 * i])), why: 'exactly MAX_RANGES ranges are served' },
-  { value: sparse(MAX_RANGES + 1), size: 10000, expected: IGNORE, why: 'more than MAX_RANGES disjoint ranges are ignored' },
-  { value: `bytes=${Array.from({ length: 500 }, () => '0-9').join(',')}`, expected: ranges([0, 9]), why: 'many ranges that coalesce to few are served' },
+  {
+    value: sparse(MAX_RANGES),
+    size: 10000,
+    expected: ranges(...Array.from({ length: MAX_RANGES }, (_, i): [number, number] => [2 * i, 2 * i])),
+    why: 'exactly MAX_RANGES ranges are served',
+  },
+  {
+    value: sparse(MAX_RANGES + 1),
+    size: 10000,
+    expected: IGNORE,
+    why: 'more than MAX_RANGES disjoint ranges are ignored',
+  },
+  {
+    value: `bytes=${Array.from({ length: 500 }, () => '0-9').join(',')}`,
+    expected: ranges([0, 9]),
+    why: 'many ranges that coalesce to few are served',
+  },
   { value: 'bytes=1000-', expected: UNSATISFIABLE, why: 'first-pos at the end' },
   { value: 'bytes=1000-2000', expected: UNSATISFIABLE, why: 'first-pos past the end' },
   { value: 'bytes=-0', expected: UNSATISFIABLE, why: 'a zero-length suffix' },
@@ -78,7 +109,8 @@ const parseCases: Array<{ value: string; size?: number; expected: RangeParseResu
 
 for (const { value, size = 1000, expected, why } of parseCases) {
   const label = value.length > 60 ? `${value.slice(0, 57)}...` : value;
-  const verb = expected.kind === 'ranges' ? 'accepts' : expected.kind === 'ignore' ? 'ignores' : 'finds unsatisfiable';
+  const verb =
+    expected.kind === 'ranges' ? 'accepts' : expected.kind === 'ignore' ? 'ignores' : 'finds unsatisfiable';
   test(`parseRangeHeader() ${verb} ${label} on ${size} bytes${why === undefined ? '' : ` (${why})`}`, () => {
     assert.deepEqual(parseRangeHeader(value, size), expected);
   });
@@ -129,7 +161,10 @@ function parseMultipart(
     assert.equal(body.subarray(pos, pos + 2).toString(), '\r\n');
     const headEnd = body.indexOf('\r\n\r\n', pos);
     const headers: Record<string, string> = {};
-    for (const line of body.subarray(pos + 2, headEnd).toString('latin1').split('\r\n')) {
+    for (const line of body
+      .subarray(pos + 2, headEnd)
+      .toString('latin1')
+      .split('\r\n')) {
       const colon = line.indexOf(':');
       headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
     }
@@ -143,9 +178,31 @@ function parseMultipart(
 const FILE = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 7) % 256));
 
 const multipartCases: Array<{ name: string; ranges: ByteRange[]; contentType: string }> = [
-  { name: 'two ranges', ranges: [{ start: 0, end: 99 }, { start: 500, end: 999 }], contentType: 'text/plain; charset=utf-8' },
-  { name: 'one-byte ranges', ranges: [{ start: 0, end: 0 }, { start: 999, end: 999 }], contentType: 'application/pdf' },
-  { name: 'three ranges including bytes that look like CRLF--', ranges: [{ start: 1, end: 2 }, { start: 10, end: 20 }, { start: 30, end: 40 }], contentType: 'application/octet-stream' },
+  {
+    name: 'two ranges',
+    ranges: [
+      { start: 0, end: 99 },
+      { start: 500, end: 999 },
+    ],
+    contentType: 'text/plain; charset=utf-8',
+  },
+  {
+    name: 'one-byte ranges',
+    ranges: [
+      { start: 0, end: 0 },
+      { start: 999, end: 999 },
+    ],
+    contentType: 'application/pdf',
+  },
+  {
+    name: 'three ranges including bytes that look like CRLF--',
+    ranges: [
+      { start: 1, end: 2 },
+      { start: 10, end: 20 },
+      { start: 30, end: 40 },
+    ],
+    contentType: 'application/octet-stream',
+  },
   { name: 'a single range', ranges: [{ start: 0, end: 999 }], contentType: 'image/png' },
 ];
 
@@ -204,7 +261,10 @@ const badBoundaries: Array<{ name: string; boundary: string }> = [
 
 for (const { name, boundary } of badBoundaries) {
   test(`planMultipartByteranges() rejects ${name}`, () => {
-    assert.throws(() => planMultipartByteranges([{ start: 0, end: 0 }], 1, 'text/plain', boundary), TypeError);
+    assert.throws(
+      () => planMultipartByteranges([{ start: 0, end: 0 }], 1, 'text/plain', boundary),
+      TypeError,
+    );
   });
 }
 

@@ -82,7 +82,12 @@ function readNumber(text: string, pos: number, end: number): { value: number; ne
  * Returns the satisfiable range clipped to the representation, 'unsatisfiable', or null on a syntax error
  * (including last-pos < first-pos, which §14.1.1 calls invalid).
  */
-function parseRangeSpec(text: string, from: number, to: number, size: number): ByteRange | 'unsatisfiable' | null {
+function parseRangeSpec(
+  text: string,
+  from: number,
+  to: number,
+  size: number,
+): ByteRange | 'unsatisfiable' | null {
   if (text.charCodeAt(from) === 0x2d) {
     const suffix = readNumber(text, from + 1, to);
     if (suffix.next === from + 1 || suffix.next !== to) return null;
@@ -219,7 +224,7 @@ export function planMultipartByteranges(
   boundary: string,
 ): MultipartPlan {
   if (!isValidBoundary(boundary)) {
-    throw new TypeError('A multipart boundary must be 1 to 70 of DIGIT / ALPHA / \' + _ - .');
+    throw new TypeError("A multipart boundary must be 1 to 70 of DIGIT / ALPHA / ' + _ - .");
   }
   if (ranges.length === 0) throw new TypeError('A multipart/byteranges body needs at least one range');
   const typeLine = contentType === '' ? '' : `Content-Type: ${contentType}\r\n`;
