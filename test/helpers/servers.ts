@@ -1,6 +1,6 @@
-import type { HttpRequest, RequestHandler, ResponseDescription } from '../../src/wire/message.js';
 import type { WireLimits } from '../../src/wire/limits.js';
 import { WireServer } from '../../src/wire/listener.js';
+import type { HttpRequest, RequestHandler, ResponseDescription } from '../../src/wire/message.js';
 
 export interface RunningWire {
   server: WireServer;
@@ -10,9 +10,17 @@ export interface RunningWire {
 }
 
 /** Starts a bare wire server on 127.0.0.1 and an ephemeral port. */
-export async function startWire(handler: RequestHandler, limits: Partial<WireLimits> = {}): Promise<RunningWire> {
+export async function startWire(
+  handler: RequestHandler,
+  limits: Partial<WireLimits> = {},
+): Promise<RunningWire> {
   const errors: unknown[] = [];
-  const server = new WireServer({ handler, limits, serverSoftware: 'docroot/test', logError: (e) => errors.push(e) });
+  const server = new WireServer({
+    handler,
+    limits,
+    serverSoftware: 'docroot/test',
+    logError: (e) => errors.push(e),
+  });
   const address = await server.listen(0, '127.0.0.1');
   return { server, port: address.port, errors, close: () => server.close(1000) };
 }
