@@ -29,7 +29,15 @@ describe('the docroot command', () => {
   test('--help lists every flag', () => {
     const result = run('--help');
     assert.equal(result.status, 0);
-    for (const flag of ['--port', '--host', '--no-listing', '--dotfiles', '--follow-symlinks', '--help', '--version']) {
+    for (const flag of [
+      '--port',
+      '--host',
+      '--no-listing',
+      '--dotfiles',
+      '--follow-symlinks',
+      '--help',
+      '--version',
+    ]) {
       assert.match(result.stdout, new RegExp(flag));
     }
   });

@@ -108,9 +108,13 @@ describe('path traversal corpus', () => {
   test('no payload returns a byte from outside the root', async () => {
     const statuses = new Map<number, number>();
     for (const payload of payloads) {
-      const { responses, raw } = await exchange(docroot.port, `GET ${payload} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, {
-        waitForClose: true,
-      });
+      const { responses, raw } = await exchange(
+        docroot.port,
+        `GET ${payload} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+        {
+          waitForClose: true,
+        },
+      );
       assert.doesNotMatch(raw.toString('latin1'), new RegExp(CANARY), `payload ${payload} leaked the canary`);
       const status = responses[0]?.status ?? 0;
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
@@ -121,9 +125,13 @@ describe('path traversal corpus', () => {
 
   test('the same payloads in absolute-form leak nothing', async () => {
     for (const payload of payloads.slice(0, 60)) {
-      const { raw } = await exchange(docroot.port, `GET http://x${payload} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, {
-        waitForClose: true,
-      });
+      const { raw } = await exchange(
+        docroot.port,
+        `GET http://x${payload} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+        {
+          waitForClose: true,
+        },
+      );
       assert.doesNotMatch(raw.toString('latin1'), new RegExp(CANARY), payload);
     }
   });

@@ -680,6 +680,11 @@ export class Connection {
         this.bodyStream.destroy();
         this.bodyStream = null;
       }
+      // The rest of the body is now discarded, so a socket paused for the handler's stream must read again.
+      if (this.pausedForBody) {
+        this.pausedForBody = false;
+        this.socket.resume();
+      }
       // A client still waiting for 100 Continue will never send the body we would have to skip.
       if (this.continuePending) exchange.close = true;
     }

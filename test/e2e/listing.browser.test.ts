@@ -53,7 +53,9 @@ describe('the HTML listing in headless Chromium', { skip: skip ?? false }, () =>
   test('renders images referenced by a page from the webroot', async () => {
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${docroot.port}/a_web_page.html`);
-    const widths = await page.$$eval('img', (imgs) => imgs.map((img) => (img as HTMLImageElement).naturalWidth));
+    const widths = await page.$$eval('img', (imgs) =>
+      imgs.map((img) => (img as HTMLImageElement).naturalWidth),
+    );
     assert.deepEqual(widths, [32, 32]);
     await page.close();
   });
