@@ -703,13 +703,18 @@ function execute(
     });
 
     // stdin: the request content, with backpressure; a script that does not read it is not an error.
-    stdin.on('error', () => {
-      if (input.kind === 'stream') {
-        input.stream.unpipe(stdin);
-        // Let the rest of the upload arrive (and be dropped) so the connection stays usable.
-        input.stream.resume();
-      }
-    });
+    /**
+     * Once the script will read no more (stdin failed with EPIPE, or it closed stdout or exited), the rest
+     * of the upload is read and dropped, so the wire is not left paused by the stdin pipe's backpressure and
+     * the connection stays usable.
+     */
+    const releaseUpload = () => {
+      if (input.kind !== 'stream' || input.stream.readableEnded || input.stream.destroyed) return;
+      input.stream.unpipe(stdin);
+      input.stream.resume();
+    };
+    stdin.on('error', releaseUpload);
+    stdin.on('close', releaseUpload);
     switch (input.kind) {
       case 'none':
         stdin.end();
@@ -801,6 +806,7 @@ function execute(
       head = Buffer.alloc(0);
     });
     stdout.on('end', () => {
+      releaseUpload();
       if (phase === 'body') output!.finish();
     });
 
