@@ -12,6 +12,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { decodeRequestPath } from '../src/files/resolve.js';
 import {
   CGI_METHODS,
@@ -39,9 +41,18 @@ const PAUSE_MS = 700;
  * garbage from the first MiB without approaching the body size.
  */
 const BIG_BODY_RSS_GROWTH_LIMIT_BYTES = 24 * 1024 * 1024;
-/** The same for Buffer memory alone: stream buffers of 64 KiB each plus socket buffers. */
+/**
+ * The same for Buffer memory alone: live data is a few stream and socket buffers of 64 KiB (about
+ * 0.3 MiB is typical), against the 50 MiB that buffering the output would add.
+ */
 const BIG_BODY_BUFFER_GROWTH_LIMIT_BYTES = 8 * 1024 * 1024;
+/** Time given to V8's sweeper after a forced collection before memory is read. */
+const SWEEP_SETTLE_MS = 50;
 const CONCURRENT_REQUESTS = 50;
+
+/** Garbage collection on demand, so memory is measured as live data rather than not-yet-collected garbage. */
+v8.setFlagsFromString('--expose-gc');
+const collectGarbage = vm.runInNewContext('gc') as () => void;
 
 /** A variable of the server's own environment that must not reach scripts. */
 process.env.DOCROOT_SECRET = '1';
@@ -357,6 +368,7 @@ describe('CGI scripts over a real server', () => {
     // The client stops reading after the first MiB. A server that buffered script output would take in
     // the rest (python writes 50 MiB in well under a second) and grow by about 50 MiB during the pause;
     // with backpressure the script blocks and only socket and stream buffers (a few MiB) are held.
+    collectGarbage();
     const before = process.memoryUsage();
     let received = 0;
     let duringPause: NodeJS.MemoryUsage | null = null;
@@ -371,8 +383,12 @@ describe('CGI scripts over a real server', () => {
               paused = true;
               response.pause();
               setTimeout(() => {
-                duringPause = process.memoryUsage();
-                response.resume();
+                collectGarbage();
+                // Freed Buffer memory is returned by a concurrent sweeper; let it catch up before measuring.
+                setTimeout(() => {
+                  duringPause = process.memoryUsage();
+                  response.resume();
+                }, SWEEP_SETTLE_MS);
               }, PAUSE_MS);
             }
           });
@@ -418,6 +434,21 @@ describe('CGI scripts over a real server', () => {
     assert.ok(isAlive(pid), 'the script is still writing (the socket is full)');
     socket.destroy();
     assert.ok(await waitForDeath(pid), `script ${pid} still runs after the client left`);
+  });
+
+  test('a chunked POST over the buffering limit gets 413 and the connection closes', async () => {
+    const small = await startCgiServer({ maxChunkedBodyBytes: 1000 });
+    try {
+      const pieces = [Buffer.alloc(600, 97), Buffer.alloc(600, 98)];
+      const { responses, closed } = await exchange(small.port, chunkedPost('/cgi-bin/echo.py', pieces), {
+        waitForClose: true,
+      });
+      assert.equal(responses[0]!.status, 413);
+      assert.match(responses[0]!.body.toString(), /at most 1000 bytes/);
+      assert.equal(closed, true);
+    } finally {
+      await small.close();
+    }
   });
 
   test('a missing interpreter gives 502 with a one-line reason', async () => {

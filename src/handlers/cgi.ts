@@ -22,7 +22,7 @@ import { accessSync, createReadStream, constants as fsConstants, statSync } from
 import { access, type FileHandle, mkdtemp, open, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { hasDotSegment, isInside } from '../files/resolve.js';
 import type { HttpRequest, ResponseDescription, ResponseHeaders } from '../wire/message.js';
 import { reasonPhrase } from '../wire/status.js';
@@ -591,6 +591,8 @@ class CgiOutputStream extends Readable {
     super({ highWaterMark: OUTPUT_HIGH_WATER_MARK });
     this.source = source;
     this.onAbort = onAbort;
+    // A timeout may destroy the stream with an error before (or after) the wire listens; never crash on it.
+    this.on('error', () => {});
   }
 
   /** Passes on a piece of script output; pauses the script's stdout when the consumer is behind. */
@@ -722,15 +724,15 @@ function execute(
       case 'memory':
         stdin.end(input.data);
         break;
-      case 'file': {
-        const source = createReadStream(input.file);
-        source.on('error', (error) => {
-          options.logError(error, context);
-          stdin.destroy();
+      case 'file':
+        // pipeline closes the file when stdin fails (EPIPE) or the script exits early.
+        pipeline(createReadStream(input.file), stdin, (error) => {
+          const code = (error as NodeJS.ErrnoException | undefined)?.code;
+          if (error && code !== 'EPIPE' && code !== 'ERR_STREAM_PREMATURE_CLOSE') {
+            options.logError(error, context);
+          }
         });
-        source.pipe(stdin);
         break;
-      }
       case 'stream': {
         const body = input.stream;
         body.pipe(stdin);
@@ -768,12 +770,15 @@ function execute(
       options.logError(text, context);
     }
 
+    /** HEAD, 204 and 304 responses carry no body, so the wire drops the stream without the client leaving. */
+    let bodyless = request.method === 'HEAD';
     const abortBody = () => {
-      // The wire destroyed the body: the client left, or (HEAD) it never wanted the body.
+      // The wire destroyed the body: the client left, or the response has no body.
       if (phase !== 'body') return;
       phase = 'drain';
-      // HEAD runs the script to its end like GET would (RFC 9110 §9.3.2); the timeout still bounds it.
-      if (request.method !== 'HEAD') kill();
+      // A bodiless response lets the script run to its end as GET would (RFC 9110 §9.3.2); the timeout
+      // still bounds it. A client that left gets its script killed.
+      if (!bodyless) kill();
       stdout.resume();
     };
 
@@ -823,10 +828,12 @@ function execute(
         // The script's own output is not used; let it finish.
         phase = 'drain';
         stdout.resume();
-        settle(localRedirect(request, parsed.location, options, context));
+        // A redispatch that throws becomes a rejection, which the wire answers with 500.
+        settle(Promise.resolve().then(() => localRedirect(request, parsed.location, options, context)));
         return;
       }
       phase = 'body';
+      if (parsed.status === 204 || parsed.status === 304) bodyless = true;
       output = new CgiOutputStream(stdout, abortBody);
       if (rest.length > 0) output.forward(rest);
       settle({
@@ -854,11 +861,8 @@ function execute(
           context,
         );
       }
-      if (phase !== 'head') {
-        // stdout may close before a stream consumer has finished; that is handled by 'end'.
-        phase = phase === 'body' ? 'body' : 'done';
-        return;
-      }
+      // After the head, the end of the body is stdout's 'end', not the exit.
+      if (phase !== 'head') return;
       phase = 'done';
       let message: string;
       if (head.length > 0) {
