@@ -451,6 +451,20 @@ describe('CGI scripts over a real server', () => {
     }
   });
 
+  test('a client that leaves during its upload gets its script killed', async () => {
+    const pidFile = path.join(scratch, 'upload.pid');
+    const socket = net.connect(server.port, '127.0.0.1');
+    socket.on('error', () => {});
+    // hang.py never reads stdin and never answers; only the disconnect can end it (the timeout is 20 s).
+    socket.write(
+      `POST /cgi-bin/hang.py?${pidFile} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\nonly a little`,
+    );
+    const pid = await readPid(pidFile);
+    assert.ok(isAlive(pid));
+    socket.destroy();
+    assert.ok(await waitForDeath(pid), `hang.py (${pid}) still runs after the client left`);
+  });
+
   test('a missing interpreter gives 502 with a one-line reason', async () => {
     const broken = await startCgiServer({ cgiDir: null, interpreters: { '.py': 'no-such-interpreter-xyz' } });
     try {
@@ -494,6 +508,24 @@ describe('CGI timeouts', () => {
     assert.ok(elapsed >= HANG_TIMEOUT_MS - 50, `answered after ${elapsed} ms`);
     const pid = await readPid(pidFile);
     assert.ok(await waitForDeath(pid), `hang.py (${pid}) still runs`);
+  });
+
+  test('a script that stalls after its head is killed and the connection is broken', async () => {
+    const pidFile = path.join(scratch, 'stall.pid');
+    const { raw, closed, timedOut } = await exchange(server.port, get(`/cgi-bin/stall.py?${pidFile}`), {
+      waitForClose: true,
+      timeoutMs: 10_000,
+    });
+    assert.equal(timedOut, false);
+    assert.equal(closed, true);
+    const text = raw.toString('latin1');
+    assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(text, /Transfer-Encoding: chunked\r\n/);
+    assert.match(text, /the beginning of a body that never ends/);
+    // No last-chunk: the client can tell the body is incomplete.
+    assert.ok(!text.endsWith('0\r\n\r\n'));
+    const pid = await readPid(pidFile);
+    assert.ok(await waitForDeath(pid), `stall.py (${pid}) still runs`);
   });
 });
 
