@@ -19,9 +19,11 @@ import {
   CGI_METHODS,
   type CgiOptions,
   cgiErrorResponse,
+  createCgiScriptHandler,
   findCgiScript,
   runCgiScript,
 } from '../src/handlers/cgi.js';
+import { createFileHandler } from '../src/handlers/static.js';
 import type { RequestHandler } from '../src/wire/message.js';
 import { exchange, get } from './helpers/raw-client.js';
 import { type RunningWire, startWire } from './helpers/servers.js';
@@ -477,6 +479,51 @@ describe('CGI scripts over a real server', () => {
     } finally {
       await broken.close();
     }
+  });
+});
+
+describe('CGI behind the static file handler', () => {
+  let running: RunningWire;
+  before(async () => {
+    let fileHandler: RequestHandler | null = null;
+    const scripts = createCgiScriptHandler({
+      root: ROOT,
+      cgiDir: 'cgi-bin',
+      interpreters: { '.js': 'node' },
+      timeoutMs: NORMAL_TIMEOUT_MS,
+      serverSoftware: 'docroot/0.1.0',
+      logError: () => {},
+      redispatch: async (request) => fileHandler!(request),
+    });
+    fileHandler = createFileHandler({ root: ROOT, scriptHandler: scripts, logError: () => {} });
+    running = await startWire(fileHandler);
+  });
+  after(() => running.close());
+
+  test('scripts run, documents are served, and the CGI folder is never listed', async () => {
+    const script = (await exchange(running.port, get('/cgi-bin/hello.py'))).responses[0]!;
+    assert.equal(script.body.toString(), 'Hello from CGI\n');
+    const node = (await exchange(running.port, get('/hello.js'))).responses[0]!;
+    assert.equal(node.body.toString(), 'Hello from Node, GET /hello.js\n');
+    const page = (await exchange(running.port, get('/a_web_page.html'))).responses[0]!;
+    assert.equal(page.status, 200);
+    assert.match(page.headers['content-type'] ?? '', /^text\/html/);
+    // No interpreter for .py outside the CGI folder here: the file is a document.
+    const source = (await exchange(running.port, get('/make_time.py'))).responses[0]!;
+    assert.equal(source.status, 200);
+    assert.match(source.body.toString(), /^#!\/usr\/bin\/env python3/);
+    for (const target of ['/cgi-bin/', '/cgi-bin', '/cgi-bin/missing.py']) {
+      const response = (await exchange(running.port, get(target))).responses[0]!;
+      assert.equal(response.status, 404, target);
+    }
+  });
+
+  test('a local redirect is answered by the whole handler; methods outside CGI get 405', async () => {
+    const redirected = (await exchange(running.port, get('/cgi-bin/redirect-local.py'))).responses[0]!;
+    assert.equal(redirected.body.toString(), 'Hello from CGI\n');
+    const patch = (await exchange(running.port, get('/cgi-bin/hello.py', '', 'PATCH'))).responses[0]!;
+    assert.equal(patch.status, 405);
+    assert.equal(patch.headers.allow, 'GET, HEAD, POST, PUT, DELETE');
   });
 });
 

@@ -26,6 +26,7 @@ import { pipeline, Readable } from 'node:stream';
 import { hasDotSegment, isInside } from '../files/resolve.js';
 import type { HttpRequest, ResponseDescription, ResponseHeaders } from '../wire/message.js';
 import { reasonPhrase } from '../wire/status.js';
+import type { ScriptHandler } from './static.js';
 
 export interface CgiOptions {
   /** Real absolute document root. */
@@ -404,6 +405,40 @@ export function parseCgiHead(text: string, nph: boolean): CgiHeadResult {
   const headers: Record<string, string | string[]> = {};
   for (const { name, values } of fields.values()) headers[name] = values.length === 1 ? values[0]! : values;
   return { kind: 'document', status: status ?? 200, reason, headers, length };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The hook for the static handler
+
+/**
+ * CGI as the static handler's `scriptHandler`: null for paths that are not scripts (the file is served as
+ * usual), the script's response otherwise. Scripts answer only CGI_METHODS, other methods get 405 (OPTIONS
+ * is left to the static handler, which knows CORS). Inside the CGI folder nothing but scripts is served,
+ * like Apache's ScriptAlias: a folder or a missing or hidden name there is 404, never a listing or a file.
+ */
+export function createCgiScriptHandler(options: CgiOptions): ScriptHandler {
+  return {
+    methods: CGI_METHODS,
+    async handle(request, segments) {
+      const trailingSlash = request.path.length > 1 && request.path.endsWith('/');
+      const script = await findCgiScript(segments, options, trailingSlash);
+      if (script === null) {
+        if (options.cgiDir !== null && segments[0] === options.cgiDir) {
+          return cgiErrorResponse(404, 'there is no script of that name in the CGI folder');
+        }
+        return null;
+      }
+      if (request.method === 'OPTIONS') return null;
+      if (!CGI_METHODS.includes(request.method)) {
+        const response = cgiErrorResponse(
+          405,
+          `${request.method} is not allowed for a CGI script; it allows ${CGI_METHODS.join(', ')}`,
+        );
+        return { ...response, headers: { ...response.headers, Allow: CGI_METHODS.join(', ') } };
+      }
+      return runCgiScript(request, script, options);
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------
