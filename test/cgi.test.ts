@@ -107,24 +107,53 @@ function chunkedPost(target: string, pieces: Buffer[], contentType = 'applicatio
   return Buffer.concat(parts);
 }
 
-async function readPid(file: string): Promise<number> {
+/** Every script pid a test learnt; whatever still runs when the file ends is killed so the run cannot hang. */
+const scriptPids = new Set<number>();
+after(() => {
+  for (const pid of scriptPids) {
+    try {
+      // Only a process that is still one of ours (the pid may have been reused by now).
+      const commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (commandLine.includes('fixtures/root/cgi-bin/') || commandLine === 'sleep\u00001000\u0000') {
+        process.kill(pid, 'SIGKILL');
+      }
+    } catch {}
+  }
+});
+
+/** The pids a fixture script wrote (space-separated) to a file, once it exists. */
+async function readPids(file: string): Promise<number[]> {
   const deadline = Date.now() + NORMAL_TIMEOUT_MS;
   while (Date.now() < deadline) {
     try {
-      const text = readFileSync(file, 'utf8');
-      if (text !== '') return Number(text);
+      const text = readFileSync(file, 'utf8').trim();
+      if (text !== '') {
+        const pids = text.split(/\s+/).map(Number);
+        for (const pid of pids) scriptPids.add(pid);
+        return pids;
+      }
     } catch {}
     await delay(20);
   }
   throw new Error(`no pid in ${file}`);
 }
 
+async function readPid(file: string): Promise<number> {
+  return (await readPids(file))[0]!;
+}
+
+/** Whether a process runs; a zombie (dead, not yet reaped by an init that may never reap) counts as gone. */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 
@@ -555,6 +584,18 @@ describe('CGI timeouts', () => {
     assert.ok(elapsed >= HANG_TIMEOUT_MS - 50, `answered after ${elapsed} ms`);
     const pid = await readPid(pidFile);
     assert.ok(await waitForDeath(pid), `hang.py (${pid}) still runs`);
+  });
+
+  test('a script that ignores SIGTERM is SIGKILLed after the grace period, with its whole group', async () => {
+    const pidFile = path.join(scratch, 'stubborn.pid');
+    const { responses } = await exchange(server.port, get(`/cgi-bin/stubborn.py?${pidFile}`), {
+      timeoutMs: 10_000,
+    });
+    assert.equal(responses[0]!.status, 504);
+    const [pid, grandchild] = await readPids(pidFile);
+    assert.ok(pid !== undefined && grandchild !== undefined);
+    assert.ok(await waitForDeath(grandchild), `the grandchild (${grandchild}) still runs`);
+    assert.ok(await waitForDeath(pid), `stubborn.py (${pid}) still runs`);
   });
 
   test('a script that stalls after its head is killed and the connection is broken', async () => {
