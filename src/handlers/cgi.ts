@@ -14,6 +14,13 @@
  *   HTTP response head (status line + fields) and passed on unchanged except the fields the wire owns.
  * - A file in the CGI folder that is not executable is still treated as the script (and fails with 502)
  *   rather than returned as "not CGI", so the static handler never serves a script's source.
+ * - Interpreters named in `interpreters` are looked up on the server's PATH (the operator chose them);
+ *   the script itself only sees CGI_PATH. Scripts run directly rely on their "#!" line and CGI_PATH.
+ * - HEAD, 204 and 304 responses let the script run to its end with its output dropped; a client that
+ *   disconnects gets the script's process group killed.
+ * - A local redirect (RFC 3875 §6.2.2) is answered by `redispatch` with a new GET (HEAD stays HEAD) without
+ *   body fields; without `redispatch` it becomes a 302 with the path as Location.
+ * - stderr lines go to `logError(line, 'cgi: <SCRIPT_NAME>')`: the line as a string, the script as context.
  * @module
  */
 
