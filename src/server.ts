@@ -5,6 +5,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { CGI_DEFAULT_TIMEOUT_MS, createCgiScriptHandler, stopAllCgiScripts } from './handlers/cgi.js';
 import { errorResponse } from './handlers/errors.js';
 import { createFileHandler, type FileHandlerOptions, type ScriptHandler } from './handlers/static.js';
 import { VERSION } from './version.js';
@@ -26,8 +27,19 @@ export interface ServerOptions extends Omit<FileHandlerOptions, 'root' | 'script
   maxConnections?: number;
   /** Observers of the wire (access log, trace). */
   observer?: WireObserver;
-  /** A handler for script paths (CGI). */
+  /** A handler for script paths; set by `cgi`, or bring your own. */
   scriptHandler?: ScriptHandler;
+  /** Run CGI scripts (RFC 3875). Off unless given: running scripts is a trust decision. */
+  cgi?: CgiServerOptions;
+}
+
+export interface CgiServerOptions {
+  /** URL folder under the root whose executables run as scripts. @default 'cgi-bin' (null: none) */
+  dir?: string | null;
+  /** File extension → interpreter, for scripts anywhere in the root, e.g. { '.py': 'python3' }. */
+  interpreters?: Record<string, string>;
+  /** Milliseconds before a script's process group is killed (504). @default 30000 */
+  timeoutMs?: number;
 }
 
 export interface DocrootServer {
@@ -72,18 +84,38 @@ export function resolveRoot(root: string): string {
  */
 export function createServer(options: ServerOptions = {}): DocrootServer {
   const root = resolveRoot(options.root ?? process.cwd());
-  const handler = createFileHandler({
+  const logError =
+    options.logError ??
+    ((error: unknown, context: string) => {
+      console.error(`docroot: ${context}:`, error);
+    });
+  let scriptHandler = options.scriptHandler;
+  if (scriptHandler === undefined && options.cgi !== undefined) {
+    scriptHandler = createCgiScriptHandler({
+      root,
+      cgiDir: options.cgi.dir === undefined ? 'cgi-bin' : options.cgi.dir,
+      interpreters: options.cgi.interpreters ?? {},
+      timeoutMs: options.cgi.timeoutMs ?? CGI_DEFAULT_TIMEOUT_MS,
+      serverSoftware: SERVER_SOFTWARE,
+      dotfiles: options.dotfiles ?? false,
+      logError,
+      // A script's local redirect (RFC 3875 §6.2.2) is answered by the whole handler, as a new request.
+      redispatch: async (request) => handler(request),
+    });
+  }
+  const handler: RequestHandler = createFileHandler({
     ...options,
     root,
+    logError,
     serverSoftware: SERVER_SOFTWARE,
-    ...(options.scriptHandler ? { scriptHandler: options.scriptHandler } : {}),
+    ...(scriptHandler ? { scriptHandler } : {}),
   });
   const wire = new WireServer({
     handler,
     serverSoftware: SERVER_SOFTWARE,
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
-    ...(options.logError ? { logError: options.logError } : {}),
+    logError,
     ...(options.observer ? { observer: options.observer } : {}),
     renderError: (status, message, head) => errorResponse(status, message, head?.headers.accept),
   });
@@ -95,6 +127,10 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     wire,
     listen: () => wire.listen(port, host),
     address: () => wire.address(),
-    close: (graceMs?: number) => wire.close(graceMs),
+    close: async (graceMs?: number) => {
+      await wire.close(graceMs);
+      // Scripts run in their own process groups and would outlive the server.
+      if (options.cgi !== undefined) stopAllCgiScripts();
+    },
   };
 }

@@ -24,6 +24,12 @@ Options:
       --spa                  serve /index.html for unknown paths without a file extension
       --404 <page>           serve this page (path under the root) with status 404
       --max-connections <n>  answer 503 beyond n simultaneous connections
+      --cgi                  run executables in the cgi-bin/ folder as CGI scripts (RFC 3875);
+                             only for folders whose scripts you trust
+      --cgi-dir <dir>        the CGI folder under the root (default cgi-bin; implies --cgi)
+      --cgi-ext <.ext=cmd>   run files with this extension anywhere in the root with an
+                             interpreter (repeatable; e.g. --cgi-ext .py=python3)
+      --cgi-timeout <s>      seconds before a script is killed and 504 sent (default 30)
   -h, --help                 show this help
   -v, --version              print the version
 `;
@@ -43,6 +49,7 @@ export interface CliOptions {
   spa: boolean;
   notFoundPage: string | undefined;
   maxConnections: number | undefined;
+  cgi: { dir: string | null; interpreters: Record<string, string>; timeoutMs: number } | undefined;
 }
 
 export type ParsedCommand =
@@ -64,6 +71,10 @@ const FLAGS = {
   spa: { type: 'boolean' },
   '404': { type: 'string' },
   'max-connections': { type: 'string' },
+  cgi: { type: 'boolean' },
+  'cgi-dir': { type: 'string' },
+  'cgi-ext': { type: 'string', multiple: true },
+  'cgi-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -126,6 +137,39 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
     else cacheControlRules.push({ pattern, value });
   }
 
+  const interpreters: Record<string, string> = {};
+  for (const mapping of values['cgi-ext'] ?? []) {
+    const match = /^(\.[A-Za-z0-9_-]+)=(.+)$/.exec(mapping);
+    if (!match) return { kind: 'error', message: `--cgi-ext needs .ext=command, got "${mapping}"` };
+    interpreters[match[1]!.toLowerCase()] = match[2]!;
+  }
+  let cgiTimeoutMs = 30_000;
+  if (values['cgi-timeout'] !== undefined) {
+    const seconds = Number(values['cgi-timeout']);
+    if (!(seconds > 0 && seconds <= 86_400)) {
+      return {
+        kind: 'error',
+        message: `--cgi-timeout needs seconds between 0 and 86400, got "${values['cgi-timeout']}"`,
+      };
+    }
+    cgiTimeoutMs = Math.round(seconds * 1000);
+  }
+  const cgiDir = values['cgi-dir'];
+  if (cgiDir !== undefined && (cgiDir === '' || cgiDir.includes('/') || cgiDir.startsWith('.'))) {
+    return {
+      kind: 'error',
+      message: `--cgi-dir needs a folder name directly under the root, got "${cgiDir}"`,
+    };
+  }
+  const cgiEnabled = values.cgi === true || cgiDir !== undefined || Object.keys(interpreters).length > 0;
+  const cgi = cgiEnabled
+    ? {
+        dir: values.cgi === true || cgiDir !== undefined ? (cgiDir ?? 'cgi-bin') : null,
+        interpreters,
+        timeoutMs: cgiTimeoutMs,
+      }
+    : undefined;
+
   const notFound = values['404'];
   return {
     kind: 'serve',
@@ -144,6 +188,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
       spa: values.spa ?? false,
       notFoundPage: notFound === undefined ? undefined : notFound.startsWith('/') ? notFound : `/${notFound}`,
       maxConnections,
+      cgi,
     },
   };
 }

@@ -47,6 +47,7 @@ async function serve(options: CliOptions): Promise<void> {
       spa: options.spa,
       ...(options.notFoundPage !== undefined ? { notFoundPage: options.notFoundPage } : {}),
       ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+      ...(options.cgi !== undefined ? { cgi: options.cgi } : {}),
     });
   } catch (error) {
     if (error instanceof RootError) fail(error.message);
@@ -66,6 +67,13 @@ async function serve(options: CliOptions): Promise<void> {
   process.stdout.write(
     `docroot ${VERSION} serving ${server.root}\n${urls.map((u) => `  ${u}`).join('\n')}\n`,
   );
+  if (options.cgi !== undefined) {
+    const where = [
+      options.cgi.dir === null ? null : `executables in /${options.cgi.dir}/`,
+      ...Object.entries(options.cgi.interpreters).map(([ext, cmd]) => `*${ext} files (with ${cmd})`),
+    ].filter((x) => x !== null);
+    process.stdout.write(`  CGI is on: ${where.join(', ')} run as programs on this machine\n`);
+  }
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
