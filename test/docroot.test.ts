@@ -81,7 +81,7 @@ describe('the document root over real sockets', () => {
   test('POST to a file is 405 with Allow', async () => {
     const { responses } = await exchange(
       docroot.port,
-      get('/text.txt', 'Content-Length: 2\r\n', 'POST') + 'hi',
+      `${get('/text.txt', 'Content-Length: 2\r\n', 'POST')}hi`,
     );
     assert.equal(responses[0]!.status, 405);
     assert.equal(responses[0]!.headers.allow, 'GET, HEAD, OPTIONS');

@@ -117,7 +117,7 @@ describe('wire over real sockets', () => {
   test('reads a Content-Length body', async () => {
     const { responses } = await exchange(
       server.port,
-      get('/p', 'Content-Length: 5\r\n', 'POST') + 'hello' + get('/next'),
+      `${get('/p', 'Content-Length: 5\r\n', 'POST')}hello${get('/next')}`,
       {
         responses: 2,
       },
