@@ -398,6 +398,21 @@ describe('parseRequestHead()', () => {
     if (result.kind === 'error') assert.equal(result.error.status, 431);
   });
 
+  test('rejects a complete but malformed request line before the head ends (HTTP/0.9, TLS)', () => {
+    for (const [raw, status] of [
+      ['GET /\r\n', 400],
+      ['GET / HTTP/2.0\r\n', 505],
+      ['\u0016\u0003\u0001\u0002\r\n', 400],
+    ] as const) {
+      const result = parseRequestHead(Buffer.from(raw, 'latin1'), DEFAULT_LIMITS);
+      assert.equal(result.kind, 'error', JSON.stringify(raw));
+      if (result.kind === 'error') assert.equal(result.error.status, status);
+      assert.deepEqual(parseByteByByte(Buffer.from(raw, 'latin1'), DEFAULT_LIMITS), result);
+    }
+    const fine = parseRequestHead(Buffer.from('GET / HTTP/1.1\r\nHost: a'), DEFAULT_LIMITS);
+    assert.equal(fine.kind, 'partial');
+  });
+
   test('leaves a pipelined body and next request unconsumed', () => {
     const raw = Buffer.from(`POST / HTTP/1.1\r\n${H}Content-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\n${H}\r\n`);
     const result = parseRequestHead(raw, DEFAULT_LIMITS);

@@ -85,6 +85,12 @@ function checkIncompleteHead(buf: Buffer, start: number, from: number, limits: W
       ),
     );
   }
+  // A complete request line that is malformed (an HTTP/0.9 simple request, a TLS hello, a bad version)
+  // is refused now: its verdict cannot change, so it must not wait for the head timeout.
+  if (lineEnd !== -1 && lineEnd >= from && lineEnd > start && buf[lineEnd - 1] === CR) {
+    const line = parseRequestLine(buf, start, lineEnd - 1);
+    if (line instanceof ProtocolError) return fail(line);
+  }
   // A bare LF (or any malformed line) anywhere in what has arrived: parse up to there for the exact reason.
   for (let i = from; i < buf.length; i++) {
     if (buf[i] === LF && (i === start || buf[i - 1] !== CR)) {
