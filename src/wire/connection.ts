@@ -86,6 +86,10 @@ class RequestBodyStream extends Readable {
   constructor(connection: Connection) {
     super({ highWaterMark: 64 * 1024 });
     this.connection = connection;
+    // A handler may attach its listeners only after an await (a stat, a lookup); a client that leaves
+    // mid-upload before then must not become an uncaught 'error' that takes the whole server down.
+    // Listeners attached later still see the error via `errored`/`finished()`.
+    this.on('error', () => {});
   }
 
   override _read(): void {
@@ -131,6 +135,8 @@ export class Connection {
   private pausedForInput = false;
   /** Set by graceful shutdown: finish the current exchange, then close. */
   private closeAfterResponse = false;
+  /** The client half-closed: everything it sent is in, so no partial head or body can ever complete. */
+  private peerEnded = false;
   private removedFromRegistry = false;
 
   constructor(socket: Socket, options: ConnectionOptions, registry: ConnectionRegistry) {
@@ -224,9 +230,16 @@ export class Connection {
   }
 
   private onPeerEnd(): void {
-    // The client half-closed. Whatever it sent is in; answer what is in progress, then close.
-    this.closeAfterResponse = true;
-    if (this.exchange === null) this.endSocket();
+    // The client half-closed (the server allows half-open sockets, so our side stays writable). Whatever
+    // it sent is in: answer every complete request it pipelined, in order, then close.
+    this.peerEnded = true;
+    if (this.closed) return;
+    if (this.readingBody) {
+      // A body cut short by the end of the stream can never complete.
+      this.destroy();
+      return;
+    }
+    if (this.exchange === null && !this.waitingDrain) this.pump();
   }
 
   /** Runs the read loop until it has to wait for bytes, a response, or the socket to drain. */
@@ -244,7 +257,7 @@ export class Connection {
           break;
         }
         if (this.input === null) {
-          if (this.closeAfterResponse) this.endSocket();
+          if (this.closeAfterResponse || this.peerEnded) this.endSocket();
           else if (this.requestsServed > 0) this.setDeadline('keep-alive', this.limits.keepAliveTimeoutMs);
           break;
         }
@@ -268,6 +281,11 @@ export class Connection {
     const input = this.input!;
     const result = parseRequestHead(input, this.limits, this.scanned);
     if (result.kind === 'partial') {
+      if (this.peerEnded) {
+        // The rest of this head will never arrive.
+        this.endSocket();
+        return false;
+      }
       this.scanned = result.scanned;
       if (this.deadlineKind !== 'headers') this.setDeadline('headers', this.limits.headersTimeoutMs);
       return false;

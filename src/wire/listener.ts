@@ -76,7 +76,11 @@ export class WireServer implements ConnectionRegistry {
       Math.min(MAX_SWEEP_INTERVAL_MS, Math.floor(smallest / 4)),
     );
     const onConnection = (socket: net.Socket) => this.accept(socket);
-    this.server = options.createServer ? options.createServer(onConnection) : net.createServer(onConnection);
+    // allowHalfOpen: a client that shuts down its sending side after the request (`nc -N`, HTTP/1.0 tools)
+    // still gets its answers; the connection ends the socket itself when they are written.
+    this.server = options.createServer
+      ? options.createServer(onConnection)
+      : net.createServer({ allowHalfOpen: true }, onConnection);
     this.server.on('error', () => {});
   }
 
