@@ -78,6 +78,19 @@ describe('half-closing clients', () => {
     assert.match(next.toString(), /GET \/z/);
   });
 
+  test('a later pipelined body cut short by FIN closes at once after the earlier answers', async () => {
+    const { raw, ms } = await sendAndShutdown(
+      wire.port,
+      'GET /a HTTP/1.1\r\nHost: h\r\n\r\nPOST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc',
+    );
+    const { responses } = parseResponses(raw, [], true);
+    assert.deepEqual(
+      responses.map((r) => r.body.toString()),
+      ['GET /a  body='],
+    );
+    assert.ok(ms < 5_000, `closed after ${ms} ms`);
+  });
+
   test('a client leaving mid-upload before the handler reads the body does not crash the process', async () => {
     const late = await startWire(async (request) => {
       // Listeners are attached only after the client is gone.

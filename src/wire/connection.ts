@@ -235,8 +235,7 @@ export class Connection {
     this.peerEnded = true;
     if (this.closed) return;
     if (this.readingBody) {
-      // A body cut short by the end of the stream can never complete.
-      this.destroy();
+      this.bodyCannotComplete();
       return;
     }
     if (this.exchange === null && !this.waitingDrain) this.pump();
@@ -372,7 +371,8 @@ export class Connection {
   private consumeBody(): boolean {
     const input = this.input;
     if (input === null) {
-      if (this.deadlineKind !== 'body') this.setDeadline('body', this.limits.bodyTimeoutMs);
+      if (this.peerEnded) this.bodyCannotComplete();
+      else if (this.deadlineKind !== 'body') this.setDeadline('body', this.limits.bodyTimeoutMs);
       return false;
     }
     const result = this.decoder!.decode(input, this.onBodyData);
@@ -382,7 +382,8 @@ export class Connection {
       return false;
     }
     if (!result.done) {
-      this.setDeadline('body', this.limits.bodyTimeoutMs);
+      if (this.peerEnded) this.bodyCannotComplete();
+      else this.setDeadline('body', this.limits.bodyTimeoutMs);
       return false;
     }
     this.readingBody = false;
@@ -411,6 +412,20 @@ export class Connection {
       else if (this.exchange !== null) this.exchange.close = true;
     }
   };
+
+  /** The client half-closed inside a body: it can never complete. */
+  private bodyCannotComplete(): void {
+    const exchange = this.exchange;
+    if (exchange === null) {
+      // Already answered; only the discarded rest is missing.
+      this.readingBody = false;
+      this.endSocket();
+    } else if (exchange.answered) {
+      exchange.close = true;
+    } else {
+      this.destroy();
+    }
+  }
 
   private onBodyError(error: ProtocolError): void {
     this.readingBody = false;

@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+// `npm run fuzz`: the property-based wire fuzz of test/fuzz.test.ts, for FUZZ_SECONDS (default 60) split
+// between the in-process harness (split invariance, never throws) and a real server on 127.0.0.1.
+// FUZZ_SEED fixes the seed. Needs the compiled tests (the npm script runs tsc first).
+import assert from 'node:assert/strict';
+
+const model = await import('../../build/test/fuzz/model.js');
+const { startWire, echoHandler } = await import('../../build/test/helpers/servers.js');
+const { fc, frame, chunksOf, hostileBytes, splitPoints, sendOverSocket, expectedStatuses, headIndexes } =
+  model;
+
+const seconds = Number(process.env.FUZZ_SECONDS ?? 60);
+const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+const outcomes = new Map();
+const count = (key) => outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+let parserRuns = 0;
+let socketRuns = 0;
+let bytesTried = 0;
+
+console.log(`fuzz: ${seconds} s, seed ${seed}`);
+const started = Date.now();
+try {
+  fc.assert(
+    fc.property(hostileBytes, splitPoints, (bytes, points) => {
+      parserRuns++;
+      bytesTried += bytes.length;
+      const whole = frame([bytes]);
+      count(
+        whole.error ? `error ${whole.error.status}` : `${whole.requests.length} request(s), ${whole.state}`,
+      );
+      assert.deepEqual(frame(chunksOf(bytes, points)), whole);
+      assert.deepEqual(
+        frame(
+          chunksOf(
+            bytes,
+            Array.from({ length: bytes.length }, (_, i) => i),
+          ),
+        ),
+        whole,
+      );
+    }),
+    { numRuns: Number.MAX_SAFE_INTEGER, seed, plugins: [fc.interruptAfterTimeLimit((seconds * 1000) / 2)] },
+  );
+  const wire = await startWire(echoHandler);
+  try {
+    await fc.assert(
+      fc.asyncProperty(hostileBytes, splitPoints, async (bytes, points) => {
+        socketRuns++;
+        const expectation = frame([bytes]);
+        const got = await sendOverSocket(wire.port, chunksOf(bytes, points), headIndexes(expectation), 5000);
+        assert.equal(got.timedOut, false, 'the server neither answered nor closed');
+        const expected = expectedStatuses(expectation);
+        if (expected !== null) assert.deepEqual(got.statuses, expected);
+      }),
+      { numRuns: Number.MAX_SAFE_INTEGER, seed, plugins: [fc.interruptAfterTimeLimit((seconds * 1000) / 2)] },
+    );
+    // Handlers whose request body was cut short (a refused chunk, a client gone) fail on purpose.
+    const expected = (e) => e?.name === 'ProtocolError' || e?.message === 'client closed the connection';
+    const wireErrors = wire.errors.filter((e) => !expected(e));
+    assert.deepEqual(wireErrors, [], 'the wire logged unexpected errors');
+  } finally {
+    await wire.close();
+  }
+} catch (error) {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+}
+const top = [...outcomes.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12);
+console.log(
+  `parser runs: ${parserRuns} (${(bytesTried / 1e6).toFixed(1)} MB of requests, each also split at random and byte by byte)`,
+);
+console.log(`socket runs: ${socketRuns} against a WireServer on 127.0.0.1`);
+console.log(`elapsed: ${((Date.now() - started) / 1000).toFixed(1)} s; outcomes (parser):`);
+for (const [key, n] of top) console.log(`  ${String(n).padStart(8)}  ${key}`);
+console.log(process.exitCode ? 'FAILED' : 'no property violated');
