@@ -155,6 +155,10 @@ export class WireServer implements ConnectionRegistry {
         `HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n${body}`,
         'latin1',
       );
+      // Read and drop the request (closing with it unread would reset the connection and could lose the
+      // 503), then close when the client does, or after 5 s. Half-open sockets are not destroyed for us.
+      socket.resume();
+      socket.once('end', () => socket.destroy());
       socket.setTimeout(5000, () => socket.destroy());
       return;
     }

@@ -1,0 +1,44 @@
+/**
+ * docroot in a child process, for tests that need its own fd table (EMFILE under a low `ulimit -n`), its own
+ * heap (`--expose-gc`), or more sockets than the test process may hold. Started by `startChildServer` in
+ * `load.ts` with `--child-server <json options>`; talks over IPC: sends `{ port }` once listening and
+ * answers `'stats'` with `{ fds, heapUsed, connections }`. Does nothing when loaded any other way (the
+ * test runner loads every file under build/test).
+ */
+import { readdirSync } from 'node:fs';
+import { createServer, type ServerOptions } from '../../src/server.js';
+
+export interface ChildStats {
+  fds: number;
+  heapUsed: number;
+  rss: number;
+  connections: number;
+  errors: number;
+}
+
+const flag = process.argv.indexOf('--child-server');
+if (flag !== -1 && process.send !== undefined) {
+  const options = JSON.parse(process.argv[flag + 1] ?? '{}') as ServerOptions;
+  let errors = 0;
+  const server = createServer({ ...options, port: 0, host: '127.0.0.1', logError: () => errors++ });
+  const { port } = await server.listen();
+  process.send({ port });
+  process.on('message', (message) => {
+    if (message === 'stats') {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      gc?.();
+      const stats: ChildStats = {
+        fds: readdirSync('/proc/self/fd').length,
+        heapUsed: process.memoryUsage().heapUsed,
+        rss: process.memoryUsage().rss,
+        connections: server.wire.connectionCount,
+        errors,
+      };
+      process.send?.({ stats });
+    } else if (message === 'exit') {
+      void server.close(500).then(() => process.exit(0));
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+}
