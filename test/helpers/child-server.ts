@@ -14,6 +14,26 @@ export interface ChildStats {
   rss: number;
   connections: number;
   errors: number;
+  /** Failed accepts (EMFILE) reported by the listening socket. */
+  acceptErrors: number;
+}
+
+function countFds(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return -1; // reading the directory needs a descriptor too: -1 means none was left
+  }
+}
+
+/** process.memoryUsage() reads /proc/self/stat, which needs a descriptor; -1 when none is left. */
+function memory(): { heapUsed: number; rss: number } {
+  try {
+    const usage = process.memoryUsage();
+    return { heapUsed: usage.heapUsed, rss: usage.rss };
+  } catch {
+    return { heapUsed: -1, rss: -1 };
+  }
 }
 
 const flag = process.argv.indexOf('--child-server');
@@ -22,6 +42,8 @@ if (flag !== -1 && process.send !== undefined) {
   let errors = 0;
   const server = createServer({ ...options, port: 0, host: '127.0.0.1', logError: () => errors++ });
   const { port } = await server.listen();
+  let acceptErrors = 0;
+  server.wire.server.on('error', () => acceptErrors++);
   process.send({ port });
   process.on('message', (message) => {
     if (message === 'stats') {
@@ -29,11 +51,12 @@ if (flag !== -1 && process.send !== undefined) {
       gc?.();
       gc?.();
       const stats: ChildStats = {
-        fds: readdirSync('/proc/self/fd').length,
-        heapUsed: process.memoryUsage().heapUsed,
-        rss: process.memoryUsage().rss,
+        fds: countFds(),
+        heapUsed: memory().heapUsed,
+        rss: memory().rss,
         connections: server.wire.connectionCount,
         errors,
+        acceptErrors,
       };
       process.send?.({ stats });
     } else if (message === 'exit') {

@@ -92,12 +92,19 @@ export function startChildServer(options: ServerOptions, fdLimit?: number): Prom
         port: message.port,
         child,
         stats: () =>
-          new Promise((done) => {
+          new Promise((done, fail) => {
+            const onExit = (code: number | null) => fail(new Error(`child server exited with ${code}`));
             const onMessage = (m: { stats?: ChildStats }) => {
               if (m.stats === undefined) return;
               child.off('message', onMessage);
+              child.off('exit', onExit);
               done(m.stats);
             };
+            if (child.exitCode !== null) {
+              onExit(child.exitCode);
+              return;
+            }
+            child.once('exit', onExit);
             child.on('message', onMessage);
             child.send('stats');
           }),
@@ -117,4 +124,156 @@ export function startChildServer(options: ServerOptions, fdLimit?: number): Prom
       });
     });
   });
+}
+
+export type SoakAction =
+  | 'full'
+  | 'keep-alive'
+  | 'abort-mid-body'
+  | 'reset-mid-body'
+  | 'abort-mid-head'
+  | 'garbage'
+  | 'pipelined-abort'
+  | 'abandoned-upload';
+
+const ACTIONS: SoakAction[] = [
+  'full',
+  'keep-alive',
+  'abort-mid-body',
+  'reset-mid-body',
+  'abort-mid-head',
+  'garbage',
+  'pipelined-abort',
+  'abandoned-upload',
+];
+
+export interface SoakOptions {
+  requests: number;
+  concurrency: number;
+  /** A small file and a large one (several MiB) under the server's root. */
+  smallPath: string;
+  largePath: string;
+  /** Give up on one action after this long (it counts as 'stuck'). @default 10000 */
+  actionTimeoutMs?: number;
+  /** Stop early after this long. */
+  deadlineMs?: number;
+}
+
+export interface SoakResult {
+  requests: number;
+  byAction: Record<string, number>;
+  outcomes: Record<string, number>;
+  stuck: number;
+  ms: number;
+}
+
+/** A small deterministic PRNG (mulberry32) so a soak run can be repeated. */
+export function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** One client action against the server; resolves with a short outcome label. */
+function act(port: number, action: SoakAction, options: SoakOptions, rand: () => number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let received = 0;
+    let text = '';
+    let done = false;
+    const finish = (outcome: string) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (!socket.destroyed) socket.destroy();
+      resolve(outcome);
+    };
+    const timer = setTimeout(() => finish('stuck'), options.actionTimeoutMs ?? 10_000);
+    const request = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nHost: soak\r\n${extra}\r\n`;
+    socket.on('error', () => finish('error'));
+    socket.on('close', () => finish(received > 0 ? `closed after ${text.slice(9, 12)}` : 'closed'));
+    socket.on('data', (chunk: Buffer) => {
+      if (received === 0) text = chunk.toString('latin1', 0, Math.min(chunk.length, 64));
+      received += chunk.length;
+      switch (action) {
+        case 'abort-mid-body':
+          finish('aborted');
+          break;
+        case 'reset-mid-body':
+          if (!done) {
+            done = true;
+            clearTimeout(timer);
+            socket.resetAndDestroy();
+            resolve('reset');
+          }
+          break;
+        case 'pipelined-abort':
+          finish('aborted after first');
+          break;
+        default:
+          break;
+      }
+    });
+    socket.on('connect', () => {
+      switch (action) {
+        case 'full':
+          socket.write(request(options.smallPath, 'Connection: close\r\n'));
+          break;
+        case 'keep-alive':
+          socket.write(request(options.smallPath) + request(options.smallPath, 'Connection: close\r\n'));
+          break;
+        case 'abort-mid-body':
+        case 'reset-mid-body':
+          socket.write(request(options.largePath));
+          break;
+        case 'abort-mid-head': {
+          const bytes = request(options.smallPath);
+          socket.write(bytes.slice(0, 1 + Math.floor(rand() * (bytes.length - 2))));
+          setImmediate(() => finish('aborted'));
+          break;
+        }
+        case 'garbage': {
+          const junk = Buffer.alloc(1 + Math.floor(rand() * 200));
+          for (let i = 0; i < junk.length; i++) junk[i] = Math.floor(rand() * 256);
+          socket.end(junk);
+          break;
+        }
+        case 'pipelined-abort':
+          socket.write(request(options.largePath) + request(options.smallPath) + request(options.largePath));
+          break;
+        case 'abandoned-upload':
+          socket.write('POST /upload HTTP/1.1\r\nHost: soak\r\nContent-Length: 100000\r\n\r\npartial');
+          setTimeout(() => finish('abandoned'), 5);
+          break;
+      }
+    });
+  });
+}
+
+/** Runs `requests` random client actions, `concurrency` at a time. */
+export async function soak(port: number, options: SoakOptions, seed = 1): Promise<SoakResult> {
+  const rand = random(seed);
+  const started = Date.now();
+  const byAction: Record<string, number> = {};
+  const outcomes: Record<string, number> = {};
+  let next = 0;
+  let stuck = 0;
+  const worker = async () => {
+    while (next < options.requests) {
+      if (options.deadlineMs !== undefined && Date.now() - started > options.deadlineMs) return;
+      next++;
+      const action = ACTIONS[Math.floor(rand() * ACTIONS.length)]!;
+      byAction[action] = (byAction[action] ?? 0) + 1;
+      const outcome = await act(port, action, options, rand);
+      if (outcome === 'stuck') stuck++;
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  return { requests: next, byAction, outcomes, stuck, ms: Date.now() - started };
 }
