@@ -31,9 +31,36 @@ const DOT_DOT = [
   '%u002e%u002e',
   '0x2e0x2e',
   '%%32%65%%32%65',
+  '%25252e%25252e',
+  '%f0%80%80%ae%f0%80%80%ae',
+  '%c0%ae.',
+  '.%c0%ae',
+  '%ef%bc%8e%ef%bc%8e',
+  '%e2%80%a4%e2%80%a4',
+  '%e2%80%a5',
+  '..%ff',
 ];
 /** Every way we know to spell a separator. */
-const SLASH = ['/', '%2f', '%2F', '%5c', '%5C', '\\', '%252f', '%c0%af', '%e0%80%af', '//', '/./'];
+const SLASH = [
+  '/',
+  '%2f',
+  '%2F',
+  '%5c',
+  '%5C',
+  '\\',
+  '%252f',
+  '%c0%af',
+  '%e0%80%af',
+  '//',
+  '/./',
+  '%f0%80%80%af',
+  '%ef%bc%8f',
+  '%ef%bc%bc',
+  '%e2%88%95',
+  '%e2%81%84',
+  '%c1%9c',
+  '%25%32%66',
+];
 const TARGETS = ['canary.txt', 'etc/passwd', 'root/../canary.txt'];
 
 function buildPayloads(): string[] {
@@ -72,6 +99,24 @@ function buildPayloads(): string[] {
     `/${'../'.repeat(40)}canary.txt`,
     '/%2e%2e/%2e%2e/%2e%2e/etc/passwd',
     '/..%252f..%252fcanary.txt',
+    // Windows device names and NTFS spellings: meaningless on POSIX, and nothing may escape through them.
+    '/CON',
+    '/con.txt',
+    '/AUX',
+    '/NUL',
+    '/nul:',
+    '/COM1',
+    '/LPT1.txt',
+    '/PRN',
+    '/inside.txt::$DATA',
+    '/inside.txt.',
+    '/inside.txt%20',
+    '/INSIDE.TXT',
+    '/INSIDE~1.TXT',
+    '/..%5c..%5cwindows%5cwin.ini',
+    '/%5c%5c?%5cC:%5ccanary.txt',
+    '/\\\\?\\C:\\canary.txt',
+    '/..%2f..%2f..%2fcanary.txt%00.html',
   ]) {
     payloads.add(extra);
   }
