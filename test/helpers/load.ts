@@ -72,17 +72,27 @@ export interface ChildServer {
 const CHILD_SCRIPT = new URL('./child-server.js', import.meta.url).pathname;
 
 /**
- * Starts docroot in a child (`node --expose-gc`), optionally under `ulimit -n <fdLimit>` via bash, and
- * resolves once it listens.
+ * Starts docroot in a child (`node --expose-gc`), optionally under `ulimit -n <fdLimit>` via bash (or the
+ * hard limit when fdLimit is above it), and resolves once it listens.
  */
 export function startChildServer(options: ServerOptions, fdLimit?: number): Promise<ChildServer> {
   const args = ['--expose-gc', CHILD_SCRIPT, '--child-server', JSON.stringify(options)];
   const child =
     fdLimit === undefined
       ? spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-      : spawn('bash', ['-c', `ulimit -n ${fdLimit} && exec "$0" "$@"`, process.execPath, ...args], {
-          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        });
+      : spawn(
+          'bash',
+          [
+            '-c',
+            // Lowering always works; raising beyond the hard limit does not, so fall back to the hard limit.
+            `ulimit -n ${fdLimit} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`,
+            process.execPath,
+            ...args,
+          ],
+          {
+            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          },
+        );
   return new Promise((resolve, reject) => {
     const onExit = (code: number | null) => reject(new Error(`child server exited with ${code}`));
     child.once('exit', onExit);
