@@ -21,7 +21,7 @@ import { reasonPhrase } from './status.js';
 /** Bodies up to this size are copied into the same buffer as the head, so the response is one write. */
 const SINGLE_WRITE_MAX_BYTES = 64 * 1024;
 /** Read size for file bodies: large reads keep big downloads near disk speed without much memory. */
-const FILE_READ_CHUNK_BYTES = 256 * 1024;
+const FILE_READ_CHUNK_BYTES = 512 * 1024;
 /** How long a closed connection may take to flush before it is destroyed. */
 const CLOSE_FLUSH_MS = 5_000;
 const CONTINUE_LINE = 'HTTP/1.1 100 Continue\r\n\r\n';
