@@ -5,7 +5,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { CGI_DEFAULT_TIMEOUT_MS, createCgiScriptHandler, stopAllCgiScripts } from './handlers/cgi.js';
+import type { CgiOptions } from './handlers/cgi.js';
 import { errorResponse } from './handlers/errors.js';
 import { createFileHandler, type FileHandlerOptions, type ScriptHandler } from './handlers/static.js';
 import { VERSION } from './version.js';
@@ -55,6 +55,11 @@ export interface DocrootServer {
 
 export const SERVER_SOFTWARE = `docroot/${VERSION}`;
 
+/** Methods CGI scripts take (RFC 3875 §4.1.12 leaves the set to the server); kept here so start-up need not load CGI. */
+const CGI_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'];
+/** Seconds a script may run before its process group is killed. */
+const CGI_DEFAULT_TIMEOUT_MS = 30_000;
+
 /** Thrown for a root that does not exist or is not a folder, with a message fit for a CLI user. */
 export class RootError extends Error {
   constructor(message: string) {
@@ -90,8 +95,9 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
       console.error(`docroot: ${context}:`, error);
     });
   let scriptHandler = options.scriptHandler;
+  let cgiModule: Promise<typeof import('./handlers/cgi.js')> | null = null;
   if (scriptHandler === undefined && options.cgi !== undefined) {
-    scriptHandler = createCgiScriptHandler({
+    const cgiOptions: CgiOptions = {
       root,
       cgiDir: options.cgi.dir === undefined ? 'cgi-bin' : options.cgi.dir,
       interpreters: options.cgi.interpreters ?? {},
@@ -101,7 +107,20 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
       logError,
       // A script's local redirect (RFC 3875 §6.2.2) is answered by the whole handler, as a new request.
       redispatch: async (request) => handler(request),
-    });
+    };
+    // Loaded on the first request, so servers without scripts never pay for child_process and friends.
+    const load = () => {
+      cgiModule ??= import('./handlers/cgi.js');
+      return cgiModule;
+    };
+    let cgiHandler: ScriptHandler | null = null;
+    scriptHandler = {
+      methods: CGI_METHODS,
+      async handle(request, segments) {
+        cgiHandler ??= (await load()).createCgiScriptHandler(cgiOptions);
+        return cgiHandler.handle(request, segments);
+      },
+    };
   }
   const handler: RequestHandler = createFileHandler({
     ...options,
@@ -130,7 +149,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     close: async (graceMs?: number) => {
       await wire.close(graceMs);
       // Scripts run in their own process groups and would outlive the server.
-      if (options.cgi !== undefined) stopAllCgiScripts();
+      if (cgiModule !== null) (await cgiModule).stopAllCgiScripts();
     },
   };
 }
