@@ -1,0 +1,752 @@
+/**
+ * One HTTP/1.1 connection: bytes in, requests out to the handler, responses back in request order.
+ *
+ * The connection reads one request at a time (RFC 9112 §9.3.2 lets a server process pipelined requests
+ * sequentially): it parses a head, hands the request to the handler, streams the request body to it (or
+ * discards it), writes the response, and only then parses the next head from what is already buffered.
+ * Deadlines are plain numbers checked by the listener's sweep, so a request costs no timer allocation.
+ * @module
+ */
+import { createReadStream } from 'node:fs';
+import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { type BodyDecoder, ChunkedDecoder, ContentLengthDecoder } from './body.js';
+import { ProtocolError } from './errors.js';
+import type { WireLimits } from './limits.js';
+import type { HttpRequest, RequestHandler, ResponseBody, ResponseDescription } from './message.js';
+import { parseRequestHead, type RequestHead } from './parser.js';
+import { dateFieldLine, serializeFields, statusLine } from './serialize.js';
+import { reasonPhrase } from './status.js';
+
+/** Bodies up to this size are copied into the same buffer as the head, so the response is one write. */
+const SINGLE_WRITE_MAX_BYTES = 64 * 1024;
+/** Read size for file bodies: large reads keep big downloads near disk speed without much memory. */
+const FILE_READ_CHUNK_BYTES = 256 * 1024;
+/** How long a closed connection may take to flush before it is destroyed. */
+const CLOSE_FLUSH_MS = 5_000;
+const CONTINUE_LINE = 'HTTP/1.1 100 Continue\r\n\r\n';
+
+export type DeadlineKind = 'none' | 'headers' | 'keep-alive' | 'body' | 'send' | 'closing';
+
+/** What the connection reports about each finished exchange (access logs, tracing). */
+export interface ExchangeRecord {
+  request: RequestHead | null;
+  status: number;
+  /** Body bytes written (not counting the head). */
+  bytesSent: number;
+  startedAt: number;
+  finishedAt: number;
+  remoteAddress: string;
+}
+
+/** Optional observers of the wire; all calls are skipped when unset. */
+export interface WireObserver {
+  onConnectionOpen?(connection: Connection): void;
+  onConnectionClose?(connection: Connection): void;
+  onRequestHead?(connection: Connection, head: RequestHead, raw: Buffer): void;
+  onResponseHead?(connection: Connection, head: string, body: ResponseBody | null | undefined): void;
+  onExchange?(record: ExchangeRecord): void;
+}
+
+export interface ConnectionOptions {
+  limits: WireLimits;
+  handler: RequestHandler;
+  /** `Server: …\r\n`, built once. */
+  serverFieldLine: string;
+  secure: boolean;
+  /** Where handler failures and stream errors are reported (never to the client). */
+  logError(error: unknown, context: string): void;
+  observer?: WireObserver | undefined;
+  /** Makes the body of an error response; the default is one plain-text line. */
+  renderError?:
+    | ((status: number, message: string, request: RequestHead | null) => ResponseDescription)
+    | undefined;
+}
+
+export interface ConnectionRegistry {
+  remove(connection: Connection): void;
+}
+
+interface Exchange {
+  head: RequestHead | null;
+  isHead: boolean;
+  version: '1.0' | '1.1';
+  close: boolean;
+  answered: boolean;
+  startedAt: number;
+  status: number;
+  bytesSent: number;
+  activeStream: Readable | null;
+}
+
+/** The request content as a Readable that pulls from the socket (backpressure both ways). */
+class RequestBodyStream extends Readable {
+  private readonly connection: Connection;
+
+  constructor(connection: Connection) {
+    super({ highWaterMark: 64 * 1024 });
+    this.connection = connection;
+  }
+
+  override _read(): void {
+    this.connection.onBodyWanted();
+  }
+}
+
+export function plainErrorResponse(status: number, message: string): ResponseDescription {
+  return {
+    status,
+    headers: { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' },
+    body: { kind: 'bytes', data: `${status} ${reasonPhrase(status)}: ${message}\n` },
+  };
+}
+
+export class Connection {
+  readonly socket: Socket;
+  /** Absolute time (ms) when `deadlineKind` expires; 0 when there is none. */
+  deadline = 0;
+  deadlineKind: DeadlineKind = 'none';
+  /** Requests whose responses have been completed on this connection. */
+  requestsServed = 0;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+
+  private readonly options: ConnectionOptions;
+  private readonly limits: WireLimits;
+  private readonly registry: ConnectionRegistry;
+  private closed = false;
+  private input: Buffer | null = null;
+  private scanned = 0;
+  private readingBody = false;
+  private decoder: BodyDecoder | null = null;
+  private bodyStream: RequestBodyStream | null = null;
+  private continuePending = false;
+  private discarded = 0;
+  private exchange: Exchange | null = null;
+  private pumping = false;
+  private waitingDrain = false;
+  private pausedForBody = false;
+  private pausedForInput = false;
+  /** Set by graceful shutdown: finish the current exchange, then close. */
+  private closeAfterResponse = false;
+  private removedFromRegistry = false;
+
+  constructor(socket: Socket, options: ConnectionOptions, registry: ConnectionRegistry) {
+    this.socket = socket;
+    this.options = options;
+    this.limits = options.limits;
+    this.registry = registry;
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort ?? 0;
+    this.localAddress = socket.localAddress ?? '';
+    this.localPort = socket.localPort ?? 0;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => this.destroy());
+    socket.on('close', () => this.onSocketClose());
+    socket.on('end', () => this.onPeerEnd());
+    this.setDeadline('headers', options.limits.headersTimeoutMs);
+    options.observer?.onConnectionOpen?.(this);
+  }
+
+  /** True when nothing is in progress, so shutdown may close the connection at once. */
+  get isIdle(): boolean {
+    return this.exchange === null && this.input === null && !this.readingBody;
+  }
+
+  /** Finish what is in progress, then close (graceful shutdown). */
+  closeWhenIdle(): void {
+    this.closeAfterResponse = true;
+    if (this.isIdle) this.endSocket();
+  }
+
+  destroy(): void {
+    if (!this.socket.destroyed) this.socket.destroy();
+    this.onSocketClose();
+  }
+
+  /** Called by the listener's sweep when `deadline` has passed. */
+  onDeadline(): void {
+    const kind = this.deadlineKind;
+    this.deadline = 0;
+    this.deadlineKind = 'none';
+    if (kind === 'headers' && this.input !== null && this.exchange === null) {
+      this.sendProtocolError(
+        new ProtocolError(
+          'HEADERS_TIMEOUT',
+          `the request head did not arrive within ${this.limits.headersTimeoutMs} ms`,
+        ),
+      );
+      return;
+    }
+    if (kind === 'body' && this.exchange !== null && !this.exchange.answered) {
+      this.bodyStream?.destroy(new Error('request body timed out'));
+      this.bodyStream = null;
+      this.answerWithError(
+        this.exchange,
+        new ProtocolError('HEADERS_TIMEOUT', `the request body stalled for ${this.limits.bodyTimeoutMs} ms`),
+      );
+      return;
+    }
+    this.destroy();
+  }
+
+  /** The handler wants more body bytes: let the client send them. */
+  onBodyWanted(): void {
+    if (this.continuePending && this.exchange !== null && !this.exchange.answered) {
+      this.continuePending = false;
+      this.socket.write(CONTINUE_LINE, 'latin1');
+    }
+    if (this.pausedForBody) {
+      this.pausedForBody = false;
+      this.socket.resume();
+    }
+  }
+
+  private setDeadline(kind: DeadlineKind, ms: number): void {
+    this.deadlineKind = kind;
+    this.deadline = Date.now() + ms;
+  }
+
+  private clearDeadline(): void {
+    this.deadlineKind = 'none';
+    this.deadline = 0;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.input = this.input === null ? chunk : Buffer.concat([this.input, chunk]);
+    this.socket.cork();
+    this.pump();
+    this.socket.uncork();
+  }
+
+  private onPeerEnd(): void {
+    // The client half-closed. Whatever it sent is in; answer what is in progress, then close.
+    this.closeAfterResponse = true;
+    if (this.exchange === null) this.endSocket();
+  }
+
+  /** Runs the read loop until it has to wait for bytes, a response, or the socket to drain. */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (!this.closed) {
+        if (this.readingBody) {
+          if (!this.consumeBody()) break;
+          continue;
+        }
+        if (this.exchange !== null || this.waitingDrain) {
+          this.limitBufferedInput();
+          break;
+        }
+        if (this.input === null) {
+          if (this.closeAfterResponse) this.endSocket();
+          else if (this.requestsServed > 0) this.setDeadline('keep-alive', this.limits.keepAliveTimeoutMs);
+          break;
+        }
+        if (!this.readNextHead()) break;
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Stops reading from a client that keeps sending while its previous request is answered. */
+  private limitBufferedInput(): void {
+    const bound = this.limits.maxRequestLineBytes + this.limits.maxHeaderBytes;
+    if (this.input !== null && this.input.length > bound && !this.pausedForInput) {
+      this.pausedForInput = true;
+      this.socket.pause();
+    }
+  }
+
+  private readNextHead(): boolean {
+    const input = this.input!;
+    const result = parseRequestHead(input, this.limits, this.scanned);
+    if (result.kind === 'partial') {
+      this.scanned = result.scanned;
+      if (this.deadlineKind !== 'headers') this.setDeadline('headers', this.limits.headersTimeoutMs);
+      return false;
+    }
+    this.scanned = 0;
+    if (result.kind === 'error') {
+      this.sendProtocolError(result.error);
+      return false;
+    }
+    this.clearDeadline();
+    const rest = result.consumed === input.length ? null : input.subarray(result.consumed);
+    this.options.observer?.onRequestHead?.(this, result.head, input.subarray(0, result.consumed));
+    this.input = rest;
+    this.dispatch(result.head);
+    return true;
+  }
+
+  private dispatch(head: RequestHead): void {
+    const exchange: Exchange = {
+      head,
+      isHead: head.method === 'HEAD',
+      version: head.version,
+      close: !head.keepAlive || this.closeAfterResponse,
+      answered: false,
+      startedAt: Date.now(),
+      status: 0,
+      bytesSent: 0,
+      activeStream: null,
+    };
+    this.exchange = exchange;
+
+    let body: RequestBodyStream | null = null;
+    if (head.framing.kind !== 'none') {
+      this.decoder =
+        head.framing.kind === 'length'
+          ? new ContentLengthDecoder(head.framing.length)
+          : new ChunkedDecoder(this.limits);
+      this.readingBody = true;
+      this.discarded = 0;
+      // Content on GET and HEAD has no defined semantics (RFC 9110 §9.3.1): read it and drop it.
+      if (head.method !== 'GET' && head.method !== 'HEAD') {
+        body = new RequestBodyStream(this);
+        this.bodyStream = body;
+        this.continuePending = head.expectContinue;
+      }
+    }
+
+    const request: HttpRequest = {
+      method: head.method,
+      target: head.target,
+      path: head.path,
+      query: head.query,
+      version: head.version,
+      headers: head.headers,
+      rawHeaders: head.rawHeaders,
+      body,
+      contentLength: head.framing.kind === 'length' ? head.framing.length : null,
+      authority: head.authority,
+      remoteAddress: this.remoteAddress,
+      remotePort: this.remotePort,
+      localAddress: this.localAddress,
+      localPort: this.localPort,
+      secure: this.options.secure,
+    };
+
+    let result: ResponseDescription | Promise<ResponseDescription>;
+    try {
+      result = this.options.handler(request);
+    } catch (error) {
+      this.handlerFailed(exchange, error);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (description) => this.respond(exchange, description),
+        (error: unknown) => this.handlerFailed(exchange, error),
+      );
+    } else {
+      this.respond(exchange, result);
+    }
+  }
+
+  /** Feeds buffered bytes to the body decoder; true when the body is complete. */
+  private consumeBody(): boolean {
+    const input = this.input;
+    if (input === null) {
+      if (this.deadlineKind !== 'body') this.setDeadline('body', this.limits.bodyTimeoutMs);
+      return false;
+    }
+    const result = this.decoder!.decode(input, this.onBodyData);
+    this.input = result.consumed === input.length ? null : input.subarray(result.consumed);
+    if (result.error !== undefined) {
+      this.onBodyError(result.error);
+      return false;
+    }
+    if (!result.done) {
+      this.setDeadline('body', this.limits.bodyTimeoutMs);
+      return false;
+    }
+    this.readingBody = false;
+    this.decoder = null;
+    this.continuePending = false;
+    if (this.bodyStream !== null) {
+      this.bodyStream.push(null);
+      this.bodyStream = null;
+    }
+    this.clearDeadline();
+    return true;
+  }
+
+  private readonly onBodyData = (data: Buffer): void => {
+    if (this.bodyStream !== null) {
+      if (!this.bodyStream.push(data) && !this.pausedForBody) {
+        this.pausedForBody = true;
+        this.socket.pause();
+      }
+      return;
+    }
+    this.discarded += data.length;
+    if (this.discarded > this.limits.maxDiscardBytes) {
+      // Reading a large unwanted body costs more than a new connection does.
+      if (this.exchange === null) this.destroy();
+      else if (this.exchange !== null) this.exchange.close = true;
+    }
+  };
+
+  private onBodyError(error: ProtocolError): void {
+    this.readingBody = false;
+    this.decoder = null;
+    this.input = null;
+    if (this.bodyStream !== null) {
+      this.bodyStream.destroy(error);
+      this.bodyStream = null;
+    }
+    const exchange = this.exchange;
+    if (exchange !== null && !exchange.answered) this.answerWithError(exchange, error);
+    else if (exchange === null) this.destroy();
+    else exchange.close = true;
+  }
+
+  private sendProtocolError(error: ProtocolError): void {
+    const exchange: Exchange = {
+      head: null,
+      isHead: false,
+      version: '1.1',
+      close: true,
+      answered: false,
+      startedAt: Date.now(),
+      status: 0,
+      bytesSent: 0,
+      activeStream: null,
+    };
+    this.exchange = exchange;
+    this.input = null;
+    this.answerWithError(exchange, error);
+  }
+
+  private answerWithError(exchange: Exchange, error: ProtocolError): void {
+    if (error.closeConnection) exchange.close = true;
+    this.respond(exchange, this.errorResponse(error.status, error.message, exchange.head));
+  }
+
+  private errorResponse(status: number, message: string, head: RequestHead | null): ResponseDescription {
+    const render = this.options.renderError;
+    if (render !== undefined) {
+      try {
+        return render(status, message, head);
+      } catch (error) {
+        this.options.logError(error, 'error page renderer');
+      }
+    }
+    return plainErrorResponse(status, message);
+  }
+
+  private handlerFailed(exchange: Exchange, error: unknown): void {
+    this.options.logError(
+      error,
+      `handler for ${exchange.head?.method ?? '?'} ${exchange.head?.target ?? '?'}`,
+    );
+    if (exchange !== this.exchange || this.closed) return;
+    if (exchange.answered) {
+      this.destroy();
+      return;
+    }
+    this.respond(
+      exchange,
+      this.errorResponse(
+        500,
+        'the server failed while handling this request (details are in the server log)',
+        exchange.head,
+      ),
+    );
+  }
+
+  private respond(exchange: Exchange, description: ResponseDescription): void {
+    if (exchange !== this.exchange || exchange.answered || this.closed) {
+      const body = description.body;
+      if (body?.kind === 'stream') body.stream.destroy();
+      return;
+    }
+    const body = description.body ?? null;
+    if (body !== null && body.kind === 'file') {
+      this.respondWithFile(exchange, description, body);
+      return;
+    }
+    let head: string;
+    try {
+      head = this.buildHead(exchange, description, body === null ? null : bodyLength(body));
+    } catch (error) {
+      if (body?.kind === 'stream') body.stream.destroy();
+      this.handlerFailed(exchange, error);
+      return;
+    }
+    exchange.answered = true;
+    this.options.observer?.onResponseHead?.(this, head, body);
+    const status = description.status;
+    const sendsBody = !exchange.isHead && !isBodilessStatus(status);
+
+    if (body === null || body.kind === 'bytes') {
+      let data: Buffer | null = null;
+      if (body !== null && sendsBody)
+        data = typeof body.data === 'string' ? Buffer.from(body.data) : body.data;
+      this.writeHeadAndBytes(head, data);
+      exchange.bytesSent = data === null ? 0 : data.length;
+      this.finishExchange(exchange);
+      return;
+    }
+    // A stream body.
+    if (!sendsBody) {
+      body.stream.destroy();
+      this.socket.write(head, 'latin1');
+      this.finishExchange(exchange);
+      return;
+    }
+    this.socket.write(head, 'latin1');
+    this.pipeBody(
+      exchange,
+      body.stream,
+      body.length,
+      body.length === undefined && exchange.version === '1.1',
+    );
+  }
+
+  private respondWithFile(
+    exchange: Exchange,
+    description: ResponseDescription,
+    body: Extract<ResponseBody, { kind: 'file' }>,
+  ): void {
+    const length = body.end - body.start + 1;
+    const sendsBody = !exchange.isHead && !isBodilessStatus(description.status) && length > 0;
+    if (!sendsBody) {
+      // HEAD still advertises the length a GET would get (RFC 9110 §9.3.2), without opening the file.
+      let head: string;
+      try {
+        head = this.buildHead(exchange, description, length);
+      } catch (error) {
+        this.handlerFailed(exchange, error);
+        return;
+      }
+      exchange.answered = true;
+      this.options.observer?.onResponseHead?.(this, head, body);
+      this.socket.write(head, 'latin1');
+      this.finishExchange(exchange);
+      return;
+    }
+    const stream = createReadStream(body.path, {
+      start: body.start,
+      end: body.end,
+      highWaterMark: Math.min(FILE_READ_CHUNK_BYTES, Math.max(length, 16 * 1024)),
+    });
+    exchange.activeStream = stream;
+    // Open before writing the head, so a file that vanished still gets a clean error status.
+    stream.once('error', (error) => {
+      if (exchange.answered) return;
+      exchange.activeStream = null;
+      this.options.logError(error, `opening ${body.path}`);
+      const code = (error as NodeJS.ErrnoException).code;
+      const status = code === 'ENOENT' || code === 'ENOTDIR' ? 404 : code === 'EACCES' ? 403 : 500;
+      this.respond(exchange, this.errorResponse(status, 'the file could not be opened', exchange.head));
+    });
+    stream.once('open', () => {
+      if (exchange !== this.exchange || this.closed) {
+        stream.destroy();
+        return;
+      }
+      this.respond(exchange, { ...description, body: { kind: 'stream', stream, length } });
+    });
+  }
+
+  private buildHead(exchange: Exchange, description: ResponseDescription, length: number | null): string {
+    const status = description.status;
+    let framing = '';
+    if (!isBodilessStatus(status)) {
+      if (length !== null) framing = `Content-Length: ${length}\r\n`;
+      else if (exchange.version === '1.1' && !exchange.isHead) framing = 'Transfer-Encoding: chunked\r\n';
+      // A close-delimited body is the only way to send unknown length to HTTP/1.0 (RFC 9112 §6.3 rule 8).
+      else if (!exchange.isHead) exchange.close = true;
+    }
+    if (description.close === true || this.closeAfterResponse) exchange.close = true;
+    const connection = exchange.close
+      ? 'Connection: close\r\n'
+      : exchange.version === '1.0'
+        ? 'Connection: keep-alive\r\n'
+        : '';
+    exchange.status = status;
+    const line = statusLine(status, description.reason);
+    if (description.preparedHeaderBlock !== undefined) {
+      return `${line}${dateFieldLine()}${description.preparedHeaderBlock.toString('latin1')}${connection}\r\n`;
+    }
+    return `${line}${dateFieldLine()}${this.options.serverFieldLine}${serializeFields(description.headers)}${framing}${connection}\r\n`;
+  }
+
+  private writeHeadAndBytes(head: string, data: Buffer | null): void {
+    if (data === null || data.length === 0) {
+      this.socket.write(head, 'latin1');
+      return;
+    }
+    if (data.length <= SINGLE_WRITE_MAX_BYTES) {
+      const headLength = head.length;
+      const out = Buffer.allocUnsafe(headLength + data.length);
+      out.write(head, 0, headLength, 'latin1');
+      data.copy(out, headLength);
+      this.socket.write(out);
+      return;
+    }
+    this.socket.cork();
+    this.socket.write(head, 'latin1');
+    this.socket.write(data);
+    this.socket.uncork();
+  }
+
+  /** Streams a body with backpressure; a body that ends short of its declared length closes the connection. */
+  private pipeBody(
+    exchange: Exchange,
+    stream: Readable,
+    expected: number | undefined,
+    chunked: boolean,
+  ): void {
+    const socket = this.socket;
+    exchange.activeStream = stream;
+    let sent = 0;
+    const onDrain = () => {
+      if (this.deadlineKind === 'send') this.clearDeadline();
+      stream.resume();
+    };
+    stream.on('data', (chunk: Buffer | string) => {
+      const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      if (data.length === 0 || this.closed) return;
+      if (expected !== undefined && sent + data.length > expected) {
+        this.options.logError(
+          new Error(`body is longer than its declared ${expected} bytes`),
+          'response body',
+        );
+        stream.destroy();
+        this.destroy();
+        return;
+      }
+      sent += data.length;
+      exchange.bytesSent = sent;
+      let writable: boolean;
+      if (chunked) {
+        socket.cork();
+        socket.write(`${data.length.toString(16)}\r\n`, 'latin1');
+        socket.write(data);
+        writable = socket.write('\r\n', 'latin1');
+        socket.uncork();
+      } else {
+        writable = socket.write(data);
+      }
+      if (!writable) {
+        stream.pause();
+        this.setDeadline('send', this.limits.bodyTimeoutMs);
+        socket.once('drain', onDrain);
+      }
+    });
+    stream.once('end', () => {
+      exchange.activeStream = null;
+      if (this.closed) return;
+      if (expected !== undefined && sent !== expected) {
+        // The source shrank under us (a file truncated while being sent): the framing is broken.
+        this.options.logError(new Error(`body ended after ${sent} of ${expected} bytes`), 'response body');
+        this.destroy();
+        return;
+      }
+      if (chunked) socket.write('0\r\n\r\n', 'latin1');
+      this.finishExchange(exchange);
+    });
+    stream.once('error', (error) => {
+      exchange.activeStream = null;
+      this.options.logError(error, 'response body stream');
+      this.destroy();
+    });
+  }
+
+  private finishExchange(exchange: Exchange): void {
+    if (this.exchange !== exchange) return;
+    this.exchange = null;
+    this.requestsServed++;
+    this.options.observer?.onExchange?.({
+      request: exchange.head,
+      status: exchange.status,
+      bytesSent: exchange.bytesSent,
+      startedAt: exchange.startedAt,
+      finishedAt: Date.now(),
+      remoteAddress: this.remoteAddress,
+    });
+    if (this.readingBody) {
+      // The handler answered without reading all of the body.
+      if (this.bodyStream !== null) {
+        this.bodyStream.destroy();
+        this.bodyStream = null;
+      }
+      // A client still waiting for 100 Continue will never send the body we would have to skip.
+      if (this.continuePending) exchange.close = true;
+    }
+    if (exchange.close || this.closeAfterResponse) {
+      this.endSocket();
+      return;
+    }
+    if (this.pausedForInput) {
+      this.pausedForInput = false;
+      this.socket.resume();
+    }
+    if (this.socket.writableNeedDrain) {
+      // Do not answer further pipelined requests for a client that is not reading the answers.
+      this.waitingDrain = true;
+      this.setDeadline('send', this.limits.bodyTimeoutMs);
+      this.socket.once('drain', () => {
+        this.waitingDrain = false;
+        if (this.deadlineKind === 'send') this.clearDeadline();
+        this.pump();
+      });
+      return;
+    }
+    if (!this.pumping) {
+      this.socket.cork();
+      this.pump();
+      this.socket.uncork();
+    }
+  }
+
+  private endSocket(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.input = null;
+    this.setDeadline('closing', CLOSE_FLUSH_MS);
+    this.socket.end();
+    this.socket.once('finish', () => this.socket.destroySoon());
+  }
+
+  private onSocketClose(): void {
+    this.closed = true;
+    this.clearDeadline();
+    const exchange = this.exchange;
+    this.exchange = null;
+    if (exchange?.activeStream) exchange.activeStream.destroy();
+    if (this.bodyStream !== null) {
+      this.bodyStream.destroy(new Error('client closed the connection'));
+      this.bodyStream = null;
+    }
+    this.input = null;
+    if (this.removedFromRegistry) return;
+    this.removedFromRegistry = true;
+    this.registry.remove(this);
+    this.options.observer?.onConnectionClose?.(this);
+  }
+}
+
+function isBodilessStatus(status: number): boolean {
+  return status < 200 || status === 204 || status === 304;
+}
+
+function bodyLength(body: ResponseBody): number | null {
+  switch (body.kind) {
+    case 'bytes':
+      return typeof body.data === 'string' ? Buffer.byteLength(body.data) : body.data.length;
+    case 'stream':
+      return body.length ?? null;
+    case 'file':
+      return body.end - body.start + 1;
+  }
+}

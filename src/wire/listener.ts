@@ -1,0 +1,186 @@
+/**
+ * The listening socket: accepts connections, keeps the set of live ones, checks their deadlines from one
+ * shared sweep, and shuts down gracefully.
+ * @module
+ */
+
+import type { AddressInfo } from 'node:net';
+import net from 'node:net';
+import {
+  Connection,
+  type ConnectionOptions,
+  type ConnectionRegistry,
+  type WireObserver,
+} from './connection.js';
+import { DEFAULT_LIMITS, type WireLimits } from './limits.js';
+import type { RequestHandler, ResponseDescription } from './message.js';
+import type { RequestHead } from './parser.js';
+
+export interface WireServerOptions {
+  handler: RequestHandler;
+  limits?: Partial<WireLimits>;
+  /** Product token for the `Server` field. @default 'docroot' */
+  serverSoftware?: string;
+  /** Most simultaneous connections; further ones get a 503 and are closed. @default Infinity */
+  maxConnections?: number;
+  logError?: (error: unknown, context: string) => void;
+  observer?: WireObserver;
+  renderError?: (status: number, message: string, request: RequestHead | null) => ResponseDescription;
+  /** Wrap accepted sockets (TLS). */
+  createServer?: (onConnection: (socket: net.Socket) => void) => net.Server;
+  secure?: boolean;
+}
+
+/** The sweep never runs less often than this, so second-scale deadlines are checked promptly. */
+const MAX_SWEEP_INTERVAL_MS = 1000;
+const MIN_SWEEP_INTERVAL_MS = 20;
+/** How long graceful shutdown waits for in-flight responses before destroying their sockets. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+
+export class WireServer implements ConnectionRegistry {
+  readonly server: net.Server;
+  readonly limits: WireLimits;
+  private readonly connections = new Set<Connection>();
+  private readonly connectionOptions: ConnectionOptions;
+  private readonly maxConnections: number;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly sweepIntervalMs: number;
+  private closing: Promise<void> | null = null;
+  private drained: (() => void) | null = null;
+
+  constructor(options: WireServerOptions) {
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    validateLimits(this.limits);
+    this.maxConnections = options.maxConnections ?? Number.POSITIVE_INFINITY;
+    const logError =
+      options.logError ??
+      ((error: unknown, context: string) => {
+        console.error(`docroot: ${context}:`, error);
+      });
+    this.connectionOptions = {
+      limits: this.limits,
+      handler: options.handler,
+      serverFieldLine: `Server: ${options.serverSoftware ?? 'docroot'}\r\n`,
+      secure: options.secure ?? false,
+      logError,
+      observer: options.observer,
+      renderError: options.renderError,
+    };
+    const smallest = Math.min(
+      this.limits.headersTimeoutMs,
+      this.limits.keepAliveTimeoutMs,
+      this.limits.bodyTimeoutMs,
+    );
+    this.sweepIntervalMs = Math.max(
+      MIN_SWEEP_INTERVAL_MS,
+      Math.min(MAX_SWEEP_INTERVAL_MS, Math.floor(smallest / 4)),
+    );
+    const onConnection = (socket: net.Socket) => this.accept(socket);
+    this.server = options.createServer ? options.createServer(onConnection) : net.createServer(onConnection);
+    this.server.on('error', () => {});
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  listen(port: number, host?: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error) => reject(error);
+      this.server.once('error', onError);
+      this.server.listen({ port, host, backlog: 4096 }, () => {
+        this.server.off('error', onError);
+        this.startSweep();
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  address(): AddressInfo | null {
+    const address = this.server.address();
+    return address !== null && typeof address === 'object' ? address : null;
+  }
+
+  /**
+   * Stops accepting, closes idle connections, lets in-flight responses finish, and destroys whatever is
+   * still open after `graceMs`.
+   */
+  close(graceMs = DEFAULT_SHUTDOWN_GRACE_MS): Promise<void> {
+    if (this.closing !== null) return this.closing;
+    this.closing = new Promise<void>((resolve) => {
+      const finish = () => {
+        this.stopSweep();
+        clearTimeout(forceTimer);
+        resolve();
+      };
+      const forceTimer = setTimeout(() => {
+        for (const connection of this.connections) connection.destroy();
+      }, graceMs);
+      forceTimer.unref();
+      let listenerClosed = !this.server.listening;
+      const maybeDone = () => {
+        if (listenerClosed && this.connections.size === 0) finish();
+      };
+      this.drained = maybeDone;
+      if (!listenerClosed) {
+        this.server.close(() => {
+          listenerClosed = true;
+          maybeDone();
+        });
+      }
+      for (const connection of this.connections) connection.closeWhenIdle();
+      maybeDone();
+    });
+    return this.closing;
+  }
+
+  remove(connection: Connection): void {
+    this.connections.delete(connection);
+    if (this.drained !== null) this.drained();
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.closing !== null) {
+      socket.destroy();
+      return;
+    }
+    if (this.connections.size >= this.maxConnections) {
+      socket.on('error', () => {});
+      const body = `503 Service Unavailable: the server is at its limit of ${this.maxConnections} connections\n`;
+      socket.end(
+        `HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n${body}`,
+        'latin1',
+      );
+      socket.setTimeout(5000, () => socket.destroy());
+      return;
+    }
+    const connection = new Connection(socket, this.connectionOptions, this);
+    this.connections.add(connection);
+  }
+
+  private startSweep(): void {
+    if (this.sweepTimer !== null) return;
+    this.sweepTimer = setInterval(() => this.sweep(), this.sweepIntervalMs);
+    this.sweepTimer.unref();
+  }
+
+  private stopSweep(): void {
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const connection of this.connections) {
+      if (connection.deadline !== 0 && connection.deadline <= now) connection.onDeadline();
+    }
+  }
+}
+
+function validateLimits(limits: WireLimits): void {
+  for (const [name, value] of Object.entries(limits)) {
+    if (typeof value !== 'number' || !(value > 0)) {
+      throw new RangeError(`limit ${name} must be a positive number, got ${String(value)}`);
+    }
+  }
+}

@@ -1,0 +1,559 @@
+/**
+ * The incremental request-head parser (RFC 9112 §2–§6). It scans the bytes it is given for a complete
+ * head, validates every line, and decides how the body is framed. It never throws on bad input and never
+ * copies the socket buffer: it answers `partial` (feed me more), `complete` (with the number of bytes the
+ * head used) or `error` (with the status and the rule that was broken).
+ * @module
+ */
+import { COLON, CR, HTAB, IS_FIELD_VALUE_BYTE, IS_TARGET_BYTE, IS_TCHAR, LF, SP } from './chars.js';
+import { ProtocolError } from './errors.js';
+import type { WireLimits } from './limits.js';
+
+/** How the request content is delimited (RFC 9112 §6.3). */
+export type BodyFraming =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'length'; readonly length: number }
+  | { readonly kind: 'chunked' };
+
+export interface RequestHead {
+  method: string;
+  target: string;
+  path: string;
+  query: string;
+  version: '1.0' | '1.1';
+  headers: Record<string, string>;
+  rawHeaders: Array<readonly [string, string]>;
+  authority: string;
+  framing: BodyFraming;
+  /** Whether the connection may be reused after this exchange (RFC 9112 §9.3). */
+  keepAlive: boolean;
+  /** The client waits for `100 Continue` before sending the body (RFC 9110 §10.1.1). */
+  expectContinue: boolean;
+}
+
+export type HeadParseResult =
+  | { readonly kind: 'partial'; readonly scanned: number }
+  | { readonly kind: 'complete'; readonly head: RequestHead; readonly consumed: number }
+  | { readonly kind: 'error'; readonly error: ProtocolError };
+
+const NO_BODY: BodyFraming = Object.freeze({ kind: 'none' });
+const CHUNKED: BodyFraming = Object.freeze({ kind: 'chunked' });
+const HEAD_TERMINATOR = Buffer.from('\r\n\r\n', 'latin1');
+/** Content-Length values longer than this cannot be a safe integer; refusing them avoids overflow. */
+const MAX_CONTENT_LENGTH_DIGITS = 15;
+
+function fail(error: ProtocolError): HeadParseResult {
+  return { kind: 'error', error };
+}
+
+/**
+ * Parses one request head starting at `buf[0]`. `scanFrom` is the `scanned` value of the previous
+ * `partial` answer for the same head, so that a head trickled in byte by byte is not rescanned from the
+ * start each time (the slowloris countermeasure picohttpparser calls `last_len`).
+ */
+export function parseRequestHead(buf: Buffer, limits: WireLimits, scanFrom = 0): HeadParseResult {
+  // RFC 9112 §2.2: a server SHOULD ignore at least one empty line received before the request-line.
+  let start = 0;
+  while (start + 1 < buf.length && buf[start] === CR && buf[start + 1] === LF) start += 2;
+  if (start === buf.length || (start + 1 === buf.length && buf[start] === CR)) {
+    return { kind: 'partial', scanned: 0 };
+  }
+
+  const searchFrom = Math.max(start, scanFrom - 3);
+  const end = buf.indexOf(HEAD_TERMINATOR, searchFrom);
+  if (end === -1) return checkIncompleteHead(buf, start, Math.max(start, scanFrom), limits);
+  return parseCompleteHead(buf, start, end + 2, end + 4, limits);
+}
+
+/** Rejects what can already be rejected in an incomplete head, so bad input does not wait for a timeout. */
+function checkIncompleteHead(buf: Buffer, start: number, from: number, limits: WireLimits): HeadParseResult {
+  const lineEnd = buf.indexOf(LF, start);
+  if (lineEnd === -1) {
+    if (buf.length - start > limits.maxRequestLineBytes) {
+      return fail(
+        new ProtocolError(
+          'REQUEST_LINE_TOO_LONG',
+          `the request line is longer than ${limits.maxRequestLineBytes} bytes`,
+        ),
+      );
+    }
+  } else if (lineEnd - start > limits.maxRequestLineBytes + 1) {
+    return fail(
+      new ProtocolError(
+        'REQUEST_LINE_TOO_LONG',
+        `the request line is longer than ${limits.maxRequestLineBytes} bytes`,
+      ),
+    );
+  }
+  // A bare LF (or any malformed line) anywhere in what has arrived: parse up to there for the exact reason.
+  for (let i = from; i < buf.length; i++) {
+    if (buf[i] === LF && (i === start || buf[i - 1] !== CR)) {
+      return parseCompleteHead(buf, start, i + 1, i + 1, limits);
+    }
+  }
+  const firstLineLength = lineEnd === -1 ? buf.length - start : lineEnd + 1 - start;
+  if (buf.length - start - firstLineLength > limits.maxHeaderBytes) {
+    return fail(
+      new ProtocolError(
+        'HEADERS_TOO_LARGE',
+        `the header section is larger than ${limits.maxHeaderBytes} bytes`,
+      ),
+    );
+  }
+  return { kind: 'partial', scanned: buf.length };
+}
+
+/**
+ * Parses the lines in `buf[start, linesEnd)`, every one of which must end in CRLF; `consumed` is where the
+ * head ends (after the empty line).
+ */
+function parseCompleteHead(
+  buf: Buffer,
+  start: number,
+  linesEnd: number,
+  consumed: number,
+  limits: WireLimits,
+): HeadParseResult {
+  const requestLineEnd = buf.indexOf(LF, start);
+  if (requestLineEnd > linesEnd || requestLineEnd === -1) {
+    return fail(new ProtocolError('BAD_REQUEST_LINE', 'the request line does not end in CRLF'));
+  }
+  if (requestLineEnd - 1 - start > limits.maxRequestLineBytes) {
+    return fail(
+      new ProtocolError(
+        'REQUEST_LINE_TOO_LONG',
+        `the request line is longer than ${limits.maxRequestLineBytes} bytes`,
+      ),
+    );
+  }
+  if (buf[requestLineEnd - 1] !== CR || requestLineEnd - 1 < start) {
+    return fail(new ProtocolError('BAD_REQUEST_LINE', 'the request line ends in a bare LF instead of CRLF'));
+  }
+  const line = parseRequestLine(buf, start, requestLineEnd - 1);
+  if (line instanceof ProtocolError) return fail(line);
+
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  const rawHeaders: Array<readonly [string, string]> = [];
+  let hostCount = 0;
+  const contentLengths: string[] = [];
+  const transferEncodings: string[] = [];
+  let lineNumber = 1;
+  let pos = requestLineEnd + 1;
+  const headerBytesStart = pos;
+
+  while (pos < linesEnd) {
+    lineNumber++;
+    const lf = buf.indexOf(LF, pos);
+    if (lf === -1 || lf >= linesEnd + 1) break;
+    if (lf === pos || buf[lf - 1] !== CR) {
+      return fail(
+        new ProtocolError('BAD_HEADER', `header line ${lineNumber} ends in a bare LF instead of CRLF`),
+      );
+    }
+    const lineEnd = lf - 1;
+    if (lineEnd === pos) break; // the empty line that ends the head
+    if (lf + 1 - headerBytesStart > limits.maxHeaderBytes) {
+      return fail(
+        new ProtocolError(
+          'HEADERS_TOO_LARGE',
+          `the header section is larger than ${limits.maxHeaderBytes} bytes`,
+        ),
+      );
+    }
+    if (rawHeaders.length >= limits.maxHeaderCount) {
+      return fail(
+        new ProtocolError(
+          'HEADERS_TOO_LARGE',
+          `the request has more than ${limits.maxHeaderCount} header fields`,
+        ),
+      );
+    }
+    const field = parseFieldLine(buf, pos, lineEnd, lineNumber);
+    if (field instanceof ProtocolError) return fail(field);
+    const [name, value] = field;
+    rawHeaders.push(field);
+    const key = name.toLowerCase();
+    if (key === 'host') hostCount++;
+    else if (key === 'content-length') contentLengths.push(value);
+    else if (key === 'transfer-encoding') transferEncodings.push(value);
+    const previous = headers[key];
+    // RFC 9110 §5.3: repeated fields combine into one comma-separated list (Cookie uses "; ", §5.4 of RFC 6265).
+    headers[key] = previous === undefined ? value : `${previous}${key === 'cookie' ? '; ' : ', '}${value}`;
+    pos = lf + 1;
+  }
+
+  return finishHead(
+    line,
+    headers,
+    rawHeaders,
+    hostCount,
+    contentLengths,
+    transferEncodings,
+    consumed,
+    limits,
+  );
+}
+
+interface RequestLine {
+  method: string;
+  target: string;
+  version: '1.0' | '1.1';
+}
+
+/** request-line = method SP request-target SP HTTP-version (RFC 9112 §3), exactly one SP each. */
+function parseRequestLine(buf: Buffer, start: number, end: number): RequestLine | ProtocolError {
+  let i = start;
+  while (i < end && IS_TCHAR[buf[i]!] === 1) i++;
+  if (i === start)
+    return new ProtocolError('BAD_METHOD', 'the request line does not start with a method token');
+  if (buf[i] !== SP) {
+    return new ProtocolError('BAD_METHOD', 'the method is not a token followed by a single space');
+  }
+  const method = buf.toString('latin1', start, i);
+  const targetStart = ++i;
+  while (i < end && IS_TARGET_BYTE[buf[i]!] === 1) i++;
+  if (i === targetStart) {
+    return new ProtocolError('BAD_TARGET', 'the request-target is empty or starts with an invalid byte');
+  }
+  if (buf[i] !== SP) {
+    return new ProtocolError(
+      'BAD_TARGET',
+      i === end
+        ? 'the request line has no HTTP version'
+        : 'the request-target contains a byte that is not visible US-ASCII (a space, control, # or non-ASCII byte)',
+    );
+  }
+  const target = buf.toString('latin1', targetStart, i);
+  i++;
+  if (end - i !== 8 || buf.toString('latin1', i, i + 5) !== 'HTTP/') {
+    return new ProtocolError('BAD_VERSION', 'the HTTP version is not of the form HTTP/x.y followed by CRLF');
+  }
+  const major = buf[i + 5]!;
+  const dot = buf[i + 6]!;
+  const minor = buf[i + 7]!;
+  if (major < 0x30 || major > 0x39 || dot !== 0x2e || minor < 0x30 || minor > 0x39) {
+    return new ProtocolError('BAD_VERSION', 'the HTTP version is not of the form HTTP/x.y');
+  }
+  if (major !== 0x31 || (minor !== 0x30 && minor !== 0x31)) {
+    return new ProtocolError(
+      'UNSUPPORTED_VERSION',
+      `HTTP/${String.fromCharCode(major)}.${String.fromCharCode(minor)} is not supported; use HTTP/1.1 or HTTP/1.0`,
+    );
+  }
+  return { method, target, version: minor === 0x31 ? '1.1' : '1.0' };
+}
+
+/** field-line = field-name ":" OWS field-value OWS (RFC 9112 §5). */
+function parseFieldLine(
+  buf: Buffer,
+  start: number,
+  end: number,
+  lineNumber: number,
+): readonly [string, string] | ProtocolError {
+  const first = buf[start];
+  if (first === SP || first === HTAB) {
+    return new ProtocolError(
+      'BAD_HEADER',
+      `header line ${lineNumber} starts with whitespace (obs-fold line folding is not allowed, RFC 9112 §5.2)`,
+    );
+  }
+  let i = start;
+  while (i < end && IS_TCHAR[buf[i]!] === 1) i++;
+  if (i === end || buf[i] !== COLON) {
+    if (i < end && (buf[i] === SP || buf[i] === HTAB)) {
+      return new ProtocolError('BAD_HEADER', `header line ${lineNumber} has whitespace before the colon`);
+    }
+    if (i === end) return new ProtocolError('BAD_HEADER', `header line ${lineNumber} has no colon`);
+    return new ProtocolError(
+      'BAD_HEADER',
+      `header line ${lineNumber} has a character that is not allowed in a field name`,
+    );
+  }
+  if (i === start)
+    return new ProtocolError('BAD_HEADER', `header line ${lineNumber} has an empty field name`);
+  const name = buf.toString('latin1', start, i);
+  let valueStart = i + 1;
+  let valueEnd = end;
+  while (valueStart < valueEnd && (buf[valueStart] === SP || buf[valueStart] === HTAB)) valueStart++;
+  while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HTAB)) valueEnd--;
+  for (let j = valueStart; j < valueEnd; j++) {
+    if (IS_FIELD_VALUE_BYTE[buf[j]!] !== 1) {
+      return new ProtocolError(
+        'BAD_HEADER',
+        `header line ${lineNumber} has a control character (0x${buf[j]!.toString(16).padStart(2, '0')}) in its value`,
+      );
+    }
+  }
+  return [name, buf.toString('latin1', valueStart, valueEnd)] as const;
+}
+
+function finishHead(
+  line: RequestLine,
+  headers: Record<string, string>,
+  rawHeaders: Array<readonly [string, string]>,
+  hostCount: number,
+  contentLengths: string[],
+  transferEncodings: string[],
+  consumed: number,
+  limits: WireLimits,
+): HeadParseResult {
+  const { method, target, version } = line;
+
+  // RFC 9112 §3.2: exactly one Host in HTTP/1.1; more than one is always an error.
+  if (hostCount > 1)
+    return fail(new ProtocolError('BAD_HOST', 'the request has more than one Host header field'));
+  if (version === '1.1' && hostCount === 0) {
+    return fail(
+      new ProtocolError('MISSING_HOST', 'an HTTP/1.1 request must have exactly one Host header field'),
+    );
+  }
+  const host = headers.host ?? '';
+  if (!isValidHost(host))
+    return fail(new ProtocolError('BAD_HOST', 'the Host header field is not a valid authority'));
+
+  const form = parseTarget(method, target);
+  if (form instanceof ProtocolError) return fail(form);
+  // RFC 9112 §3.2.2: with absolute-form the target's authority wins over Host.
+  const authority = form.authority ?? host;
+
+  const framing = decideFraming(version, contentLengths, transferEncodings, limits);
+  if (framing instanceof ProtocolError) return fail(framing);
+
+  const connection = headers.connection;
+  let keepAlive = version === '1.1';
+  if (connection !== undefined) {
+    const tokens = connection.toLowerCase();
+    if (hasListToken(tokens, 'close')) keepAlive = false;
+    else if (version === '1.0' && hasListToken(tokens, 'keep-alive')) keepAlive = true;
+  }
+
+  let expectContinue = false;
+  const expect = headers.expect;
+  if (expect !== undefined) {
+    if (expect.toLowerCase() !== '100-continue') {
+      // RFC 9110 §10.1.1: an unsupported expectation gets 417.
+      return fail(
+        new ProtocolError(
+          'BAD_EXPECTATION',
+          `the expectation "${expect}" is not supported (only 100-continue)`,
+        ),
+      );
+    }
+    expectContinue = version === '1.1' && framing.kind !== 'none';
+  }
+
+  const head: RequestHead = {
+    method,
+    target,
+    path: form.path,
+    query: form.query,
+    version,
+    headers,
+    rawHeaders,
+    authority,
+    framing,
+    keepAlive,
+    expectContinue,
+  };
+  return { kind: 'complete', head, consumed };
+}
+
+interface TargetParts {
+  path: string;
+  query: string;
+  authority: string | undefined;
+}
+
+/** The four request-target forms of RFC 9112 §3.2. */
+function parseTarget(method: string, target: string): TargetParts | ProtocolError {
+  const first = target.charCodeAt(0);
+  if (first === 0x2f /* / */) return splitPathAndQuery(target, undefined);
+  if (target === '*') {
+    if (method !== 'OPTIONS') {
+      return new ProtocolError(
+        'BAD_TARGET',
+        'the asterisk-form request-target "*" is only allowed with OPTIONS',
+      );
+    }
+    return { path: '*', query: '', authority: undefined };
+  }
+  if (method === 'CONNECT') {
+    if (!isValidHost(target) || target.length === 0) {
+      return new ProtocolError('BAD_TARGET', 'CONNECT needs an authority-form request-target (host:port)');
+    }
+    return { path: '', query: '', authority: target };
+  }
+  const schemeEnd = target.indexOf('://');
+  if (schemeEnd > 0) {
+    const scheme = target.slice(0, schemeEnd).toLowerCase();
+    if (scheme !== 'http' && scheme !== 'https') {
+      return new ProtocolError(
+        'BAD_TARGET',
+        `the absolute-form request-target has an unsupported scheme "${scheme}"`,
+      );
+    }
+    const authorityStart = schemeEnd + 3;
+    let authorityEnd = authorityStart;
+    while (authorityEnd < target.length) {
+      const c = target.charCodeAt(authorityEnd);
+      if (c === 0x2f || c === 0x3f) break;
+      authorityEnd++;
+    }
+    const authority = target.slice(authorityStart, authorityEnd);
+    if (authority.length === 0 || authority.includes('@') || !isValidHost(authority)) {
+      return new ProtocolError('BAD_TARGET', 'the absolute-form request-target has an invalid authority');
+    }
+    const rest = target.slice(authorityEnd);
+    return splitPathAndQuery(rest.charCodeAt(0) === 0x3f || rest.length === 0 ? `/${rest}` : rest, authority);
+  }
+  return new ProtocolError(
+    'BAD_TARGET',
+    'the request-target must start with "/" (origin-form) or be an absolute URI',
+  );
+}
+
+function splitPathAndQuery(target: string, authority: string | undefined): TargetParts {
+  const q = target.indexOf('?');
+  if (q === -1) return { path: target, query: '', authority };
+  return { path: target.slice(0, q), query: target.slice(q + 1), authority };
+}
+
+/** uri-host [":" port] (RFC 3986 §3.2.2): reg-name characters, an IP literal in brackets, digits for the port. */
+function isValidHost(host: string): boolean {
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    const ok =
+      (c >= 0x30 && c <= 0x39) ||
+      (c >= 0x41 && c <= 0x5a) ||
+      (c >= 0x61 && c <= 0x7a) ||
+      c === 0x2d /* - */ ||
+      c === 0x2e /* . */ ||
+      c === 0x5f /* _ */ ||
+      c === 0x7e /* ~ */ ||
+      c === 0x3a /* : */ ||
+      c === 0x5b /* [ */ ||
+      c === 0x5d /* ] */ ||
+      c === 0x25 /* % */ ||
+      c === 0x21 /* ! */ ||
+      c === 0x24 /* $ */ ||
+      c === 0x26 /* & */ ||
+      c === 0x27 /* ' */ ||
+      c === 0x28 /* ( */ ||
+      c === 0x29 /* ) */ ||
+      c === 0x2a /* * */ ||
+      c === 0x2b /* + */ ||
+      c === 0x2c /* , */ ||
+      c === 0x3b /* ; */ ||
+      c === 0x3d; /* = */
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** RFC 9112 §6.3: the rules, in order, for how long the body is; every ambiguity is a 400 and a close. */
+function decideFraming(
+  version: '1.0' | '1.1',
+  contentLengths: string[],
+  transferEncodings: string[],
+  limits: WireLimits,
+): BodyFraming | ProtocolError {
+  if (transferEncodings.length > 0) {
+    if (contentLengths.length > 0) {
+      // §6.3 rule 3: a request with both is a smuggling attempt or a broken intermediary.
+      return new ProtocolError(
+        'BAD_TRANSFER_ENCODING',
+        'the request has both Transfer-Encoding and Content-Length (RFC 9112 §6.3)',
+      );
+    }
+    if (version === '1.0') {
+      // §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing.
+      return new ProtocolError('BAD_TRANSFER_ENCODING', 'an HTTP/1.0 request cannot use Transfer-Encoding');
+    }
+    const codings: string[] = [];
+    for (const value of transferEncodings) {
+      for (const part of value.split(',')) {
+        const coding = part.trim().toLowerCase();
+        if (coding.length > 0) codings.push(coding);
+      }
+    }
+    if (codings.length === 0)
+      return new ProtocolError('BAD_TRANSFER_ENCODING', 'the Transfer-Encoding field is empty');
+    const chunkedAt = codings.indexOf('chunked');
+    if (chunkedAt !== codings.length - 1 || codings.lastIndexOf('chunked') !== chunkedAt) {
+      return new ProtocolError(
+        'BAD_TRANSFER_ENCODING',
+        'chunked must be the last transfer coding, applied once (RFC 9112 §6.3)',
+      );
+    }
+    for (const coding of codings) {
+      if (coding === 'chunked') continue;
+      if (!isPlainToken(coding)) {
+        return new ProtocolError(
+          'BAD_TRANSFER_ENCODING',
+          'the Transfer-Encoding field is not a list of tokens',
+        );
+      }
+      return new ProtocolError(
+        'UNSUPPORTED_TRANSFER_CODING',
+        `the transfer coding "${coding}" is not supported`,
+      );
+    }
+    return CHUNKED;
+  }
+  if (contentLengths.length > 0) {
+    let length: string | undefined;
+    for (const value of contentLengths) {
+      for (const part of value.split(',')) {
+        const candidate = part.trim();
+        if (!isDigits(candidate)) {
+          return new ProtocolError('BAD_CONTENT_LENGTH', `Content-Length "${value}" is not a decimal number`);
+        }
+        if (candidate.length > MAX_CONTENT_LENGTH_DIGITS) {
+          return new ProtocolError('BAD_CONTENT_LENGTH', 'Content-Length is too large to be a valid length');
+        }
+        if (length !== undefined && Number(length) !== Number(candidate)) {
+          return new ProtocolError('BAD_CONTENT_LENGTH', 'the request has Content-Length values that differ');
+        }
+        length = candidate;
+      }
+    }
+    const n = Number(length);
+    if (n > limits.maxBodyBytes) {
+      return new ProtocolError(
+        'BODY_TOO_LARGE',
+        `the request body is larger than ${limits.maxBodyBytes} bytes`,
+      );
+    }
+    return n === 0 ? NO_BODY : { kind: 'length', length: n };
+  }
+  return NO_BODY;
+}
+
+function isDigits(value: string): boolean {
+  if (value.length === 0) return false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+function isPlainToken(value: string): boolean {
+  for (let i = 0; i < value.length; i++) if (IS_TCHAR[value.charCodeAt(i)] !== 1) return false;
+  return true;
+}
+
+/** Whether a lower-cased comma-separated list contains `token` as a whole element. */
+export function hasListToken(list: string, token: string): boolean {
+  let from = 0;
+  while (from <= list.length) {
+    const at = list.indexOf(token, from);
+    if (at === -1) return false;
+    const before = list.slice(0, at).trimEnd();
+    const after = list.slice(at + token.length).trimStart();
+    if ((before.length === 0 || before.endsWith(',')) && (after.length === 0 || after.startsWith(',')))
+      return true;
+    from = at + 1;
+  }
+  return false;
+}
