@@ -65,10 +65,21 @@ export async function wrk({
   ];
   for (const h of headers) args.push('-H', h);
   args.push(url);
-  const r = await run('taskset', args, { timeoutMs: (seconds + timeoutS + 20) * 1000 });
-  const parsed = parseWrk(r.stdout);
-  parsed.raw = r.stdout;
+  // Run through bash so that `times` reports wrk's CPU time (used to spot foreign load).
+  const script = 'taskset "$@"; rc=$?; echo "@@times"; times; exit $rc';
+  const r = await run('bash', ['-c', script, 'bash', ...args], {
+    timeoutMs: (seconds + timeoutS + 20) * 1000,
+  });
+  const [out, timesText = ''] = r.stdout.split('@@times');
+  const parsed = parseWrk(out);
+  parsed.raw = out;
+  // `times` prints the shell's own times, then its children's: "0m1.234s 0m0.567s".
+  const t = [...timesText.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  parsed.cpuS = t.length >= 4 ? t[2] + t[3] : null;
   if (r.code !== 0 || parsed.rps === null)
-    parsed.failure = `wrk exit ${r.code}: ${(r.stderr || r.stdout).slice(-400)}`;
+    parsed.failure = `wrk exit ${r.code}: ${(r.stderr || out).slice(-400)}`;
+  else if (parsed.requests === 0 || parsed.rps === 0) {
+    parsed.failure = `no request completed within wrk's ${timeoutS} s timeout (${parsed.socketErrors})`;
+  }
   return parsed;
 }
