@@ -59,6 +59,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? (QUICK ? 1 : 3));
 const WARMUP = Number(process.env.BENCH_WARMUP ?? (QUICK ? 1 : 2));
 const MAX_MS = Number(process.env.BENCH_MAX_MINUTES ?? (QUICK ? 15 : 45)) * 60_000;
 const COLD_N = QUICK ? 3 : 10;
+const NOISY = 0.25; // cores of foreign CPU use above which a wrk run is repeated
 const IDLE_N = 10_000;
 const only = argOpt('--only')?.split(',').filter(Boolean);
 const onlyWl = argOpt('--workload')?.split(',').filter(Boolean);
@@ -257,7 +258,11 @@ async function wrkWorkload(wl, c, srv, { cpus = '1' } = {}) {
   const serverCpu = () => [srv.proc.pid, ...childPids(srv.proc.pid)].reduce((a, p) => a + cpuSeconds(p), 0);
   if (WARMUP > 0 && !wl.minSeconds) await wrk({ ...base, seconds: WARMUP });
   const runs = [];
-  for (let i = 0; i < RUNS && !overBudget(); i++) {
+  // A run during which other processes used more than NOISY of a core is repeated,
+  // up to RUNS extra attempts; the machine is shared, so this keeps medians honest.
+  const clean = () => runs.filter((r) => !r.failure && (r.foreign ?? 0) <= NOISY).length;
+  for (let i = 0; i < 2 * RUNS && clean() < RUNS && !overBudget(); i++) {
+    if (i >= RUNS && runs.length && runs.every((r) => r.failure)) break;
     const busy0 = machineBusySeconds();
     const srv0 = serverCpu();
     const t0 = performance.now();
@@ -277,7 +282,9 @@ async function wrkWorkload(wl, c, srv, { cpus = '1' } = {}) {
       `    ${wl.id} ${c.id} run ${i + 1}: ${r.rps?.toFixed(0)} req/s, p99 ${r.p99?.toFixed(2)} ms${other}${errs}${non}${flag}`,
     );
   }
-  const ok = runs.filter((r) => !r.failure);
+  const good = runs.filter((r) => !r.failure);
+  const quiet = good.filter((r) => (r.foreign ?? 0) <= NOISY);
+  const ok = quiet.length ? quiet : good;
   if (ok.length === 0) {
     put(wl.id, c.id, { skipped: runs[0]?.failure ?? 'over time budget' });
     return;
