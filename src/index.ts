@@ -1,1 +1,33 @@
+/**
+ * docroot's library API: the server, the transport-free handler, and the wire contract.
+ * @module
+ */
+
+export { errorResponse } from './handlers/errors.js';
+export type { CacheOptions } from './handlers/file-cache.js';
+export type { CacheControlRule } from './handlers/policy.js';
+export {
+  createFileHandler,
+  type FileHandlerOptions,
+  type ScriptHandler,
+  STATIC_ALLOW,
+} from './handlers/static.js';
+export {
+  createServer,
+  type DocrootServer,
+  RootError,
+  resolveRoot,
+  SERVER_SOFTWARE,
+  type ServerOptions,
+} from './server.js';
 export { VERSION } from './version.js';
+export type { ExchangeRecord, WireObserver } from './wire/connection.js';
+export { DEFAULT_LIMITS, type WireLimits } from './wire/limits.js';
+export { WireServer, type WireServerOptions } from './wire/listener.js';
+export type {
+  HttpRequest,
+  RequestHandler,
+  ResponseBody,
+  ResponseDescription,
+  ResponseHeaders,
+} from './wire/message.js';

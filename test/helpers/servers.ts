@@ -1,3 +1,4 @@
+import { createServer, type DocrootServer, type ServerOptions } from '../../src/server.js';
 import type { WireLimits } from '../../src/wire/limits.js';
 import { WireServer } from '../../src/wire/listener.js';
 import type { HttpRequest, RequestHandler, ResponseDescription } from '../../src/wire/message.js';
@@ -46,3 +47,26 @@ export const echoHandler: RequestHandler = async (request): Promise<ResponseDesc
   const text = `${request.method} ${request.path} ${request.query} body=${body.toString('latin1')}`;
   return { status: 200, headers: { 'Content-Type': 'text/plain' }, body: { kind: 'bytes', data: text } };
 };
+
+export const FIXTURE_ROOT = new URL('../../../test/fixtures/root/', import.meta.url).pathname;
+
+export interface RunningDocroot {
+  server: DocrootServer;
+  port: number;
+  errors: unknown[];
+  close(): Promise<void>;
+}
+
+/** Starts docroot itself (file handler on the wire) on 127.0.0.1 and an ephemeral port. */
+export async function startDocroot(options: ServerOptions = {}): Promise<RunningDocroot> {
+  const errors: unknown[] = [];
+  const server = createServer({
+    root: FIXTURE_ROOT,
+    ...options,
+    port: 0,
+    host: '127.0.0.1',
+    logError: (e) => errors.push(e),
+  });
+  const address = await server.listen();
+  return { server, port: address.port, errors, close: () => server.close(1000) };
+}

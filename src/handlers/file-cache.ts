@@ -1,0 +1,120 @@
+/**
+ * The hot-file cache: small files kept in memory with their validators, their compressed forms and their
+ * ready-made header blocks, so a repeated GET costs a map lookup and one socket write. Entries are
+ * re-checked against the disk at most once per `revalidateMs`, so an edited file is never served stale
+ * for longer than that.
+ * @module
+ */
+import type { Sidecar } from '../files/encodings.js';
+
+export interface CacheOptions {
+  /** Total bytes of bodies (all encodings) held. @default 64 MiB */
+  maxBytes?: number;
+  /** Largest file kept. @default 256 KiB */
+  maxFileBytes?: number;
+  /** How long a cached entry is trusted before its file is stat()ed again. @default 1000 */
+  revalidateMs?: number;
+}
+
+export const DEFAULT_CACHE_MAX_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_CACHE_MAX_FILE_BYTES = 256 * 1024;
+/** The issue's promise: an edited file is served fresh within a second. */
+export const DEFAULT_REVALIDATE_MS = 1000;
+
+export interface CachedVariant {
+  body: Buffer;
+  etag: string;
+  /** Header block for a 200 with this body (everything but Date and Connection). */
+  preparedHead: Buffer | null;
+}
+
+export interface CachedFile {
+  key: string;
+  filePath: string;
+  urlPath: string;
+  size: number;
+  mtimeMs: number;
+  checkedAt: number;
+  contentType: string;
+  etag: string;
+  lastModified: string;
+  compressible: boolean;
+  sidecars: Sidecar[];
+  identity: CachedVariant;
+  /** Compressed forms, filled in lazily. */
+  encoded: Map<string, CachedVariant>;
+  pending: Map<string, Promise<CachedVariant | null>>;
+  bytes: number;
+}
+
+/** A byte-bounded LRU (Map iteration order is insertion order; a hit re-inserts). */
+export class FileCache {
+  readonly maxBytes: number;
+  readonly maxFileBytes: number;
+  readonly revalidateMs: number;
+  private readonly entries = new Map<string, CachedFile>();
+  private totalBytes = 0;
+
+  constructor(options: CacheOptions = {}) {
+    this.maxBytes = options.maxBytes ?? DEFAULT_CACHE_MAX_BYTES;
+    this.maxFileBytes = Math.min(options.maxFileBytes ?? DEFAULT_CACHE_MAX_FILE_BYTES, this.maxBytes);
+    this.revalidateMs = options.revalidateMs ?? DEFAULT_REVALIDATE_MS;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  /** The entry for a key if it was checked recently enough to serve without touching the disk. */
+  getFresh(key: string, now: number): CachedFile | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined || now - entry.checkedAt >= this.revalidateMs) return undefined;
+    // Refresh recency only now and then: re-inserting on every hit would cost more than it buys.
+    if (now - entry.checkedAt > this.revalidateMs / 2) {
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** The entry whatever its age (the caller revalidates it). */
+  peek(key: string): CachedFile | undefined {
+    return this.entries.get(key);
+  }
+
+  set(key: string, entry: CachedFile): void {
+    this.delete(key);
+    if (entry.bytes > this.maxFileBytes * 4) return;
+    this.entries.set(key, entry);
+    this.totalBytes += entry.bytes;
+    this.evict();
+  }
+
+  /** Accounts for a compressed form added to an entry. */
+  grow(entry: CachedFile, bytes: number): void {
+    entry.bytes += bytes;
+    if (this.entries.get(entry.key) === entry) {
+      this.totalBytes += bytes;
+      this.evict();
+    }
+  }
+
+  delete(key: string): void {
+    const old = this.entries.get(key);
+    if (old === undefined) return;
+    this.entries.delete(key);
+    this.totalBytes -= old.bytes;
+  }
+
+  private evict(): void {
+    while (this.totalBytes > this.maxBytes) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done) break;
+      this.delete(oldest.value);
+    }
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * The document-root handler: a request in, a response description out, no socket in sight. It checks the
+ * method, decodes and resolves the path, then redirects folders to their slashed form, serves index.html,
+ * lists the folder, runs a CGI script, or serves the file. The wire server, the node:http adapter and
+ * tests all call the same function.
+ * @module
+ */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  LISTING_CONTENT_TYPES,
+  type ListingFormat,
+  parseListingQuery,
+  renderListing,
+} from '../files/listing.js';
+import { decodeRequestPath, type Resolution, resolvePath } from '../files/resolve.js';
+import { isKnownMethod } from '../http/method.js';
+import { chooseMediaType } from '../http/negotiate.js';
+import type { HttpRequest, RequestHandler, ResponseDescription } from '../wire/message.js';
+import { type ContentContext, type FileInfo, loadCacheEntry, serveFileContent } from './content.js';
+import { errorResponse } from './errors.js';
+import { type CacheOptions, FileCache } from './file-cache.js';
+import { type CacheControlRule, SitePolicy } from './policy.js';
+
+/** Methods a static path answers. */
+export const STATIC_ALLOW = 'GET, HEAD, OPTIONS';
+
+export interface FileHandlerOptions {
+  /** The document root (made absolute and real at start-up). */
+  root: string;
+  /** List folders without index.html. @default true */
+  listing?: boolean;
+  /** Serve names starting with '.'. @default false */
+  dotfiles?: boolean;
+  /** Follow symlinks that lead outside the root. @default false */
+  followSymlinks?: boolean;
+  /** Negotiate gzip/brotli/zstd. @default true */
+  compress?: boolean;
+  /** Hot-file cache settings, or false to read every file from disk. */
+  cache?: CacheOptions | false;
+  /** Default Cache-Control for files; HTML and listings default to no-cache. */
+  cacheControl?: string;
+  cacheControlRules?: readonly CacheControlRule[];
+  /** Extra response header fields. */
+  headers?: Readonly<Record<string, string>>;
+  cors?: boolean;
+  /** Serve /index.html for unknown paths without a file extension (single-page apps). */
+  spa?: boolean;
+  /** URL path of a page served (with status 404) when nothing matches, e.g. '/404.html'. */
+  notFoundPage?: string;
+  /** Product token, e.g. 'docroot/0.1.0'. */
+  serverSoftware?: string;
+  /** Runs scripts (CGI); consulted before the file is served. Returns null when the path is not a script. */
+  scriptHandler?: ScriptHandler;
+  logError?: (error: unknown, context: string) => void;
+}
+
+/** A hook for paths that are programs rather than documents (CGI). */
+export interface ScriptHandler {
+  /** Methods scripts accept, for Allow. */
+  readonly methods: readonly string[];
+  handle(request: HttpRequest, segments: readonly string[]): Promise<ResponseDescription | null>;
+}
+
+const LISTING_MEDIA_TYPES: readonly string[] = ['text/html', 'text/plain', 'application/json'];
+const LISTING_FORMAT_BY_TYPE: Readonly<Record<string, ListingFormat>> = {
+  'text/html': 'html',
+  'text/plain': 'text',
+  'application/json': 'json',
+};
+
+export function createFileHandler(options: FileHandlerOptions): RequestHandler {
+  const root = options.root;
+  const listing = options.listing ?? true;
+  const policy = new SitePolicy({
+    cacheControl: options.cacheControl,
+    cacheControlRules: options.cacheControlRules,
+    headers: options.headers,
+    cors: options.cors,
+  });
+  const logError =
+    options.logError ??
+    ((error: unknown, context: string) => {
+      console.error(`docroot: ${context}:`, error);
+    });
+  const cache = options.cache === false ? null : new FileCache(options.cache);
+  const ctx: ContentContext = {
+    policy,
+    compress: options.compress ?? true,
+    serverFieldLine: `Server: ${options.serverSoftware ?? 'docroot'}\r\n`,
+    cache,
+    logError,
+  };
+  const resolveOptions = {
+    root,
+    dotfiles: options.dotfiles ?? false,
+    followSymlinks: options.followSymlinks ?? false,
+  };
+  const scripts = options.scriptHandler;
+
+  const fail = (request: HttpRequest, status: number, message: string, extra?: Record<string, string>) =>
+    errorResponse(status, message, request.headers.accept, extra);
+
+  async function notFound(request: HttpRequest, message: string): Promise<ResponseDescription> {
+    if (options.notFoundPage !== undefined && (request.method === 'GET' || request.method === 'HEAD')) {
+      const page = await resolveUrlPath(options.notFoundPage);
+      if (page.kind === 'file') {
+        const info: FileInfo = {
+          filePath: page.filePath,
+          urlPath: page.urlPath,
+          size: page.stats.size,
+          mtimeMs: page.stats.mtimeMs,
+        };
+        return serveFileContent(request, info, null, ctx, 404);
+      }
+    }
+    return fail(request, 404, message);
+  }
+
+  function resolveUrlPath(urlPath: string): Promise<Resolution> {
+    const decoded = decodeRequestPath(urlPath);
+    if (decoded.kind === 'error') return Promise.resolve(decoded);
+    return resolvePath(decoded, resolveOptions);
+  }
+
+  async function serveResolvedFile(
+    request: HttpRequest,
+    resolution: Extract<Resolution, { kind: 'file' }>,
+    key: string | null,
+  ) {
+    const info: FileInfo = {
+      filePath: resolution.filePath,
+      urlPath: resolution.urlPath,
+      size: resolution.stats.size,
+      mtimeMs: resolution.stats.mtimeMs,
+    };
+    let entry = null;
+    if (cache !== null && key !== null && info.size <= cache.maxFileBytes && info.size > 0) {
+      const known = cache.peek(key);
+      if (
+        known !== undefined &&
+        known.filePath === info.filePath &&
+        known.size === info.size &&
+        known.mtimeMs === info.mtimeMs
+      ) {
+        known.checkedAt = Date.now();
+        entry = known;
+      } else {
+        entry = await loadCacheEntry(key, info, ctx);
+        if (entry !== null) cache.set(key, entry);
+      }
+    }
+    return serveFileContent(request, info, entry, ctx);
+  }
+
+  async function serveDirectory(
+    request: HttpRequest,
+    resolution: Extract<Resolution, { kind: 'directory' }>,
+  ): Promise<ResponseDescription> {
+    if (resolution.needsSlash) {
+      // RFC 9110 §15.4.2: relative links in the page only work from the slashed URL.
+      const location = `${request.path}/${request.query === '' ? '' : `?${request.query}`}`;
+      return {
+        status: 301,
+        headers: { Location: location, 'Content-Type': 'text/plain; charset=utf-8', ...policy.extraHeaders },
+        body: { kind: 'bytes', data: `301 Moved Permanently: folders are served at ${location}\n` },
+      };
+    }
+    const indexPath = path.join(resolution.filePath, 'index.html');
+    try {
+      const stats = await stat(indexPath);
+      if (stats.isFile()) {
+        const indexResolution = {
+          kind: 'file' as const,
+          filePath: indexPath,
+          stats,
+          urlPath: `${resolution.urlPath}index.html`,
+        };
+        return serveResolvedFile(request, indexResolution, request.path);
+      }
+    } catch {
+      // No index.html: list the folder.
+    }
+    if (!listing) return notFound(request, 'this folder has no index.html and listings are turned off');
+    const query = parseListingQuery(request.query);
+    const format: ListingFormat =
+      query.format ??
+      LISTING_FORMAT_BY_TYPE[chooseMediaType(request.headers.accept, LISTING_MEDIA_TYPES) ?? 'text/html'] ??
+      'html';
+    const headers: Record<string, string> = {
+      'Content-Type': LISTING_CONTENT_TYPES[format],
+      Vary: 'Accept',
+      'X-Content-Type-Options': 'nosniff',
+      ...policy.extraHeaders,
+    };
+    const cacheControl = policy.cacheControlFor(resolution.urlPath, true);
+    if (cacheControl !== undefined) headers['Cache-Control'] = cacheControl;
+    if (request.method === 'HEAD') return { status: 200, headers };
+    const stream = renderListing({
+      dirPath: resolution.filePath,
+      urlPath: resolution.urlPath,
+      format,
+      ...(query.sort ? { sort: query.sort } : {}),
+      ...(query.order ? { order: query.order } : {}),
+      showDotfiles: resolveOptions.dotfiles,
+      serverSoftware: options.serverSoftware ?? 'docroot',
+    });
+    return { status: 200, headers, body: { kind: 'stream', stream } };
+  }
+
+  async function handleSlow(request: HttpRequest): Promise<ResponseDescription> {
+    const decoded = decodeRequestPath(request.path);
+    if (decoded.kind === 'error') return fail(request, decoded.status, decoded.message);
+    const method = request.method;
+
+    if (scripts !== undefined) {
+      const answer = await scripts.handle(request, decoded.segments);
+      if (answer !== null) return answer;
+    }
+    if (method === 'OPTIONS') return answerOptions(request, STATIC_ALLOW);
+    if (method !== 'GET' && method !== 'HEAD') {
+      return fail(request, 405, `${method} is not allowed here; this path allows ${STATIC_ALLOW}`, {
+        Allow: STATIC_ALLOW,
+      });
+    }
+
+    const resolution = await resolvePath(decoded, resolveOptions);
+    switch (resolution.kind) {
+      case 'file':
+        return serveResolvedFile(request, resolution, request.path);
+      case 'directory':
+        return serveDirectory(request, resolution);
+      case 'error': {
+        if (resolution.status !== 404) return fail(request, resolution.status, resolution.message);
+        if (options.spa === true && !path.posix.basename(request.path).includes('.')) {
+          const index = await resolveUrlPath('/index.html');
+          if (index.kind === 'file') return serveResolvedFile(request, index, '/index.html');
+        }
+        return notFound(request, resolution.message);
+      }
+    }
+  }
+
+  function answerOptions(request: HttpRequest, allow: string): ResponseDescription {
+    const preflight =
+      policy.cors &&
+      request.headers.origin !== undefined &&
+      request.headers['access-control-request-method'] !== undefined;
+    const headers = preflight
+      ? { Allow: allow, ...policy.preflightHeaders(request.headers, allow) }
+      : { Allow: allow, ...policy.extraHeaders };
+    return { status: 204, headers };
+  }
+
+  return function handleFileRequest(
+    request: HttpRequest,
+  ): ResponseDescription | Promise<ResponseDescription> {
+    const method = request.method;
+    if (!isKnownMethod(method)) {
+      return fail(request, 501, `the method ${method} is not implemented by this server`);
+    }
+    if (request.path === '*') {
+      if (method === 'OPTIONS') return answerOptions(request, STATIC_ALLOW);
+      return fail(request, 400, 'the "*" request-target is only valid with OPTIONS');
+    }
+    // The hot path: a plain GET or HEAD for a small file checked less than a second ago.
+    if (cache !== null && (method === 'GET' || method === 'HEAD')) {
+      const headers = request.headers;
+      const entry = cache.getFresh(request.path, Date.now());
+      if (
+        entry !== undefined &&
+        headers['accept-encoding'] === undefined &&
+        headers['if-none-match'] === undefined &&
+        headers['if-modified-since'] === undefined &&
+        headers['if-match'] === undefined &&
+        headers['if-unmodified-since'] === undefined &&
+        headers.range === undefined
+      ) {
+        return {
+          status: 200,
+          preparedHeaderBlock: entry.identity.preparedHead!,
+          body: { kind: 'bytes', data: entry.identity.body },
+        };
+      }
+      if (entry !== undefined) return serveFileContent(request, entry, entry, ctx);
+    }
+    return handleSlow(request);
+  };
+}
