@@ -47,7 +47,7 @@ const argOpt = (name) => {
   return eq ? eq.slice(name.length + 1) : undefined;
 };
 if (argv.includes('--help') || argv.includes('-h')) {
-  console.log(`usage: npm run bench [-- --only <contenders>] [--workload <workloads>] [--write | --no-write]
+  console.log(`usage: npm run bench [-- --only <contenders>] [--workload <workloads>] [--write | --no-write] [--report-only]
 contenders: docroot, nginx, ceiling, node-http, http-server, sirv-cli, serve, nginx-w2
 workloads:  1k, 1k-close, 100k, 1g, listing, 304, idle, cold, workers
 env: BENCH_DURATION=8 BENCH_RUNS=3 BENCH_WARMUP=2 BENCH_QUICK=1 BENCH_MAX_MINUTES=45 BENCH_NO_BUILD=1`);
@@ -302,7 +302,7 @@ async function wrkWorkload(wl, c, srv, { cpus = '1' } = {}) {
     value: median(ok.map((r) => r.rps)),
     unit: 'req/s',
     p99: median(ok.map((r) => r.p99)),
-    runs: ok.map((r) => Math.round(r.rps)),
+    runs: ok.map((r) => r.rps),
     note: extras.join('; '),
   });
 }
@@ -443,7 +443,10 @@ async function coldWorkload(c) {
 
 // ---------------------------------------------------------------- report
 const fmt = (x, d = 0) => (x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(d));
-const fmtInt = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en') : '—');
+const fmtInt = (x) => {
+  if (!Number.isFinite(x)) return '—';
+  return x < 100 ? x.toFixed(1) : Math.round(x).toLocaleString('en');
+};
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : null);
 const fmtRatio = (r) => (r === null ? '—' : `${r.toFixed(2)}×`);
 
@@ -503,7 +506,7 @@ function tableFor(wl, contenders) {
     }
     const p99 = r.p99 === undefined ? '—' : `${fmt(r.p99, 2)} ms`;
     lines.push(
-      `| ${label} | ${fmtInt(r.value)} | ${p99} | ${fmtRatio(ratio(r.value, nginxV))} | ${fmtRatio(ratio(r.value, ceilV))} | ${(r.runs ?? []).join(', ')} | ${r.note ?? ''} |`,
+      `| ${label} | ${fmtInt(r.value)} | ${p99} | ${fmtRatio(ratio(r.value, nginxV))} | ${fmtRatio(ratio(r.value, ceilV))} | ${(r.runs ?? []).map((v) => fmtInt(v).replace(/,/g, '')).join(', ')} | ${r.note ?? ''} |`,
     );
   }
   return lines.join('\n');
@@ -724,14 +727,40 @@ async function main() {
   }
 
   await stopAll();
-  const elapsed = (Date.now() - startedAt) / 1000;
+  const data = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    machine: machine(),
+    versions,
+    settings: {
+      duration: DURATION,
+      runs: RUNS,
+      warmup: WARMUP,
+      coldN: COLD_N,
+      quick: QUICK,
+      cmdline: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
+      elapsedS: (Date.now() - startedAt) / 1000,
+    },
+    docrootNote,
+    notes,
+    results,
+  };
+  writeFileSync(join(work, 'results.json'), JSON.stringify(data, null, 2));
+  const md = buildReport(data, contenders);
+  log(`\n${md}`);
+  const out = writeResults
+    ? join(here, 'RESULTS.md')
+    : join(work, QUICK ? 'RESULTS.quick.md' : 'RESULTS.partial.md');
+  writeFileSync(out, md);
+  log(`written: ${out.replace(`${repo}/`, '')}${subset && writeResults ? ' (subset run)' : ''}`);
+  log(`total runtime ${data.settings.elapsedS.toFixed(0)} s`);
+}
 
-  // ---- report
-  const m = machine();
-  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+/** The Markdown report; also used by --report-only to re-render bench/.work/results.json. */
+function buildReport(data, contenders) {
+  const m = data.machine;
+  const st = data.settings ?? {};
   const sections = WORKLOADS.map((wl) => tableFor(wl, contenders)).filter(Boolean);
-  const cmdline = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
-  const md = [
+  return [
     '# docroot benchmark results',
     '',
     'How to reproduce: on a Debian machine with `wrk`, `nginx-light` and `curl` installed (the harness installs ' +
@@ -739,41 +768,48 @@ async function main() {
       'docroot, generates the fixtures in `bench/.work/root`, installs the pinned peers into `bench/.peers`, ' +
       'pins every server to CPU 0 and wrk/curl to CPU 1 with `taskset`, and rewrites this file. ' +
       '`BENCH_DURATION`, `BENCH_RUNS`, `BENCH_QUICK=1`, `--only <contenders>` and `--workload <workloads>` ' +
-      'select less; `node bench/profile.js` profiles docroot under load.',
+      'select less (a subset run writes `bench/.work/RESULTS.partial.md` unless given `--write`); ' +
+      '`npm run bench -- --report-only` re-renders the last `bench/.work/results.json`; ' +
+      '`node bench/profile.js` profiles docroot under load.',
     '',
-    `- Date: ${date}`,
-    `- Command: \`${cmdline}\`${QUICK ? ' (**quick smoke run, not representative**)' : ''}`,
-    `- Settings: wrk -t1, ${DURATION} s per run, ${RUNS} run(s) per contender and workload (median shown), ${WARMUP} s warm-up; cold start median of ${COLD_N}`,
+    `- Date: ${data.date}`,
+    `- Command: \`${st.cmdline ?? 'npm run bench'}\`${st.quick ? ' (**quick smoke run, not representative**)' : ''}`,
+    `- Settings: wrk -t1, ${st.duration ?? DURATION} s per run, ${st.runs ?? RUNS} run(s) per contender and workload (median shown), ${st.warmup ?? WARMUP} s warm-up; cold start median of ${st.coldN ?? COLD_N}`,
     `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB RAM, Linux ${m.kernel}`,
-    `- Versions: ${Object.entries(versions)
+    `- Versions: ${Object.entries(data.versions)
       .map(([k, val]) => `${k} ${val}`)
       .join(', ')}`,
-    `- Total harness runtime: ${elapsed.toFixed(0)} s`,
+    ...(st.elapsedS ? [`- Total harness runtime: ${st.elapsedS.toFixed(0)} s`] : []),
     '',
     'Latency figures come from wrk with a fixed number of connections (closed loop), so p99 mostly tracks ' +
-      'throughput; ratios are contender value / reference value for the same workload.',
+      'throughput; ratios are contender value / reference value for the same workload. The machine may be ' +
+      'shared: during each wrk run the harness measures the CPU used by processes other than the server and ' +
+      `wrk; a run where that exceeds ${NOISY * 100}% of a core is repeated (up to twice the run count) and ` +
+      'left out of the median when enough quiet runs exist; "other load" in the notes is the worst remaining.',
     '',
-    ...sections.flatMap((s) => [s, '']),
-    targets(docrootNote),
+    ...sections.flatMap((sec) => [sec, '']),
+    targets(data.docrootNote),
     '',
-    ...(notes.length
-      ? ['## Notes', '', ...notes.map((n) => `- ${n.replace(/\n/g, ' ').slice(0, 400)}`), '']
+    ...(data.notes.length
+      ? ['## Notes', '', ...data.notes.map((n) => `- ${n.replace(/\n/g, ' ').slice(0, 400)}`), '']
       : []),
   ].join('\n');
-  log(`\n${md}`);
-  writeFileSync(
-    join(work, 'results.json'),
-    JSON.stringify({ date, versions, machine: m, results, notes }, null, 2),
-  );
-  const out = writeResults
-    ? join(here, 'RESULTS.md')
-    : join(work, QUICK ? 'RESULTS.quick.md' : 'RESULTS.partial.md');
-  writeFileSync(out, md);
-  log(`written: ${out.replace(`${repo}/`, '')}${subset && writeResults ? ' (subset run)' : ''}`);
-  log(`total runtime ${elapsed.toFixed(0)} s`);
 }
 
-main()
+function reportOnly() {
+  const data = JSON.parse(readFileSync(join(work, 'results.json'), 'utf8'));
+  Object.assign(results, data.results);
+  data.docrootNote ??= data.results['1k']?.docroot?.skipped ?? null;
+  const md = buildReport(data, makeContenders({ repo, root, work }));
+  const out = argv.includes('--no-write') ? null : join(here, 'RESULTS.md');
+  log(md);
+  if (out) {
+    writeFileSync(out, md);
+    log(`written: ${out.replace(`${repo}/`, '')}`);
+  }
+}
+
+(argv.includes('--report-only') ? Promise.resolve(reportOnly()) : main())
   .then(() => process.exit(0))
   .catch(async (e) => {
     console.error(`bench failed: ${e?.stack ?? e}`);

@@ -85,11 +85,13 @@ export async function stopProcess(info, graceMs = 3000) {
 }
 
 export async function stopAll() {
+  for (const c of running) c.kill('SIGKILL'); // wrk, curl, ...
   await Promise.all([...children.values()].map((c) => stopProcess(c, 1500)));
 }
 
 /** Synchronous last-resort cleanup for process 'exit'. */
 export function killAllSync() {
+  for (const c of running) c.kill('SIGKILL');
   for (const pid of children.keys()) killGroup(pid, 'SIGKILL');
   children.clear();
 }
@@ -200,11 +202,20 @@ export async function waitReady(port, { path = '/1k.bin', timeoutMs = 20000, pro
 }
 
 /** Run a command to completion, capturing output. */
+const running = new Set();
+
 export function run(cmd, args, { timeoutMs = 60000, cwd, env } = {}) {
   return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, cwd, env, maxBuffer: 32 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (err.code ?? 1) : 0, stdout: String(stdout), stderr: String(stderr), err });
-    });
+    const child = execFile(
+      cmd,
+      args,
+      { timeout: timeoutMs, cwd, env, maxBuffer: 32 << 20 },
+      (err, stdout, stderr) => {
+        running.delete(child);
+        resolve({ code: err ? (err.code ?? 1) : 0, stdout: String(stdout), stderr: String(stderr), err });
+      },
+    );
+    running.add(child);
   });
 }
 
