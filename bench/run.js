@@ -211,6 +211,14 @@ function serverRss(c, pid) {
   return kib;
 }
 
+/** A one-line reason for a server's exit, from its output. */
+function exitReason(proc) {
+  const out = proc.output;
+  const code = /code: '([A-Z_]+)'/.exec(out)?.[1] ?? /\b(E[A-Z]{3,})\b/.exec(out)?.[1];
+  const last = out.trim().split('\n').filter(Boolean).slice(-1)[0] ?? '';
+  return `exit ${proc.code}${code ? `, ${code}` : ''}${!code && last ? `: ${last.slice(0, 120)}` : ''}`;
+}
+
 // ---------------------------------------------------------------- workloads
 /** Checks before loading: returns {headers, note} or throws with a reason to skip. */
 async function preflight(wl, srv) {
@@ -449,6 +457,11 @@ const fmtInt = (x) => {
 };
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : null);
 const fmtRatio = (r) => (r === null ? '—' : `${r.toFixed(2)}×`);
+const cell = (s) =>
+  String(s ?? '')
+    .replace(/\s+/g, ' ')
+    .replace(/\|/g, '\\|')
+    .trim();
 
 function tableFor(wl, contenders) {
   const rows = results[wl.id];
@@ -461,7 +474,7 @@ function tableFor(wl, contenders) {
       const r = rows[c.id];
       if (!r) continue;
       if (r.skipped) {
-        lines.push(`| ${c.label} | — | — | — | — | not measured: ${r.skipped.slice(0, 160)} |`);
+        lines.push(`| ${c.label} | — | — | — | — | not measured: ${cell(r.skipped).slice(0, 200)} |`);
         continue;
       }
       const per = r.open ? ((r.value - r.before) * 1024) / r.open : null;
@@ -479,7 +492,7 @@ function tableFor(wl, contenders) {
       const r = rows[c.id];
       if (!r) continue;
       if (r.skipped) {
-        lines.push(`| ${c.label} | — | — | — | — | not measured: ${r.skipped.slice(0, 160)} |`);
+        lines.push(`| ${c.label} | — | — | — | — | not measured: ${cell(r.skipped).slice(0, 200)} |`);
         continue;
       }
       lines.push(
@@ -501,12 +514,12 @@ function tableFor(wl, contenders) {
     const r = rows[c.id];
     const label = wl.id === 'workers' && c.id === 'docroot' ? 'docroot --workers 2' : c.label;
     if (r.skipped) {
-      lines.push(`| ${label} | — | — | — | — | — | not measured: ${r.skipped.slice(0, 160)} |`);
+      lines.push(`| ${label} | — | — | — | — | — | not measured: ${cell(r.skipped).slice(0, 200)} |`);
       continue;
     }
     const p99 = r.p99 === undefined ? '—' : `${fmt(r.p99, 2)} ms`;
     lines.push(
-      `| ${label} | ${fmtInt(r.value)} | ${p99} | ${fmtRatio(ratio(r.value, nginxV))} | ${fmtRatio(ratio(r.value, ceilV))} | ${(r.runs ?? []).map((v) => fmtInt(v).replace(/,/g, '')).join(', ')} | ${r.note ?? ''} |`,
+      `| ${label} | ${fmtInt(r.value)} | ${p99} | ${fmtRatio(ratio(r.value, nginxV))} | ${fmtRatio(ratio(r.value, ceilV))} | ${(r.runs ?? []).map((v) => fmtInt(v).replace(/,/g, '')).join(', ')} | ${cell(r.note)} |`,
     );
   }
   return lines.join('\n');
@@ -670,8 +683,16 @@ async function main() {
         if (wl.kind === 'curl') await curlWorkload(wl, c, srv);
         else await wrkWorkload(wl, c, srv);
         if (srv.proc.exited) {
-          note(`${c.id} exited during ${w}: ${srv.proc.output.slice(-300)}`);
-          break;
+          const why = exitReason(srv.proc);
+          const r = results[w]?.[c.id];
+          if (!r || r.skipped) put(w, c.id, { skipped: `server exited during this workload (${why})` });
+          note(`${c.id} exited during ${w} (${why}); restarting it for the remaining workloads`);
+          try {
+            srv = await startServer(c);
+          } catch (e) {
+            note(e.message.slice(0, 300));
+            break;
+          }
         }
       }
     } finally {
