@@ -765,12 +765,12 @@ async function main() {
     notes,
     results,
   };
-  writeFileSync(join(work, 'results.json'), JSON.stringify(data, null, 2));
+  // Only a run that writes RESULTS.md replaces results.json (the input of --report-only).
+  const kind = writeResults ? '' : QUICK ? '.quick' : '.partial';
+  writeFileSync(join(work, `results${kind}.json`), JSON.stringify(data, null, 2));
   const md = buildReport(data, contenders);
   log(`\n${md}`);
-  const out = writeResults
-    ? join(here, 'RESULTS.md')
-    : join(work, QUICK ? 'RESULTS.quick.md' : 'RESULTS.partial.md');
+  const out = writeResults ? join(here, 'RESULTS.md') : join(work, `RESULTS${kind}.md`);
   writeFileSync(out, md);
   log(`written: ${out.replace(`${repo}/`, '')}${subset && writeResults ? ' (subset run)' : ''}`);
   log(`total runtime ${data.settings.elapsedS.toFixed(0)} s`);
