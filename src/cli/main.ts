@@ -3,10 +3,12 @@
  * The `docroot` command. The only module that writes to the terminal and calls process.exit.
  * @module
  */
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { createServer, RootError } from '../server.js';
 import { VERSION } from '../version.js';
-import { type CliOptions, parseCommandLine, USAGE } from './args.js';
+import type { WireObserver } from '../wire/connection.js';
+import { type CliOptions, DEFAULT_CONFIG_FILE, type ParsedCommand, parseCommandLine, USAGE } from './args.js';
 
 function fail(message: string): never {
   process.stderr.write(`docroot: ${message}\n`);
@@ -29,7 +31,59 @@ export function displayUrls(host: string, port: number): string[] {
   return urls;
 }
 
+/** Colour only for a terminal, and never when NO_COLOR is set (https://no-color.org). */
+function wantsColor(stream: NodeJS.WriteStream): boolean {
+  const noColor = process.env.NO_COLOR;
+  return stream.isTTY === true && (noColor === undefined || noColor === '');
+}
+
+/** Re-parses with the config file when there is one; the file's module is only loaded then. */
+async function withConfigFile(argv: readonly string[], command: ParsedCommand): Promise<ParsedCommand> {
+  if (command.kind !== 'serve') return command;
+  const file =
+    command.options.configPath ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+  if (file === undefined) return command;
+  const { ConfigError, loadConfigFile } = await import('./config.js');
+  try {
+    return parseCommandLine(argv, loadConfigFile(file));
+  } catch (error) {
+    if (error instanceof ConfigError) return { kind: 'error', message: error.message };
+    throw error;
+  }
+}
+
+/** The trace and access-log observers the options ask for; their modules load only when wanted. */
+async function createObserver(options: CliOptions): Promise<WireObserver | undefined> {
+  const observers: WireObserver[] = [];
+  if (options.trace) {
+    const { createTraceObserver } = await import('../wire/trace.js');
+    observers.push(
+      createTraceObserver({
+        writeLine: (line) => process.stderr.write(`${line}\n`),
+        color: wantsColor(process.stderr),
+      }),
+    );
+  }
+  const log = options.log ?? (process.stdout.isTTY === true ? 'dev' : 'combined');
+  if (log !== 'off') {
+    const [{ createAccessLogObserver }, { createBufferedLineSink }] = await Promise.all([
+      import('../wire/access-log.js'),
+      import('../wire/buffered-sink.js'),
+    ]);
+    const sink = createBufferedLineSink((text) => process.stdout.write(text));
+    // Writes to terminals, files and pipes are synchronous on Linux, so the last lines get out on exit.
+    process.once('exit', () => sink.close());
+    observers.push(
+      createAccessLogObserver({ format: log, writeLine: sink.writeLine, color: wantsColor(process.stdout) }),
+    );
+  }
+  if (observers.length <= 1) return observers[0];
+  const { combineObservers } = await import('../wire/observers.js');
+  return combineObservers(...observers);
+}
+
 async function serve(options: CliOptions): Promise<void> {
+  const observer = await createObserver(options);
   let server: ReturnType<typeof createServer>;
   try {
     server = createServer({
@@ -48,6 +102,7 @@ async function serve(options: CliOptions): Promise<void> {
       ...(options.notFoundPage !== undefined ? { notFoundPage: options.notFoundPage } : {}),
       ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
       ...(options.cgi !== undefined ? { cgi: options.cgi } : {}),
+      ...(observer !== undefined ? { observer } : {}),
     });
   } catch (error) {
     if (error instanceof RootError) fail(error.message);
@@ -90,7 +145,16 @@ async function serve(options: CliOptions): Promise<void> {
 }
 
 async function main(argv: readonly string[]): Promise<void> {
-  const command = parseCommandLine(argv);
+  if (argv[0] === 'request') {
+    const { runRequestCommand } = await import('./request.js');
+    process.exitCode = await runRequestCommand(argv.slice(1), {
+      out: (text) => process.stdout.write(text),
+      error: (message) => process.stderr.write(`docroot: ${message}\n`),
+      color: wantsColor(process.stdout),
+    });
+    return;
+  }
+  const command = await withConfigFile(argv, parseCommandLine(argv));
   switch (command.kind) {
     case 'help':
       process.stdout.write(USAGE);
