@@ -5,6 +5,7 @@
 
 export { errorResponse } from './handlers/errors.js';
 export type { CacheOptions } from './handlers/file-cache.js';
+export { LIVE_RELOAD_PATH } from './handlers/livereload.js';
 export type { CacheControlRule } from './handlers/policy.js';
 export {
   createFileHandler,
@@ -20,6 +21,7 @@ export {
   SERVER_SOFTWARE,
   type ServerOptions,
 } from './server.js';
+export type { TlsOptions } from './tls/server.js';
 export { VERSION } from './version.js';
 export type { ExchangeRecord, WireObserver } from './wire/connection.js';
 export { DEFAULT_LIMITS, type WireLimits } from './wire/limits.js';

@@ -30,6 +30,13 @@ Options:
       --cgi-ext <.ext=cmd>   run files with this extension anywhere in the root with an
                              interpreter (repeatable; e.g. --cgi-ext .py=python3)
       --cgi-timeout <s>      seconds before a script is killed and 504 sent (default 30)
+      --tls-cert <file>      serve HTTPS with this PEM certificate (chain); needs --tls-key
+      --tls-key <file>       the PEM private key for --tls-cert
+      --tls-self-signed      serve HTTPS with a development certificate for localhost made at
+                             start-up (prints its SHA-256 fingerprint)
+      --workers <n|auto>     run n server processes on the same port (auto: one per CPU);
+                             SIGHUP restarts them one by one
+      --watch                reload open HTML pages when a file under the root changes
   -h, --help                 show this help
   -v, --version              print the version
 `;
@@ -50,6 +57,11 @@ export interface CliOptions {
   notFoundPage: string | undefined;
   maxConnections: number | undefined;
   cgi: { dir: string | null; interpreters: Record<string, string>; timeoutMs: number } | undefined;
+  /** HTTPS from PEM files, or a development certificate made at start-up. */
+  tls: { certFile: string; keyFile: string } | { selfSigned: true } | undefined;
+  /** Server processes (cluster workers); undefined runs the server in this process. */
+  workers: number | 'auto' | undefined;
+  watch: boolean;
 }
 
 export type ParsedCommand =
@@ -75,6 +87,11 @@ const FLAGS = {
   'cgi-dir': { type: 'string' },
   'cgi-ext': { type: 'string', multiple: true },
   'cgi-timeout': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-self-signed': { type: 'boolean' },
+  workers: { type: 'string' },
+  watch: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -170,6 +187,19 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
       }
     : undefined;
 
+  const tls = parseTlsFlags(values['tls-cert'], values['tls-key'], values['tls-self-signed'] === true);
+  if (typeof tls === 'string') return { kind: 'error', message: tls };
+
+  let workers: number | 'auto' | undefined;
+  if (values.workers !== undefined) {
+    if (values.workers === 'auto') workers = 'auto';
+    else {
+      const n = parseWholeNumber(values.workers, '--workers', 1, MAX_WORKERS);
+      if (typeof n === 'string') return { kind: 'error', message: `${n} (or auto)` };
+      workers = n;
+    }
+  }
+
   const notFound = values['404'];
   return {
     kind: 'serve',
@@ -189,6 +219,28 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
       notFoundPage: notFound === undefined ? undefined : notFound.startsWith('/') ? notFound : `/${notFound}`,
       maxConnections,
       cgi,
+      tls,
+      workers,
+      watch: values.watch ?? false,
     },
   };
+}
+
+/** More processes than this is a typo, not a deployment. */
+const MAX_WORKERS = 1024;
+
+function parseTlsFlags(
+  certFile: string | undefined,
+  keyFile: string | undefined,
+  selfSigned: boolean,
+): CliOptions['tls'] | string {
+  if (selfSigned) {
+    if (certFile !== undefined || keyFile !== undefined)
+      return '--tls-self-signed makes its own certificate; leave out --tls-cert and --tls-key';
+    return { selfSigned: true };
+  }
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined) return '--tls-key needs --tls-cert <file> too';
+  if (keyFile === undefined) return '--tls-cert needs --tls-key <file> too';
+  return { certFile, keyFile };
 }
