@@ -63,6 +63,17 @@ export interface Primary {
   pids(): number[];
 }
 
+/**
+ * How long to wait before replacing a worker, given how many unexpected exits happened within the
+ * crash window (this one included): at once up to CRASH_LOOP_LIMIT, then 1 s, 2 s, 4 s… up to 30 s, so a
+ * worker that dies on every request cannot turn the primary into a fork bomb.
+ */
+export function restartDelayMs(recentExits: number): number {
+  const overLimit = recentExits - CRASH_LOOP_LIMIT;
+  if (overLimit <= 0) return 0;
+  return Math.min(CRASH_BACKOFF_MAX_MS, CRASH_BACKOFF_FIRST_MS * 2 ** (overLimit - 1));
+}
+
 export function startPrimary(options: PrimaryOptions): Primary {
   const live = new Set<Worker>();
   const retiring = new Set<Worker>();
@@ -120,13 +131,12 @@ export function startPrimary(options: PrimaryOptions): Primary {
     const now = Date.now();
     crashes.push(now);
     while (crashes.length > 0 && crashes[0]! < now - CRASH_WINDOW_MS) crashes.shift();
-    const overLimit = crashes.length - CRASH_LOOP_LIMIT;
-    if (overLimit <= 0) {
+    const delay = restartDelayMs(crashes.length);
+    if (delay === 0) {
       options.log(`worker ${worker.process.pid} ${how}; starting another`);
       fork();
       return;
     }
-    const delay = Math.min(CRASH_BACKOFF_MAX_MS, CRASH_BACKOFF_FIRST_MS * 2 ** (overLimit - 1));
     options.log(
       `worker ${worker.process.pid} ${how}; ${crashes.length} exits in ${CRASH_WINDOW_MS / 1000} s, ` +
         `waiting ${delay / 1000} s before starting another`,

@@ -54,10 +54,20 @@ export function createTlsListener(
   // one socket only: say why in the log and drop it.
   server.on('tlsClientError', (error: Error, socket) => {
     options.logError(
-      new Error(error.message.split('\n')[0] ?? 'handshake failed'),
+      describeHandshakeError(error),
       `TLS handshake with ${socket.remoteAddress ?? 'a client'}`,
     );
     socket.destroy();
   });
   return server;
+}
+
+/** One line for the log (OpenSSL messages carry a file and line number nobody needs). */
+export function describeHandshakeError(error: Error): string {
+  const { code, reason } = error as Error & { code?: string; reason?: string };
+  if (code === 'ERR_SSL_HTTP_REQUEST') return 'the client sent plain HTTP to the HTTPS port; dropped';
+  if (code === 'ECONNRESET') return 'the client hung up during the handshake';
+  if (code === 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN' || code === 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA')
+    return 'the client does not trust the certificate';
+  return reason ?? error.message.split('\n')[0] ?? 'handshake failed';
 }
