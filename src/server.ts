@@ -121,6 +121,10 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
   }
   const fileHandler: RequestHandler = createFileHandler({
     ...options,
+    // A page reloaded because its file just changed must not get the copy cached a moment ago.
+    ...(options.watch === true
+      ? { cache: options.cache === false ? false : { ...options.cache, revalidateMs: 0 }, listingCacheMs: 0 }
+      : {}),
     root,
     logError,
     serverSoftware: SERVER_SOFTWARE,
