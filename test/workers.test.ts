@@ -243,3 +243,10 @@ test('a download in progress during SIGHUP finishes before its worker exits', as
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('--help lists the production flags', () => {
+  const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+  for (const flag of ['--tls-cert', '--tls-key', '--tls-self-signed', '--workers', '--watch']) {
+    assert.match(help.stdout, new RegExp(`${flag} `));
+  }
+});
