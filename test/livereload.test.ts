@@ -161,9 +161,20 @@ describe('--watch: the script in HTML responses', () => {
     });
   }
 
+  test('an edited page is served fresh at once (no one-second cache while watching)', async () => {
+    writeFileSync(path.join(root, 'fresh.html'), '<p>one</p>');
+    assert.match((await exchange(docroot.port, get('/fresh.html'))).responses[0]!.body.toString(), /one/);
+    writeFileSync(path.join(root, 'fresh.html'), '<p>two</p>');
+    assert.match((await exchange(docroot.port, get('/fresh.html'))).responses[0]!.body.toString(), /two/);
+    writeFileSync(path.join(root, 'sub', 'new.txt'), 'x');
+    const listing = (await exchange(docroot.port, get('/sub/?format=text'))).responses[0]!;
+    assert.match(listing.body.toString(), /^new\.txt$/m);
+  });
+
   test('a text listing is untouched', async () => {
     const { responses } = await exchange(docroot.port, get('/sub/?format=text'));
-    assert.equal(responses[0]!.body.toString(), 'page.html\n');
+    assert.doesNotMatch(responses[0]!.body.toString(), /EventSource/);
+    assert.match(responses[0]!.body.toString(), /^page\.html$/m);
   });
 });
 
