@@ -13,6 +13,7 @@ export {
 } from './adapters/node-http.js';
 export { errorResponse } from './handlers/errors.js';
 export type { CacheOptions } from './handlers/file-cache.js';
+export { LIVE_RELOAD_PATH } from './handlers/livereload.js';
 export type { CacheControlRule } from './handlers/policy.js';
 export {
   createFileHandler,
@@ -28,6 +29,7 @@ export {
   SERVER_SOFTWARE,
   type ServerOptions,
 } from './server.js';
+export type { TlsOptions } from './tls/server.js';
 export { VERSION } from './version.js';
 export {
   ACCESS_LOG_FORMATS,

@@ -36,6 +36,13 @@ Options:
                              (default dev on a terminal, combined otherwise)
       --config <file>        read options from this JSON file (default ./docroot.config.json
                              when it exists); flags given here win over the file
+      --tls-cert <file>      serve HTTPS with this PEM certificate (chain); needs --tls-key
+      --tls-key <file>       the PEM private key for --tls-cert
+      --tls-self-signed      serve HTTPS with a development certificate for localhost made at
+                             start-up (prints its SHA-256 fingerprint)
+      --workers <n|auto>     run n server processes on the same port (auto: one per CPU);
+                             SIGHUP restarts them one by one
+      --watch                reload open HTML pages when a file under the root changes
   -h, --help                 show this help
   -v, --version              print the version
 
@@ -65,6 +72,11 @@ export interface CliOptions {
   log: LogFormatChoice | undefined;
   /** --config, when given (a missing file is then an error rather than silently skipped). */
   configPath: string | undefined;
+  /** HTTPS from PEM files, or a development certificate made at start-up. */
+  tls: { certFile: string; keyFile: string } | { selfSigned: true } | undefined;
+  /** Server processes (cluster workers); undefined runs the server in this process. */
+  workers: number | 'auto' | undefined;
+  watch: boolean;
 }
 
 /** `--log` values; `off` writes no access log. */
@@ -116,6 +128,11 @@ export const FLAGS = {
   trace: { type: 'boolean' },
   log: { type: 'string' },
   config: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-self-signed': { type: 'boolean' },
+  workers: { type: 'string' },
+  watch: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -248,6 +265,19 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
     return { kind: 'error', message: `--log needs one of ${LOG_FORMAT_CHOICES.join(', ')}, got "${log}"` };
   }
 
+  const tls = parseTlsFlags(values['tls-cert'], values['tls-key'], values['tls-self-signed'] === true);
+  if (typeof tls === 'string') return { kind: 'error', message: tls };
+
+  let workers: number | 'auto' | undefined;
+  if (values.workers !== undefined) {
+    if (values.workers === 'auto') workers = 'auto';
+    else {
+      const n = parseWholeNumber(values.workers, '--workers', 1, MAX_WORKERS);
+      if (typeof n === 'string') return { kind: 'error', message: `${n} (or auto)` };
+      workers = n;
+    }
+  }
+
   const notFound = values['404'];
   return {
     kind: 'serve',
@@ -270,6 +300,28 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
       trace: values.trace ?? false,
       log: log as LogFormatChoice | undefined,
       configPath: values.config,
+      tls,
+      workers,
+      watch: values.watch ?? false,
     },
   };
+}
+
+/** More processes than this is a typo, not a deployment. */
+const MAX_WORKERS = 1024;
+
+function parseTlsFlags(
+  certFile: string | undefined,
+  keyFile: string | undefined,
+  selfSigned: boolean,
+): CliOptions['tls'] | string {
+  if (selfSigned) {
+    if (certFile !== undefined || keyFile !== undefined)
+      return '--tls-self-signed makes its own certificate; leave out --tls-cert and --tls-key';
+    return { selfSigned: true };
+  }
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined) return '--tls-key needs --tls-cert <file> too';
+  if (keyFile === undefined) return '--tls-cert needs --tls-key <file> too';
+  return { certFile, keyFile };
 }

@@ -54,6 +54,8 @@ export interface FileHandlerOptions {
   cors?: boolean;
   /** Serve /index.html for unknown paths without a file extension (single-page apps). */
   spa?: boolean;
+  /** How long a rendered listing is reused; 0 renders every time (live reload). @default 1000 */
+  listingCacheMs?: number;
   /** URL path of a page served (with status 404) when nothing matches, e.g. '/404.html'. */
   notFoundPage?: string;
   /** Product token, e.g. 'docroot/0.1.0'. */
@@ -106,6 +108,7 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
   };
   const scripts = options.scriptHandler;
   const listingCache = new Map<string, { builtAt: number; bytes: Buffer }>();
+  const listingCacheMs = options.listingCacheMs ?? LISTING_CACHE_FRESH_MS;
 
   const fail = (request: HttpRequest, status: number, message: string, extra?: Record<string, string>) =>
     errorResponse(status, message, request.headers.accept, extra);
@@ -208,7 +211,7 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     const listingKey = `${resolution.filePath}\0${format}\0${query.sort ?? ''}\0${query.order ?? ''}`;
     const now = Date.now();
     const cached = listingCache.get(listingKey);
-    if (cached !== undefined && now - cached.builtAt < LISTING_CACHE_FRESH_MS) {
+    if (cached !== undefined && now - cached.builtAt < listingCacheMs) {
       return { status: 200, headers, body: { kind: 'bytes', data: cached.bytes } };
     }
     const stream = renderListing({
