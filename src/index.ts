@@ -3,8 +3,17 @@
  * @module
  */
 
+export {
+  type ConnectMiddlewareOptions,
+  type NextFunction,
+  type NodeHttpAdapterOptions,
+  toConnectMiddleware,
+  toHttpRequest,
+  toNodeHttpHandler,
+} from './adapters/node-http.js';
 export { errorResponse } from './handlers/errors.js';
 export type { CacheOptions } from './handlers/file-cache.js';
+export { LIVE_RELOAD_PATH } from './handlers/livereload.js';
 export type { CacheControlRule } from './handlers/policy.js';
 export {
   createFileHandler,
@@ -20,7 +29,15 @@ export {
   SERVER_SOFTWARE,
   type ServerOptions,
 } from './server.js';
+export type { TlsOptions } from './tls/server.js';
 export { VERSION } from './version.js';
+export {
+  ACCESS_LOG_FORMATS,
+  type AccessLogFormat,
+  type AccessLogOptions,
+  createAccessLogObserver,
+} from './wire/access-log.js';
+export { type BufferedLineSink, createBufferedLineSink } from './wire/buffered-sink.js';
 export type { ExchangeRecord, WireObserver } from './wire/connection.js';
 export { DEFAULT_LIMITS, type WireLimits } from './wire/limits.js';
 export { WireServer, type WireServerOptions } from './wire/listener.js';
@@ -31,3 +48,5 @@ export type {
   ResponseDescription,
   ResponseHeaders,
 } from './wire/message.js';
+export { combineObservers } from './wire/observers.js';
+export { createTraceObserver, type TraceOptions } from './wire/trace.js';

@@ -5,12 +5,14 @@
 import { realpathSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { CGI_DEFAULT_TIMEOUT_MS, createCgiScriptHandler, stopAllCgiScripts } from './handlers/cgi.js';
+import type { CgiOptions } from './handlers/cgi.js';
 import { errorResponse } from './handlers/errors.js';
+import { LiveReloadHub, withLiveReload } from './handlers/livereload.js';
 import { createFileHandler, type FileHandlerOptions, type ScriptHandler } from './handlers/static.js';
+import { createTlsListener, type TlsOptions } from './tls/server.js';
 import { VERSION } from './version.js';
 import type { WireObserver } from './wire/connection.js';
-import type { WireLimits } from './wire/limits.js';
+import { DEFAULT_LIMITS, type WireLimits } from './wire/limits.js';
 import { WireServer } from './wire/listener.js';
 import type { RequestHandler } from './wire/message.js';
 
@@ -31,6 +33,16 @@ export interface ServerOptions extends Omit<FileHandlerOptions, 'root' | 'script
   scriptHandler?: ScriptHandler;
   /** Run CGI scripts (RFC 3875). Off unless given: running scripts is a trust decision. */
   cgi?: CgiServerOptions;
+  /**
+   * Serve HTTPS: a PEM certificate and key, or `{ selfSigned: true }` for a development certificate for
+   * localhost, 127.0.0.1 and ::1 made in memory at `listen()` (see `certificate`).
+   */
+  tls?: TlsOptions;
+  /**
+   * Live reload: watch the root and make open HTML pages reload when a file under it changes (a script
+   * is added to HTML responses; events at `/.well-known/docroot/livereload`). For development. @default false
+   */
+  watch?: boolean;
 }
 
 export interface CgiServerOptions {
@@ -51,9 +63,18 @@ export interface DocrootServer {
   address(): AddressInfo | null;
   /** Graceful: stop accepting, finish in-flight responses, close idle connections. */
   close(graceMs?: number): Promise<void>;
+  /** True when the server speaks HTTPS. */
+  readonly secure: boolean;
+  /** The certificate in use when it was made by `tls: { selfSigned: true }` (set by `listen()`), else null. */
+  readonly certificate: { cert: string; fingerprint256: string } | null;
 }
 
 export const SERVER_SOFTWARE = `docroot/${VERSION}`;
+
+/** Methods CGI scripts take (RFC 3875 §4.1.12 leaves the set to the server); kept here so start-up need not load CGI. */
+const CGI_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'];
+/** Seconds a script may run before its process group is killed. */
+const CGI_DEFAULT_TIMEOUT_MS = 30_000;
 
 /** Thrown for a root that does not exist or is not a folder, with a message fit for a CLI user. */
 export class RootError extends Error {
@@ -90,8 +111,9 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
       console.error(`docroot: ${context}:`, error);
     });
   let scriptHandler = options.scriptHandler;
+  let cgiModule: Promise<typeof import('./handlers/cgi.js')> | null = null;
   if (scriptHandler === undefined && options.cgi !== undefined) {
-    scriptHandler = createCgiScriptHandler({
+    const cgiOptions: CgiOptions = {
       root,
       cgiDir: options.cgi.dir === undefined ? 'cgi-bin' : options.cgi.dir,
       interpreters: options.cgi.interpreters ?? {},
@@ -101,15 +123,38 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
       logError,
       // A script's local redirect (RFC 3875 §6.2.2) is answered by the whole handler, as a new request.
       redispatch: async (request) => handler(request),
-    });
+    };
+    // Loaded on the first request, so servers without scripts never pay for child_process and friends.
+    const load = () => {
+      cgiModule ??= import('./handlers/cgi.js');
+      return cgiModule;
+    };
+    let cgiHandler: ScriptHandler | null = null;
+    scriptHandler = {
+      methods: CGI_METHODS,
+      async handle(request, segments) {
+        cgiHandler ??= (await load()).createCgiScriptHandler(cgiOptions);
+        return cgiHandler.handle(request, segments);
+      },
+    };
   }
-  const handler: RequestHandler = createFileHandler({
+  const fileHandler: RequestHandler = createFileHandler({
     ...options,
+    // A page reloaded because its file just changed must not get the copy cached a moment ago.
+    ...(options.watch === true
+      ? { cache: options.cache === false ? false : { ...options.cache, revalidateMs: 0 }, listingCacheMs: 0 }
+      : {}),
     root,
     logError,
     serverSoftware: SERVER_SOFTWARE,
     ...(scriptHandler ? { scriptHandler } : {}),
   });
+  const liveReload = options.watch === true ? new LiveReloadHub() : null;
+  const handler = liveReload === null ? fileHandler : withLiveReload(fileHandler, liveReload);
+  let stopWatching: (() => void) | null = null;
+  const tlsOptions = options.tls;
+  let tlsServer: import('node:tls').Server | null = null;
+  let certificate: DocrootServer['certificate'] = null;
   const wire = new WireServer({
     handler,
     serverSoftware: SERVER_SOFTWARE,
@@ -118,6 +163,20 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     logError,
     ...(options.observer ? { observer: options.observer } : {}),
     renderError: (status, message, head) => errorResponse(status, message, head?.headers.accept),
+    ...(tlsOptions !== undefined
+      ? {
+          secure: true,
+          createServer: (onConnection) =>
+            (tlsServer = createTlsListener(
+              {
+                tls: tlsOptions,
+                handshakeTimeoutMs: options.limits?.headersTimeoutMs ?? DEFAULT_LIMITS.headersTimeoutMs,
+                logError,
+              },
+              onConnection,
+            )),
+        }
+      : {}),
   });
   const port = options.port ?? 8080;
   const host = options.host ?? 'localhost';
@@ -125,12 +184,38 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     handler,
     root,
     wire,
-    listen: () => wire.listen(port, host),
+    secure: tlsOptions !== undefined,
+    get certificate() {
+      return certificate;
+    },
+    listen: async () => {
+      if (tlsOptions !== undefined && 'selfSigned' in tlsOptions && certificate === null) {
+        const { generateSelfSignedCertificate } = await import('./tls/self-signed.js');
+        const generated = generateSelfSignedCertificate();
+        tlsServer!.setSecureContext({ cert: generated.cert, key: generated.key });
+        certificate = { cert: generated.cert, fingerprint256: generated.fingerprint256 };
+      }
+      if (liveReload !== null && stopWatching === null) {
+        const { watchTree } = await import('./files/watch.js');
+        const showDotfiles = options.dotfiles ?? false;
+        const watcher = watchTree(root, {
+          // Hidden names are not served (unless --dotfiles), and .git churns on every commit.
+          ignore: (relative) => !showDotfiles && relative.split('/').some((name) => name.startsWith('.')),
+          onChange: (paths) => liveReload.broadcast(paths.map((relative) => `/${relative}`)),
+          onError: (error) => logError(error, 'watching the root'),
+        });
+        stopWatching = () => watcher.close();
+      }
+      return wire.listen(port, host);
+    },
     address: () => wire.address(),
     close: async (graceMs?: number) => {
+      // Open event streams would hold graceful shutdown for the whole grace period.
+      stopWatching?.();
+      liveReload?.closeAll();
       await wire.close(graceMs);
       // Scripts run in their own process groups and would outlive the server.
-      if (options.cgi !== undefined) stopAllCgiScripts();
+      if (cgiModule !== null) (await cgiModule).stopAllCgiScripts();
     },
   };
 }

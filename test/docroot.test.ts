@@ -193,3 +193,21 @@ describe('options of the document root', () => {
     await docroot.close();
   });
 });
+
+describe('listing freshness', () => {
+  test('a file added to a folder shows in its listing within a second', async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const os = await import('node:os');
+    const dir = mkdtempSync(`${os.tmpdir()}/docroot-listing-`);
+    writeFileSync(`${dir}/first.txt`, '1');
+    const docroot = await startDocroot({ root: dir });
+    const before = await exchange(docroot.port, get('/?format=text'));
+    assert.equal(before.responses[0]!.body.toString(), 'first.txt\n');
+    writeFileSync(`${dir}/second.txt`, '2');
+    await new Promise((r) => setTimeout(r, 1050));
+    const after = await exchange(docroot.port, get('/?format=text'));
+    assert.equal(after.responses[0]!.body.toString(), 'first.txt\nsecond.txt\n');
+    await docroot.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -30,8 +30,24 @@ Options:
       --cgi-ext <.ext=cmd>   run files with this extension anywhere in the root with an
                              interpreter (repeatable; e.g. --cgi-ext .py=python3)
       --cgi-timeout <s>      seconds before a script is killed and 504 sent (default 30)
+      --trace                print every request and response head to stderr, in the
+                             C (-->) / S (<--) notation, with connection open, reuse and close
+      --log <format>         access log on stdout: dev, common, combined, json or off
+                             (default dev on a terminal, combined otherwise)
+      --config <file>        read options from this JSON file (default ./docroot.config.json
+                             when it exists); flags given here win over the file
+      --tls-cert <file>      serve HTTPS with this PEM certificate (chain); needs --tls-key
+      --tls-key <file>       the PEM private key for --tls-cert
+      --tls-self-signed      serve HTTPS with a development certificate for localhost made at
+                             start-up (prints its SHA-256 fingerprint)
+      --workers <n|auto>     run n server processes on the same port (auto: one per CPU);
+                             SIGHUP restarts them one by one
+      --watch                reload open HTML pages when a file under the root changes
   -h, --help                 show this help
   -v, --version              print the version
+
+Also: docroot request <url> [options]   send one request and show both sides of the exchange
+      (docroot request --help for its options)
 `;
 
 export interface CliOptions {
@@ -50,6 +66,36 @@ export interface CliOptions {
   notFoundPage: string | undefined;
   maxConnections: number | undefined;
   cgi: { dir: string | null; interpreters: Record<string, string>; timeoutMs: number } | undefined;
+  /** Print protocol heads to stderr (--trace). */
+  trace: boolean;
+  /** Access log format; undefined means the default for the terminal (dev on a TTY, else combined). */
+  log: LogFormatChoice | undefined;
+  /** --config, when given (a missing file is then an error rather than silently skipped). */
+  configPath: string | undefined;
+  /** HTTPS from PEM files, or a development certificate made at start-up. */
+  tls: { certFile: string; keyFile: string } | { selfSigned: true } | undefined;
+  /** Server processes (cluster workers); undefined runs the server in this process. */
+  workers: number | 'auto' | undefined;
+  watch: boolean;
+}
+
+/** `--log` values; `off` writes no access log. */
+export const LOG_FORMAT_CHOICES = ['dev', 'common', 'combined', 'json', 'off'] as const;
+export type LogFormatChoice = (typeof LOG_FORMAT_CHOICES)[number];
+
+/** The file read when --config is not given, from the current folder. */
+export const DEFAULT_CONFIG_FILE = 'docroot.config.json';
+
+/**
+ * Options read from a config file, already checked against FLAGS: keys are long flag names (the file's
+ * camelCase keys converted back), values typed as parseArgs would give them.
+ */
+export interface ConfigFileValues {
+  /** The file, for error messages. */
+  source: string;
+  values: Partial<Record<keyof typeof FLAGS, string | boolean | string[]>>;
+  /** The folder to serve (key `dir`), already resolved against the file's folder. */
+  dir?: string;
 }
 
 export type ParsedCommand =
@@ -58,7 +104,11 @@ export type ParsedCommand =
   | { kind: 'serve'; options: CliOptions }
   | { kind: 'error'; message: string };
 
-const FLAGS = {
+/**
+ * The single table of options: the command line is parsed with it, and config-file keys are checked
+ * against it (`camelCase` of each long flag), so the two cannot drift apart.
+ */
+export const FLAGS = {
   port: { type: 'string', short: 'p' },
   host: { type: 'string' },
   'no-listing': { type: 'boolean' },
@@ -75,6 +125,14 @@ const FLAGS = {
   'cgi-dir': { type: 'string' },
   'cgi-ext': { type: 'string', multiple: true },
   'cgi-timeout': { type: 'string' },
+  trace: { type: 'boolean' },
+  log: { type: 'string' },
+  config: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-self-signed': { type: 'boolean' },
+  workers: { type: 'string' },
+  watch: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -86,7 +144,19 @@ function parseWholeNumber(text: string, flag: string, min: number, max: number):
   return value;
 }
 
-export function parseCommandLine(argv: readonly string[]): ParsedCommand {
+/** Flags that only make sense on the command line, so a config file may not set them. */
+export const COMMAND_LINE_ONLY_FLAGS: ReadonlySet<string> = new Set(['help', 'version', 'config']);
+
+/** `no-listing` → `noListing`: the config-file key for a long flag. */
+export function configKeyOf(flag: string): string {
+  return flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * Parses argv; `config` (from a config file) fills in whatever the command line leaves out. A flag given
+ * on the command line replaces the file's value, lists included.
+ */
+export function parseCommandLine(argv: readonly string[], config?: ConfigFileValues): ParsedCommand {
   let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof FLAGS; allowPositionals: true }>>;
   try {
     parsed = parseArgs({ args: [...argv], options: FLAGS, allowPositionals: true, strict: true });
@@ -96,7 +166,27 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
     if (unknown) return { kind: 'error', message: `unknown flag ${unknown[1]} (see docroot --help)` };
     return { kind: 'error', message: `${message.split('\n')[0]} (see docroot --help)` };
   }
-  const { values, positionals } = parsed;
+  if (config === undefined) return optionsFromValues(parsed.values, parsed.positionals);
+  const fromFile = Object.keys(config.values).filter((flag) => !(flag in parsed.values));
+  const values = { ...config.values, ...parsed.values } as typeof parsed.values;
+  const positionals =
+    parsed.positionals.length === 0 && config.dir !== undefined ? [config.dir] : parsed.positionals;
+  const command = optionsFromValues(values, positionals);
+  if (command.kind !== 'error') return command;
+  // Name the file and its key when the bad value came from the file.
+  const flag = /^--([a-z0-9-]+)/.exec(command.message)?.[1];
+  if (flag === undefined || !fromFile.includes(flag)) return command;
+  return {
+    kind: 'error',
+    message: `${config.source}: "${configKeyOf(flag)}"${command.message.slice(flag.length + 2)}`,
+  };
+}
+
+type FlagValues = ReturnType<
+  typeof parseArgs<{ args: string[]; options: typeof FLAGS; allowPositionals: true }>
+>['values'];
+
+function optionsFromValues(values: FlagValues, positionals: readonly string[]): ParsedCommand {
   if (values.help) return { kind: 'help' };
   if (values.version) return { kind: 'version' };
   if (positionals.length > 1) {
@@ -170,6 +260,24 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
       }
     : undefined;
 
+  const log = values.log;
+  if (log !== undefined && !(LOG_FORMAT_CHOICES as readonly string[]).includes(log)) {
+    return { kind: 'error', message: `--log needs one of ${LOG_FORMAT_CHOICES.join(', ')}, got "${log}"` };
+  }
+
+  const tls = parseTlsFlags(values['tls-cert'], values['tls-key'], values['tls-self-signed'] === true);
+  if (typeof tls === 'string') return { kind: 'error', message: tls };
+
+  let workers: number | 'auto' | undefined;
+  if (values.workers !== undefined) {
+    if (values.workers === 'auto') workers = 'auto';
+    else {
+      const n = parseWholeNumber(values.workers, '--workers', 1, MAX_WORKERS);
+      if (typeof n === 'string') return { kind: 'error', message: `${n} (or auto)` };
+      workers = n;
+    }
+  }
+
   const notFound = values['404'];
   return {
     kind: 'serve',
@@ -189,6 +297,31 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
       notFoundPage: notFound === undefined ? undefined : notFound.startsWith('/') ? notFound : `/${notFound}`,
       maxConnections,
       cgi,
+      trace: values.trace ?? false,
+      log: log as LogFormatChoice | undefined,
+      configPath: values.config,
+      tls,
+      workers,
+      watch: values.watch ?? false,
     },
   };
+}
+
+/** More processes than this is a typo, not a deployment. */
+const MAX_WORKERS = 1024;
+
+function parseTlsFlags(
+  certFile: string | undefined,
+  keyFile: string | undefined,
+  selfSigned: boolean,
+): CliOptions['tls'] | string {
+  if (selfSigned) {
+    if (certFile !== undefined || keyFile !== undefined)
+      return '--tls-self-signed makes its own certificate; leave out --tls-cert and --tls-key';
+    return { selfSigned: true };
+  }
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined) return '--tls-key needs --tls-cert <file> too';
+  if (keyFile === undefined) return '--tls-cert needs --tls-key <file> too';
+  return { certFile, keyFile };
 }

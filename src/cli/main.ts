@@ -3,10 +3,15 @@
  * The `docroot` command. The only module that writes to the terminal and calls process.exit.
  * @module
  */
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-import { createServer, RootError } from '../server.js';
+import { createServer, RootError, resolveRoot } from '../server.js';
+import type { TlsOptions } from '../tls/server.js';
 import { VERSION } from '../version.js';
-import { type CliOptions, parseCommandLine, USAGE } from './args.js';
+import type { WireObserver } from '../wire/connection.js';
+import { type CliOptions, DEFAULT_CONFIG_FILE, type ParsedCommand, parseCommandLine, USAGE } from './args.js';
+
+type WorkersModule = typeof import('./workers.js');
 
 function fail(message: string): never {
   process.stderr.write(`docroot: ${message}\n`);
@@ -14,22 +19,105 @@ function fail(message: string): never {
 }
 
 /** The URLs a user can open: localhost names, plus every LAN address when listening on all interfaces. */
-export function displayUrls(host: string, port: number): string[] {
+export function displayUrls(host: string, port: number, scheme: 'http' | 'https' = 'http'): string[] {
   const wildcard = host === '0.0.0.0' || host === '::' || host === '';
-  if (!wildcard) return [`http://${host.includes(':') ? `[${host}]` : host}:${port}/`];
-  const urls = [`http://localhost:${port}/`];
+  if (!wildcard) return [`${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}/`];
+  const urls = [`${scheme}://localhost:${port}/`];
   for (const addresses of Object.values(os.networkInterfaces())) {
     for (const address of addresses ?? []) {
       if (address.internal) continue;
-      if (address.family === 'IPv4') urls.push(`http://${address.address}:${port}/`);
+      if (address.family === 'IPv4') urls.push(`${scheme}://${address.address}:${port}/`);
       else if (host === '::' && !address.address.startsWith('fe80'))
-        urls.push(`http://[${address.address}]:${port}/`);
+        urls.push(`${scheme}://[${address.address}]:${port}/`);
     }
   }
   return urls;
 }
 
+/** Colour only for a terminal, and never when NO_COLOR is set (https://no-color.org). */
+function wantsColor(stream: NodeJS.WriteStream): boolean {
+  const noColor = process.env.NO_COLOR;
+  return stream.isTTY === true && (noColor === undefined || noColor === '');
+}
+
+/** Re-parses with the config file when there is one; the file's module is only loaded then. */
+async function withConfigFile(argv: readonly string[], command: ParsedCommand): Promise<ParsedCommand> {
+  if (command.kind !== 'serve') return command;
+  const file =
+    command.options.configPath ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+  if (file === undefined) return command;
+  const { ConfigError, loadConfigFile } = await import('./config.js');
+  try {
+    return parseCommandLine(argv, loadConfigFile(file));
+  } catch (error) {
+    if (error instanceof ConfigError) return { kind: 'error', message: error.message };
+    throw error;
+  }
+}
+
+/** The trace and access-log observers the options ask for; their modules load only when wanted. */
+async function createObserver(options: CliOptions): Promise<WireObserver | undefined> {
+  const observers: WireObserver[] = [];
+  if (options.trace) {
+    const { createTraceObserver } = await import('../wire/trace.js');
+    observers.push(
+      createTraceObserver({
+        writeLine: (line) => process.stderr.write(`${line}\n`),
+        color: wantsColor(process.stderr),
+      }),
+    );
+  }
+  const log = options.log ?? (process.stdout.isTTY === true ? 'dev' : 'combined');
+  if (log !== 'off') {
+    const [{ createAccessLogObserver }, { createBufferedLineSink }] = await Promise.all([
+      import('../wire/access-log.js'),
+      import('../wire/buffered-sink.js'),
+    ]);
+    const sink = createBufferedLineSink((text) => process.stdout.write(text));
+    // Writes to terminals, files and pipes are synchronous on Linux, so the last lines get out on exit.
+    process.once('exit', () => sink.close());
+    observers.push(
+      createAccessLogObserver({ format: log, writeLine: sink.writeLine, color: wantsColor(process.stdout) }),
+    );
+  }
+  if (observers.length <= 1) return observers[0];
+  const { combineObservers } = await import('../wire/observers.js');
+  return combineObservers(...observers);
+}
+
+/** The PEM files named by --tls-cert and --tls-key, or a one-line error. */
+function readTlsFiles(files: { certFile: string; keyFile: string }): { cert: string; key: string } {
+  const read = (file: string, flag: string) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      fail(`cannot read the ${flag} file ${file}${code === undefined ? '' : ` (${code})`}`);
+    }
+  };
+  return { cert: read(files.certFile, '--tls-cert'), key: read(files.keyFile, '--tls-key') };
+}
+
+function tlsFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+  return `cannot use the TLS certificate and key: ${message}`;
+}
+
 async function serve(options: CliOptions): Promise<void> {
+  if (options.workers === undefined) return serveInThisProcess(options, null);
+  const workers = await import('./workers.js');
+  if (workers.isWorkerProcess()) return serveInThisProcess(options, workers);
+  return serveWithWorkers(options, workers);
+}
+
+/** The server in this process: the plain command, or one worker of --workers (then `workers` is set). */
+async function serveInThisProcess(options: CliOptions, workers: WorkersModule | null): Promise<void> {
+  let tls: TlsOptions | undefined;
+  if (options.tls !== undefined) {
+    if (workers !== null) tls = await workers.requestTlsFromPrimary();
+    else tls = 'selfSigned' in options.tls ? { selfSigned: true } : readTlsFiles(options.tls);
+  }
+  const observer = await createObserver(options);
   let server: ReturnType<typeof createServer>;
   try {
     server = createServer({
@@ -42,15 +130,19 @@ async function serve(options: CliOptions): Promise<void> {
       compress: options.compress,
       ...(options.cacheControl !== undefined ? { cacheControl: options.cacheControl } : {}),
       cacheControlRules: options.cacheControlRules,
-      headers: options.headers,
+      headers: workers === null ? options.headers : { ...options.headers, ...workers.workerHeaders() },
       cors: options.cors,
       spa: options.spa,
       ...(options.notFoundPage !== undefined ? { notFoundPage: options.notFoundPage } : {}),
       ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
       ...(options.cgi !== undefined ? { cgi: options.cgi } : {}),
+      ...(observer !== undefined ? { observer } : {}),
+      ...(tls !== undefined ? { tls } : {}),
+      watch: options.watch,
     });
   } catch (error) {
     if (error instanceof RootError) fail(error.message);
+    if (tls !== undefined) fail(tlsFailure(error));
     throw error;
   }
   let address: Awaited<ReturnType<typeof server.listen>>;
@@ -63,17 +155,21 @@ async function serve(options: CliOptions): Promise<void> {
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') fail(`cannot listen on host ${options.host}`);
     fail(`cannot listen: ${(error as Error).message}`);
   }
-  const urls = displayUrls(options.host, address.port);
-  process.stdout.write(
-    `docroot ${VERSION} serving ${server.root}\n${urls.map((u) => `  ${u}`).join('\n')}\n`,
-  );
-  if (options.cgi !== undefined) {
-    const where = [
-      options.cgi.dir === null ? null : `executables in /${options.cgi.dir}/`,
-      ...Object.entries(options.cgi.interpreters).map(([ext, cmd]) => `*${ext} files (with ${cmd})`),
-    ].filter((x) => x !== null);
-    process.stdout.write(`  CGI is on: ${where.join(', ')} run as programs on this machine\n`);
+  if (workers !== null) {
+    // The primary printed the banner and owns the signals; this worker stops when it is told to.
+    let stopping = false;
+    const stopWorker = () => {
+      if (stopping) return;
+      stopping = true;
+      server.close().then(() => process.exit(0));
+    };
+    workers.onShutdownRequest(stopWorker);
+    process.on('SIGINT', stopWorker);
+    process.on('SIGTERM', stopWorker);
+    process.on('SIGHUP', () => {});
+    return;
   }
+  printBanner(options, server.root, address.port, server.certificate?.fingerprint256);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -89,8 +185,107 @@ async function serve(options: CliOptions): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
+/** --workers: this process is the primary; it forks the servers, prints, and handles the signals. */
+async function serveWithWorkers(options: CliOptions, workers: WorkersModule): Promise<void> {
+  let root: string;
+  try {
+    root = resolveRoot(options.root);
+  } catch (error) {
+    if (error instanceof RootError) fail(error.message);
+    throw error;
+  }
+  // Read or make the certificate once, so every worker serves the same one.
+  let tls: { cert: string; key: string } | undefined;
+  let fingerprint: string | undefined;
+  if (options.tls !== undefined) {
+    if ('selfSigned' in options.tls) {
+      const { generateSelfSignedCertificate } = await import('../tls/self-signed.js');
+      const generated = generateSelfSignedCertificate();
+      tls = { cert: generated.cert, key: generated.key };
+      fingerprint = generated.fingerprint256;
+    } else {
+      tls = readTlsFiles(options.tls);
+      const { createSecureContext } = await import('node:tls');
+      try {
+        createSecureContext(tls);
+      } catch (error) {
+        fail(tlsFailure(error));
+      }
+    }
+  }
+  const count = workers.workerCount(options.workers ?? 1);
+  const primary = workers.startPrimary({
+    count,
+    ...(tls !== undefined ? { tls } : {}),
+    log: (line) => process.stderr.write(`docroot: ${line}\n`),
+  });
+  primary.done.then((code) => process.exit(code));
+  let address: { port: number };
+  try {
+    address = await primary.ready;
+  } catch {
+    return; // The worker printed why; `done` exits with 1 once the others are gone.
+  }
+  printBanner(options, root, address.port, fingerprint, count);
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`docroot: ${signal} again, exiting now\n`);
+      primary.kill();
+      process.exit(1);
+    }
+    stopping = true;
+    process.stderr.write(`docroot: ${signal}, workers are finishing open responses\n`);
+    primary.stop();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGHUP', () => {
+    if (!stopping) void primary.restart();
+  });
+}
+
+/** What is being served and where, once, by the process the user started. */
+function printBanner(
+  options: CliOptions,
+  root: string,
+  port: number,
+  fingerprint: string | undefined,
+  workerCount?: number,
+): void {
+  const urls = displayUrls(options.host, port, options.tls === undefined ? 'http' : 'https');
+  const processes = workerCount === undefined ? '' : ` with ${workerCount} workers`;
+  process.stdout.write(
+    `docroot ${VERSION} serving ${root}${processes}\n${urls.map((u) => `  ${u}`).join('\n')}\n`,
+  );
+  if (fingerprint !== undefined) {
+    process.stdout.write(
+      '  HTTPS with a self-signed development certificate (localhost, 127.0.0.1, ::1)\n' +
+        `  SHA-256 fingerprint ${fingerprint}\n`,
+    );
+  }
+  if (options.watch) process.stdout.write('  live reload is on: HTML pages reload when a file changes\n');
+  if (options.cgi !== undefined) {
+    const where = [
+      options.cgi.dir === null ? null : `executables in /${options.cgi.dir}/`,
+      ...Object.entries(options.cgi.interpreters).map(([ext, cmd]) => `*${ext} files (with ${cmd})`),
+    ].filter((x) => x !== null);
+    process.stdout.write(`  CGI is on: ${where.join(', ')} run as programs on this machine\n`);
+  }
+}
+
 async function main(argv: readonly string[]): Promise<void> {
-  const command = parseCommandLine(argv);
+  if (argv[0] === 'request') {
+    const { runRequestCommand } = await import('./request.js');
+    process.exitCode = await runRequestCommand(argv.slice(1), {
+      out: (text) => process.stdout.write(text),
+      error: (message) => process.stderr.write(`docroot: ${message}\n`),
+      color: wantsColor(process.stdout),
+    });
+    return;
+  }
+  const command = await withConfigFile(argv, parseCommandLine(argv));
   switch (command.kind) {
     case 'help':
       process.stdout.write(USAGE);

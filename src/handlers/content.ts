@@ -123,7 +123,7 @@ export async function loadCacheEntry(
     lastModified: formatHttpDate(info.mtimeMs),
     compressible,
     sidecars: ctx.compress && compressible ? await findSidecars(info.filePath, info.mtimeMs) : [],
-    identity: { body, etag: '', preparedHead: null },
+    identity: { body, etag: '', preparedHead: null, preparedNotModified: null },
     encoded: new Map(),
     pending: new Map(),
     bytes: body.length,
@@ -131,6 +131,10 @@ export async function loadCacheEntry(
   entry.identity.etag = entry.etag;
   const rep = describe(info, ctx.policy, entry);
   entry.identity.preparedHead = prepareHead(rep, ctx, 'identity', entry.identity);
+  entry.identity.preparedNotModified = Buffer.from(
+    `${ctx.serverFieldLine}${serializeFields(representationHeaders(rep, ctx, 'identity', entry.etag))}`,
+    'latin1',
+  );
   return entry;
 }
 
@@ -163,6 +167,7 @@ function cachedVariant(
           body,
           etag: withEncodingSuffix(entry.etag, coding),
           preparedHead: null,
+          preparedNotModified: null,
         };
         variant.preparedHead = prepareHead(describe(entry, ctx.policy, entry), ctx, coding, variant);
         entry.encoded.set(coding, variant);

@@ -26,6 +26,8 @@ export interface CachedVariant {
   etag: string;
   /** Header block for a 200 with this body (everything but Date and Connection). */
   preparedHead: Buffer | null;
+  /** Header block for a 304 (the same validators and metadata, no Content-Length). */
+  preparedNotModified: Buffer | null;
 }
 
 export interface CachedFile {

@@ -22,6 +22,14 @@ import { errorResponse } from './errors.js';
 import { type CacheOptions, FileCache } from './file-cache.js';
 import { type CacheControlRule, SitePolicy } from './policy.js';
 
+const EMPTY_BODY = { kind: 'bytes', data: Buffer.alloc(0) } as const;
+
+/** A rendered listing is reused for this long: like files, never stale for more than a second. */
+const LISTING_CACHE_FRESH_MS = 1000;
+/** Listings larger than this are streamed every time instead of kept. */
+const LISTING_CACHE_MAX_BYTES = 4 * 1024 * 1024;
+const LISTING_CACHE_ENTRIES = 64;
+
 /** Methods a static path answers. */
 export const STATIC_ALLOW = 'GET, HEAD, OPTIONS';
 
@@ -46,6 +54,8 @@ export interface FileHandlerOptions {
   cors?: boolean;
   /** Serve /index.html for unknown paths without a file extension (single-page apps). */
   spa?: boolean;
+  /** How long a rendered listing is reused; 0 renders every time (live reload). @default 1000 */
+  listingCacheMs?: number;
   /** URL path of a page served (with status 404) when nothing matches, e.g. '/404.html'. */
   notFoundPage?: string;
   /** Product token, e.g. 'docroot/0.1.0'. */
@@ -97,6 +107,8 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     followSymlinks: options.followSymlinks ?? false,
   };
   const scripts = options.scriptHandler;
+  const listingCache = new Map<string, { builtAt: number; bytes: Buffer }>();
+  const listingCacheMs = options.listingCacheMs ?? LISTING_CACHE_FRESH_MS;
 
   const fail = (request: HttpRequest, status: number, message: string, extra?: Record<string, string>) =>
     errorResponse(status, message, request.headers.accept, extra);
@@ -196,6 +208,12 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     const cacheControl = policy.cacheControlFor(resolution.urlPath, true);
     if (cacheControl !== undefined) headers['Cache-Control'] = cacheControl;
     if (request.method === 'HEAD') return { status: 200, headers };
+    const listingKey = `${resolution.filePath}\0${format}\0${query.sort ?? ''}\0${query.order ?? ''}`;
+    const now = Date.now();
+    const cached = listingCache.get(listingKey);
+    if (cached !== undefined && now - cached.builtAt < listingCacheMs) {
+      return { status: 200, headers, body: { kind: 'bytes', data: cached.bytes } };
+    }
     const stream = renderListing({
       dirPath: resolution.filePath,
       urlPath: resolution.urlPath,
@@ -205,7 +223,33 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
       showDotfiles: resolveOptions.dotfiles,
       serverSoftware: options.serverSoftware ?? 'docroot',
     });
+    rememberListing(listingKey, stream, now);
     return { status: 200, headers, body: { kind: 'stream', stream } };
+  }
+
+  /** Keeps a copy of a listing as it streams out, so the next second's requests are answered from memory. */
+  function rememberListing(key: string, stream: NodeJS.ReadableStream, builtAt: number): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > LISTING_CACHE_MAX_BYTES) {
+        stream.off('data', onData);
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(chunk);
+    };
+    stream.on('data', onData);
+    stream.once('end', () => {
+      if (size > LISTING_CACHE_MAX_BYTES) return;
+      listingCache.delete(key);
+      listingCache.set(key, { builtAt, bytes: Buffer.concat(chunks) });
+      if (listingCache.size > LISTING_CACHE_ENTRIES) {
+        const oldest = listingCache.keys().next();
+        if (!oldest.done) listingCache.delete(oldest.value);
+      }
+    });
   }
 
   async function handleSlow(request: HttpRequest): Promise<ResponseDescription> {
@@ -281,6 +325,17 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
           preparedHeaderBlock: entry.identity.preparedHead!,
           body: { kind: 'bytes', data: entry.identity.body },
         };
+      }
+      // A browser revalidating with exactly our ETag (the usual 304) is answered from the cache too.
+      if (
+        entry !== undefined &&
+        headers['if-none-match'] === entry.etag &&
+        headers['accept-encoding'] === undefined &&
+        headers['if-match'] === undefined &&
+        headers['if-unmodified-since'] === undefined &&
+        headers.range === undefined
+      ) {
+        return { status: 304, preparedHeaderBlock: entry.identity.preparedNotModified!, body: EMPTY_BODY };
       }
       if (entry !== undefined) return serveFileContent(request, entry, entry, ctx);
     }

@@ -15,16 +15,20 @@ import { ProtocolError } from './errors.js';
 import type { WireLimits } from './limits.js';
 import type { HttpRequest, RequestHandler, ResponseBody, ResponseDescription } from './message.js';
 import { parseRequestHead, type RequestHead } from './parser.js';
-import { dateFieldLine, serializeFields, statusLine } from './serialize.js';
+import { dateFieldLine, serializeFields, statusAndDateBytes, statusLine } from './serialize.js';
 import { reasonPhrase } from './status.js';
 
 /** Bodies up to this size are copied into the same buffer as the head, so the response is one write. */
 const SINGLE_WRITE_MAX_BYTES = 64 * 1024;
 /** Read size for file bodies: large reads keep big downloads near disk speed without much memory. */
-const FILE_READ_CHUNK_BYTES = 256 * 1024;
+const FILE_READ_CHUNK_BYTES = 512 * 1024;
 /** How long a closed connection may take to flush before it is destroyed. */
 const CLOSE_FLUSH_MS = 5_000;
 const CONTINUE_LINE = 'HTTP/1.1 100 Continue\r\n\r\n';
+/** Complete keep-alive responses of prepared blocks, valid for the second their Date names. */
+const wholeResponses = new WeakMap<Buffer, { second: number; status: number; body: Buffer; bytes: Buffer }>();
+const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n', 'latin1');
+const CONNECTION_KEEP_ALIVE = Buffer.from('Connection: keep-alive\r\n', 'latin1');
 
 export type DeadlineKind = 'none' | 'headers' | 'keep-alive' | 'body' | 'send' | 'closing';
 
@@ -77,6 +81,21 @@ interface Exchange {
   status: number;
   bytesSent: number;
   activeStream: Readable | null;
+}
+
+/** A new exchange for a parsed head, or for an error answered before any head could be parsed. */
+function newExchange(head: RequestHead | null, close: boolean): Exchange {
+  return {
+    head,
+    isHead: head !== null && head.method === 'HEAD',
+    version: head === null ? '1.1' : head.version,
+    close,
+    answered: false,
+    startedAt: Date.now(),
+    status: 0,
+    bytesSent: 0,
+    activeStream: null,
+  };
 }
 
 /** The request content as a Readable that pulls from the socket (backpressure both ways). */
@@ -138,6 +157,7 @@ export class Connection {
   /** The client half-closed: everything it sent is in, so no partial head or body can ever complete. */
   private peerEnded = false;
   private removedFromRegistry = false;
+  private corked = false;
 
   constructor(socket: Socket, options: ConnectionOptions, registry: ConnectionRegistry) {
     this.socket = socket;
@@ -224,9 +244,16 @@ export class Connection {
   private onData(chunk: Buffer): void {
     if (this.closed) return;
     this.input = this.input === null ? chunk : Buffer.concat([this.input, chunk]);
-    this.socket.cork();
+    this.runPump();
+  }
+
+  /** Runs the read loop, then flushes the responses of a pipelined batch in one write. */
+  private runPump(): void {
     this.pump();
-    this.socket.uncork();
+    if (this.corked) {
+      this.corked = false;
+      this.socket.uncork();
+    }
   }
 
   private onPeerEnd(): void {
@@ -298,22 +325,17 @@ export class Connection {
     const rest = result.consumed === input.length ? null : input.subarray(result.consumed);
     this.options.observer?.onRequestHead?.(this, result.head, input.subarray(0, result.consumed));
     this.input = rest;
+    // More requests are already here (pipelining): gather their responses into one write.
+    if (rest !== null && !this.corked) {
+      this.corked = true;
+      this.socket.cork();
+    }
     this.dispatch(result.head);
     return true;
   }
 
   private dispatch(head: RequestHead): void {
-    const exchange: Exchange = {
-      head,
-      isHead: head.method === 'HEAD',
-      version: head.version,
-      close: !head.keepAlive || this.closeAfterResponse,
-      answered: false,
-      startedAt: Date.now(),
-      status: 0,
-      bytesSent: 0,
-      activeStream: null,
-    };
+    const exchange = newExchange(head, !head.keepAlive || this.closeAfterResponse);
     this.exchange = exchange;
 
     let body: RequestBodyStream | null = null;
@@ -442,17 +464,7 @@ export class Connection {
   }
 
   private sendProtocolError(error: ProtocolError): void {
-    const exchange: Exchange = {
-      head: null,
-      isHead: false,
-      version: '1.1',
-      close: true,
-      answered: false,
-      startedAt: Date.now(),
-      status: 0,
-      bytesSent: 0,
-      activeStream: null,
-    };
+    const exchange = newExchange(null, true);
     this.exchange = exchange;
     this.input = null;
     this.answerWithError(exchange, error);
@@ -502,6 +514,10 @@ export class Connection {
       return;
     }
     const body = description.body ?? null;
+    if (description.preparedHeaderBlock !== undefined && body !== null && body.kind === 'bytes') {
+      this.respondPrepared(exchange, description, description.preparedHeaderBlock, body.data);
+      return;
+    }
     if (body !== null && body.kind === 'file') {
       this.respondWithFile(exchange, description, body);
       return;
@@ -542,6 +558,67 @@ export class Connection {
       body.length,
       body.length === undefined && exchange.version === '1.1',
     );
+  }
+
+  /**
+   * The hot path for cached files: status line and Date (prebuilt once a second), the handler's prepared
+   * header block and the body are copied into one buffer and written once; no header strings are built.
+   */
+  private respondPrepared(
+    exchange: Exchange,
+    description: ResponseDescription,
+    block: Buffer,
+    data: Buffer | string,
+  ): void {
+    exchange.answered = true;
+    const status = description.status;
+    exchange.status = status;
+    if (description.close === true || this.closeAfterResponse) exchange.close = true;
+    const connection = exchange.close
+      ? CONNECTION_CLOSE
+      : exchange.version === '1.0'
+        ? CONNECTION_KEEP_ALIVE
+        : null;
+    const bodyBytes =
+      exchange.isHead || isBodilessStatus(status)
+        ? null
+        : typeof data === 'string'
+          ? Buffer.from(data)
+          : data;
+    const observer = this.options.observer;
+    // The commonest answer of all (a keep-alive GET of a hot file) is the same bytes for a whole second.
+    const second = Math.floor(Date.now() / 1000);
+    if (connection === null && bodyBytes !== null && observer?.onResponseHead === undefined) {
+      const whole = wholeResponses.get(block);
+      if (
+        whole !== undefined &&
+        whole.second === second &&
+        whole.status === status &&
+        whole.body === bodyBytes
+      ) {
+        this.socket.write(whole.bytes);
+        exchange.bytesSent = bodyBytes.length;
+        this.finishExchange(exchange);
+        return;
+      }
+    }
+    const prefix = statusAndDateBytes(status, second * 1000);
+    const headLength = prefix.length + block.length + (connection === null ? 0 : connection.length) + 2;
+    const out = Buffer.allocUnsafe(headLength + (bodyBytes === null ? 0 : bodyBytes.length));
+    let offset = prefix.copy(out, 0);
+    offset += block.copy(out, offset);
+    if (connection !== null) offset += connection.copy(out, offset);
+    out[offset++] = 0x0d;
+    out[offset++] = 0x0a;
+    if (bodyBytes !== null) bodyBytes.copy(out, offset);
+    if (connection === null && bodyBytes !== null)
+      wholeResponses.set(block, { second, status, body: bodyBytes, bytes: out });
+    if (observer?.onResponseHead !== undefined) {
+      observer.onResponseHead(this, out.toString('latin1', 0, headLength), description.body);
+    }
+    this.socket.write(out);
+    exchange.bytesSent = bodyBytes === null ? 0 : bodyBytes.length;
+    this.finishExchange(exchange);
   }
 
   private respondWithFile(
@@ -740,11 +817,7 @@ export class Connection {
       });
       return;
     }
-    if (!this.pumping) {
-      this.socket.cork();
-      this.pump();
-      this.socket.uncork();
-    }
+    if (!this.pumping) this.runPump();
   }
 
   private endSocket(): void {

@@ -42,6 +42,20 @@ const HEAD_TERMINATOR = Buffer.from('\r\n\r\n', 'latin1');
 /** Content-Length values longer than this cannot be a safe integer; refusing them avoids overflow. */
 const MAX_CONTENT_LENGTH_DIGITS = 15;
 
+/**
+ * Header maps are created by this constructor rather than `Object.create(null)`: V8 keeps such objects in
+ * fast mode, and with no Object.prototype on the chain a field named `__proto__` or `constructor` is just
+ * an own property.
+ */
+const HeaderRecord = function HeaderRecord() {} as unknown as { new (): object };
+HeaderRecord.prototype = Object.create(null);
+
+/** Position of the next LF in `buf[from, end)`, or -1; a plain loop beats a native call for short lines. */
+function findLF(buf: Buffer, from: number, end: number): number {
+  for (let i = from; i < end; i++) if (buf[i] === LF) return i;
+  return -1;
+}
+
 function fail(error: ProtocolError): HeadParseResult {
   return { kind: 'error', error };
 }
@@ -120,8 +134,8 @@ function parseCompleteHead(
   consumed: number,
   limits: WireLimits,
 ): HeadParseResult {
-  const requestLineEnd = buf.indexOf(LF, start);
-  if (requestLineEnd > linesEnd || requestLineEnd === -1) {
+  const requestLineEnd = findLF(buf, start, linesEnd);
+  if (requestLineEnd === -1) {
     return fail(new ProtocolError('BAD_REQUEST_LINE', 'the request line does not end in CRLF'));
   }
   if (requestLineEnd - 1 - start > limits.maxRequestLineBytes) {
@@ -138,7 +152,7 @@ function parseCompleteHead(
   const line = parseRequestLine(buf, start, requestLineEnd - 1);
   if (line instanceof ProtocolError) return fail(line);
 
-  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  const headers = new HeaderRecord() as Record<string, string>;
   const rawHeaders: Array<readonly [string, string]> = [];
   let hostCount = 0;
   const contentLengths: string[] = [];
@@ -149,8 +163,8 @@ function parseCompleteHead(
 
   while (pos < linesEnd) {
     lineNumber++;
-    const lf = buf.indexOf(LF, pos);
-    if (lf === -1 || lf >= linesEnd + 1) break;
+    const lf = findLF(buf, pos, linesEnd);
+    if (lf === -1) break;
     if (lf === pos || buf[lf - 1] !== CR) {
       return fail(
         new ProtocolError('BAD_HEADER', `header line ${lineNumber} ends in a bare LF instead of CRLF`),

@@ -23,6 +23,24 @@ export function dateFieldLine(now = Date.now()): string {
   return cachedDateLine;
 }
 
+const statusAndDateCache = new Map<number, Buffer>();
+let statusAndDateSecond = -1;
+
+/** `HTTP/1.1 <status> <reason>\r\nDate: …\r\n` as bytes, rebuilt only when the second changes. */
+export function statusAndDateBytes(status: number, now = Date.now()): Buffer {
+  const second = Math.floor(now / 1000);
+  if (second !== statusAndDateSecond) {
+    statusAndDateSecond = second;
+    statusAndDateCache.clear();
+  }
+  let bytes = statusAndDateCache.get(status);
+  if (bytes === undefined) {
+    bytes = Buffer.from(`${statusLine(status, undefined)}${dateFieldLine(now)}`, 'latin1');
+    statusAndDateCache.set(status, bytes);
+  }
+  return bytes;
+}
+
 /** Field names the wire writes itself; a handler's copies are dropped so they cannot contradict the framing. */
 const WIRE_OWNED_FIELDS = new Set([
   'date',

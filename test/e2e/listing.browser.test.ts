@@ -42,7 +42,7 @@ describe('the HTML listing in headless Chromium', { skip: skip ?? false }, () =>
     await page.waitForURL(`${base}docs/guide/`);
     await page.locator('#listing a.name', { hasText: 'intro.txt' }).click();
     await page.waitForURL(`${base}docs/guide/intro.txt`);
-    assert.equal((await page.locator('body').textContent()).trim(), 'Guide text');
+    assert.equal((await page.locator('body').textContent())?.trim(), 'Guide text');
 
     await page.goto(`${base}docs/guide/`);
     await page.locator('a.crumb', { hasText: 'docs' }).first().click();

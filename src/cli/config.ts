@@ -1,0 +1,103 @@
+/**
+ * The config file (`docroot.config.json`, or `--config path`): a JSON object whose keys are the long
+ * flags in camelCase (`port`, `noListing`, `cacheControl`, `cgiExt`, `404`) plus `dir` for the folder.
+ * Checked against the one table of flags in args.ts; anything unknown or mistyped is a one-line error
+ * naming the key and the file. Loaded lazily by main.ts, only when there is a file to read.
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { COMMAND_LINE_ONLY_FLAGS, type ConfigFileValues, configKeyOf, FLAGS } from './args.js';
+
+/** A config file that cannot be used, with a message fit for the terminal. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Config key → long flag, for every flag a file may set. */
+const FLAG_BY_KEY: ReadonlyMap<string, keyof typeof FLAGS> = new Map(
+  (Object.keys(FLAGS) as Array<keyof typeof FLAGS>)
+    .filter((flag) => !COMMAND_LINE_ONLY_FLAGS.has(flag))
+    .map((flag) => [configKeyOf(flag), flag]),
+);
+
+/** The key for the folder to serve (the command line's positional argument). */
+const DIR_KEY = 'dir';
+
+export function loadConfigFile(file: string): ConfigFileValues {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      code === 'ENOENT' ? `config file ${file} does not exist` : `cannot read config file ${file} (${code})`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  return checkConfig(parsed, file);
+}
+
+/** Checks a parsed config object; `source` names the file in messages and anchors a relative `dir`. */
+export function checkConfig(parsed: unknown, source: string): ConfigFileValues {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`${source} must hold a JSON object of options, like {"port": 8080}`);
+  }
+  const result: ConfigFileValues = { source, values: {} };
+  for (const [key, value] of Object.entries(parsed)) {
+    if (key === DIR_KEY) {
+      if (typeof value !== 'string' || value === '') {
+        throw new ConfigError(`${source}: "dir" must be a folder name (a string), got ${describe(value)}`);
+      }
+      result.dir = path.resolve(path.dirname(path.resolve(source)), value);
+      continue;
+    }
+    const flag = FLAG_BY_KEY.get(key);
+    if (flag === undefined) {
+      throw new ConfigError(
+        `${source}: unknown key "${key}" (keys are the long flags in camelCase, e.g. "port", "noListing", "cacheControl"; see docroot --help)`,
+      );
+    }
+    result.values[flag] = checkValue(FLAGS[flag], value, key, source);
+  }
+  return result;
+}
+
+function checkValue(
+  spec: { readonly type: 'string' | 'boolean'; readonly multiple?: boolean },
+  value: unknown,
+  key: string,
+  source: string,
+): string | boolean | string[] {
+  if (spec.type === 'boolean') {
+    if (typeof value !== 'boolean') {
+      throw new ConfigError(`${source}: "${key}" must be true or false, got ${describe(value)}`);
+    }
+    return value;
+  }
+  const single = (item: unknown): string => {
+    // Numbers are natural for ports, counts and seconds; they become the text the flag would get.
+    if (typeof item === 'string') return item;
+    if (typeof item === 'number' && Number.isFinite(item)) return String(item);
+    throw new ConfigError(
+      `${source}: "${key}" must be a ${spec.multiple ? 'string or a list of strings' : 'string or number'}, got ${describe(item)}`,
+    );
+  };
+  if (spec.multiple === true) return Array.isArray(value) ? value.map(single) : [single(value)];
+  return single(value);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${JSON.stringify(value)}`;
+}

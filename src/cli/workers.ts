@@ -1,0 +1,262 @@
+/**
+ * `--workers N`: a primary process that forks N copies of the server with `node:cluster`, replaces the
+ * ones that die (backing off when they die in a loop), restarts them one at a time on SIGHUP and stops
+ * them all gracefully on SIGINT/SIGTERM.
+ *
+ * Connections are spread by cluster's round-robin (the primary accepts and hands sockets over), the
+ * default on Linux. `reusePort`, where the kernel spreads connections itself, needs Node 22.12+/23.1+;
+ * docroot supports Node 20, so it uses round-robin everywhere, which also balances more evenly.
+ *
+ * Imported with import() only when --workers is given; the worker side runs in the same `docroot`
+ * command (main.ts), started again by cluster with DOCROOT_WORKER=1. Nothing here prints or exits: the
+ * primary reports through `log`, and main.ts decides.
+ * @module
+ */
+import cluster, { type Worker } from 'node:cluster';
+import os from 'node:os';
+
+/** Set in each worker's environment by the primary. */
+export const WORKER_ENV = 'DOCROOT_WORKER';
+/** Test and diagnostics aid: with DOCROOT_EXPOSE_WORKER=1 every response names the worker's pid. */
+export const EXPOSE_WORKER_ENV = 'DOCROOT_EXPOSE_WORKER';
+export const WORKER_HEADER = 'X-Docroot-Worker';
+
+/** More unexpected exits than this within CRASH_WINDOW_MS is a crash loop. */
+export const CRASH_LOOP_LIMIT = 5;
+export const CRASH_WINDOW_MS = 30_000;
+/** First pause once in a crash loop, doubled for each further crash, up to the maximum. */
+const CRASH_BACKOFF_FIRST_MS = 1_000;
+const CRASH_BACKOFF_MAX_MS = 30_000;
+/** A worker told to stop gets this long to finish its responses (its own grace is 10 s) before SIGKILL. */
+const WORKER_STOP_TIMEOUT_MS = 15_000;
+
+type PrimaryToWorker = { type: 'docroot:shutdown' } | { type: 'docroot:tls'; cert: string; key: string };
+type WorkerToPrimary = { type: 'docroot:tls?' };
+
+export function isWorkerProcess(): boolean {
+  return process.env[WORKER_ENV] === '1' && cluster.isWorker;
+}
+
+export function workerCount(requested: number | 'auto'): number {
+  return requested === 'auto' ? os.availableParallelism() : requested;
+}
+
+export interface PrimaryOptions {
+  count: number;
+  /** The certificate and key every worker serves (read or made once, so all workers agree). */
+  tls?: { cert: string; key: string };
+  /** A line for the terminal. */
+  log(line: string): void;
+}
+
+export interface Primary {
+  /** Resolves with the port once the first worker listens; rejects when it could not start. */
+  readonly ready: Promise<{ port: number; address: string }>;
+  /** Resolves with the exit code once every worker is gone. */
+  readonly done: Promise<number>;
+  /** Graceful restart: replace the workers one by one, each old one finishing its responses. */
+  restart(): Promise<void>;
+  /** Graceful shutdown: every worker finishes its responses and exits. */
+  stop(): void;
+  /** Kills every worker at once. */
+  kill(): void;
+  pids(): number[];
+}
+
+/**
+ * How long to wait before replacing a worker, given how many unexpected exits happened within the
+ * crash window (this one included): at once up to CRASH_LOOP_LIMIT, then 1 s, 2 s, 4 s… up to 30 s, so a
+ * worker that dies on every request cannot turn the primary into a fork bomb.
+ */
+export function restartDelayMs(recentExits: number): number {
+  const overLimit = recentExits - CRASH_LOOP_LIMIT;
+  if (overLimit <= 0) return 0;
+  return Math.min(CRASH_BACKOFF_MAX_MS, CRASH_BACKOFF_FIRST_MS * 2 ** (overLimit - 1));
+}
+
+export function startPrimary(options: PrimaryOptions): Primary {
+  const live = new Set<Worker>();
+  const retiring = new Set<Worker>();
+  const crashes: number[] = [];
+  let everListened = false;
+  let stopping = false;
+  let restarting: Promise<void> | null = null;
+  let resolveReady!: (address: { port: number; address: string }) => void;
+  let rejectReady!: (error: Error) => void;
+  const ready = new Promise<{ port: number; address: string }>((resolve, reject) => {
+    resolveReady = resolve;
+    rejectReady = reject;
+  });
+  ready.catch(() => {});
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((resolve) => {
+    resolveDone = resolve;
+  });
+  let exitCode = 0;
+
+  cluster.setupPrimary({ silent: false });
+
+  const fork = (): Worker => {
+    const worker = cluster.fork({ [WORKER_ENV]: '1' });
+    live.add(worker);
+    worker.on('message', (message: WorkerToPrimary) => {
+      if (message?.type === 'docroot:tls?' && options.tls !== undefined) {
+        send(worker, { type: 'docroot:tls', ...options.tls });
+      }
+    });
+    worker.once('listening', (address) => {
+      everListened = true;
+      resolveReady({ port: address.port, address: address.address ?? '' });
+    });
+    worker.once('exit', (code, signal) => onExit(worker, code, signal));
+    return worker;
+  };
+
+  const onExit = (worker: Worker, code: number | null, signal: string | null) => {
+    live.delete(worker);
+    const expected = retiring.delete(worker);
+    if (stopping) {
+      if (live.size === 0) resolveDone(exitCode);
+      return;
+    }
+    if (expected) return;
+    const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
+    if (!everListened) {
+      // It could not start (port in use, bad root…) and said why on stderr; the others will not do better.
+      exitCode = 1;
+      rejectReady(new Error(`worker ${worker.process.pid} ${how} before listening`));
+      stopAll();
+      return;
+    }
+    const now = Date.now();
+    crashes.push(now);
+    while (crashes.length > 0 && crashes[0]! < now - CRASH_WINDOW_MS) crashes.shift();
+    const delay = restartDelayMs(crashes.length);
+    if (delay === 0) {
+      options.log(`worker ${worker.process.pid} ${how}; starting another`);
+      fork();
+      return;
+    }
+    options.log(
+      `worker ${worker.process.pid} ${how}; ${crashes.length} exits in ${CRASH_WINDOW_MS / 1000} s, ` +
+        `waiting ${delay / 1000} s before starting another`,
+    );
+    setTimeout(() => {
+      if (!stopping) fork();
+    }, delay);
+  };
+
+  /** Asks one worker to stop and resolves when it has exited (killed if it takes too long). */
+  const retire = (worker: Worker): Promise<void> =>
+    new Promise((resolve) => {
+      retiring.add(worker);
+      if (worker.isDead()) {
+        resolve();
+        return;
+      }
+      const timer = setTimeout(() => worker.process.kill('SIGKILL'), WORKER_STOP_TIMEOUT_MS);
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      send(worker, { type: 'docroot:shutdown' });
+    });
+
+  const stopAll = () => {
+    stopping = true;
+    if (live.size === 0) {
+      resolveDone(exitCode);
+      return;
+    }
+    for (const worker of live) void retire(worker);
+  };
+
+  const waitForListening = (worker: Worker): Promise<boolean> =>
+    new Promise((resolve) => {
+      const onListening = () => {
+        worker.off('exit', onEarlyExit);
+        resolve(true);
+      };
+      const onEarlyExit = () => {
+        worker.off('listening', onListening);
+        resolve(false);
+      };
+      worker.once('listening', onListening);
+      worker.once('exit', onEarlyExit);
+    });
+
+  const restartOneByOne = async () => {
+    const old = [...live];
+    options.log(`restarting ${old.length} workers one by one`);
+    for (const worker of old) {
+      if (stopping) return;
+      if (worker.isDead()) continue;
+      const replacement = fork();
+      if (!(await waitForListening(replacement))) {
+        options.log('a new worker failed to start; keeping the running ones');
+        return;
+      }
+      await retire(worker);
+    }
+    options.log('restart finished');
+  };
+
+  // The first worker alone, so a start-up error (port in use) is reported once; then the rest.
+  const first = fork();
+  void waitForListening(first).then((listening) => {
+    if (!listening || stopping) return;
+    for (let i = 1; i < options.count; i++) fork();
+  });
+
+  return {
+    ready,
+    done,
+    restart() {
+      if (restarting === null) {
+        restarting = restartOneByOne().finally(() => {
+          restarting = null;
+        });
+      }
+      return restarting;
+    },
+    stop: stopAll,
+    kill() {
+      stopping = true;
+      for (const worker of live) worker.process.kill('SIGKILL');
+    },
+    pids: () => [...live].map((worker) => worker.process.pid ?? 0),
+  };
+}
+
+function send(worker: Worker, message: PrimaryToWorker): void {
+  if (!worker.isConnected()) return;
+  worker.send(message, (error: Error | null) => {
+    // A worker that exited meanwhile: its exit handler deals with it.
+    void error;
+  });
+}
+
+/** Worker side: the TLS material from the primary (so every worker serves the same certificate). */
+export function requestTlsFromPrimary(): Promise<{ cert: string; key: string }> {
+  return new Promise((resolve) => {
+    const onMessage = (message: PrimaryToWorker) => {
+      if (message?.type !== 'docroot:tls') return;
+      process.off('message', onMessage);
+      resolve({ cert: message.cert, key: message.key });
+    };
+    process.on('message', onMessage);
+    process.send?.({ type: 'docroot:tls?' } satisfies WorkerToPrimary);
+  });
+}
+
+/** Worker side: calls `stop` when the primary asks this worker to finish and exit. */
+export function onShutdownRequest(stop: () => void): void {
+  process.on('message', (message: PrimaryToWorker) => {
+    if (message?.type === 'docroot:shutdown') stop();
+  });
+}
+
+/** Worker side: extra response fields (the pid, only when DOCROOT_EXPOSE_WORKER=1). */
+export function workerHeaders(): Record<string, string> {
+  return process.env[EXPOSE_WORKER_ENV] === '1' ? { [WORKER_HEADER]: String(process.pid) } : {};
+}

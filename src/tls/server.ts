@@ -1,0 +1,73 @@
+/**
+ * HTTPS on docroot's own wire: a `tls.Server` whose decrypted sockets go to the same connection code as
+ * plain TCP ones. `node:tls` is loaded on first use with a synchronous require, so a plain-HTTP start-up
+ * never pays for it and `createServer` stays synchronous.
+ * @module
+ */
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
+
+/** A certificate and key (PEM), or a development certificate made at start-up. */
+export type TlsOptions =
+  | { cert: string | Buffer; key: string | Buffer; passphrase?: string }
+  | { selfSigned: true };
+
+/** HTTP/2 is a later issue: advertise only what the wire speaks, so clients never pick h2. */
+export const ALPN_PROTOCOLS: readonly string[] = ['http/1.1'];
+
+const requireBuiltin = createRequire(import.meta.url);
+
+export interface TlsListenerOptions {
+  tls: TlsOptions;
+  /** A handshake not finished within this is dropped (the wire's own deadlines start after it). */
+  handshakeTimeoutMs: number;
+  logError(error: unknown, context: string): void;
+}
+
+/**
+ * A `tls.Server` that hands each established connection to `onConnection`. With `selfSigned` it has no
+ * certificate until `setSecureContext` is called (see `createServer().listen()`).
+ */
+export function createTlsListener(
+  options: TlsListenerOptions,
+  onConnection: (socket: Socket) => void,
+): TlsServer {
+  const tls = requireBuiltin('node:tls') as typeof import('node:tls');
+  const material =
+    'cert' in options.tls
+      ? {
+          cert: options.tls.cert,
+          key: options.tls.key,
+          ...(options.tls.passphrase !== undefined ? { passphrase: options.tls.passphrase } : {}),
+        }
+      : {};
+  const server = tls.createServer(
+    {
+      ...material,
+      ALPNProtocols: [...ALPN_PROTOCOLS],
+      handshakeTimeout: options.handshakeTimeoutMs,
+    },
+    onConnection,
+  );
+  // A failed handshake (an untrusted certificate, plain HTTP sent to this port, a scanner) concerns that
+  // one socket only: say why in the log and drop it.
+  server.on('tlsClientError', (error: Error, socket) => {
+    options.logError(
+      describeHandshakeError(error),
+      `TLS handshake with ${socket.remoteAddress ?? 'a client'}`,
+    );
+    socket.destroy();
+  });
+  return server;
+}
+
+/** One line for the log (OpenSSL messages carry a file and line number nobody needs). */
+export function describeHandshakeError(error: Error): string {
+  const { code, reason } = error as Error & { code?: string; reason?: string };
+  if (code === 'ERR_SSL_HTTP_REQUEST') return 'the client sent plain HTTP to the HTTPS port; dropped';
+  if (code === 'ECONNRESET') return 'the client hung up during the handshake';
+  if (code === 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN' || code === 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA')
+    return 'the client does not trust the certificate';
+  return reason ?? error.message.split('\n')[0] ?? 'handshake failed';
+}

@@ -1,0 +1,121 @@
+/**
+ * `--trace`: every request head and response head as it crossed the wire, in the lecture's notation,
+ * plus connection opens, closes and keep-alive reuse. A WireObserver, so it costs nothing when it is off
+ * (the server simply has no observer).
+ * @module
+ */
+import type { Connection, WireObserver } from './connection.js';
+import type { ResponseBody } from './message.js';
+import { contentTypeInHead, NotationFormatter } from './notation.js';
+import type { RequestHead } from './parser.js';
+
+export interface TraceOptions {
+  /** Receives one finished line at a time, without a newline (stderr in the CLI, an array in tests). */
+  writeLine: (line: string) => void;
+  /** ANSI colour. @default false */
+  color?: boolean;
+}
+
+interface ConnectionTrace {
+  id: number;
+  /** The method of the request being answered, so a HEAD response is not said to carry a body. */
+  method: string | null;
+}
+
+export function createTraceObserver(options: TraceOptions): WireObserver {
+  const format = new NotationFormatter(options.color ?? false);
+  const write = options.writeLine;
+  const traces = new WeakMap<Connection, ConnectionTrace>();
+  let nextId = 1;
+
+  const traceOf = (connection: Connection): ConnectionTrace => {
+    let trace = traces.get(connection);
+    if (trace === undefined) {
+      trace = { id: nextId++, method: null };
+      traces.set(connection, trace);
+    }
+    return trace;
+  };
+
+  return {
+    onConnectionOpen(connection) {
+      const trace = traceOf(connection);
+      write(
+        format.event(
+          `connection ${trace.id} opened from ${hostPort(connection.remoteAddress, connection.remotePort)}`,
+        ),
+      );
+    },
+
+    onRequestHead(connection, head, raw) {
+      const trace = traceOf(connection);
+      trace.method = head.method;
+      if (connection.requestsServed > 0) {
+        write(
+          format.event(
+            `connection ${trace.id} reused for request ${connection.requestsServed + 1} (keep-alive)`,
+          ),
+        );
+      }
+      for (const line of format.protocolLines('client', raw.toString('latin1'))) write(line);
+      const summary = requestBodySummary(format, head);
+      if (summary !== null) write(summary);
+    },
+
+    onResponseHead(connection, head, body) {
+      const trace = traceOf(connection);
+      const method = trace.method;
+      trace.method = null;
+      if (method === null) {
+        // No head was parsed for this answer: a malformed request or a timeout; its bytes were never a message.
+        write(format.event(`connection ${trace.id}: no valid request head; answering with an error`));
+      }
+      for (const line of format.protocolLines('server', head)) write(line);
+      const summary = responseBodySummary(format, head, body, method === 'HEAD');
+      if (summary !== null) write(summary);
+    },
+
+    onConnectionClose(connection) {
+      const trace = traceOf(connection);
+      write(format.event(`connection ${trace.id} closed`));
+    },
+  };
+}
+
+function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+function requestBodySummary(format: NotationFormatter, head: RequestHead): string | null {
+  const framing = head.framing;
+  if (framing.kind === 'none') return null;
+  if (framing.kind === 'length') {
+    return framing.length === 0 ? null : format.summary('client', framing.length, undefined);
+  }
+  return format.note('client', '[chunked body]');
+}
+
+function responseBodySummary(
+  format: NotationFormatter,
+  head: string,
+  body: ResponseBody | null | undefined,
+  isHeadRequest: boolean,
+): string | null {
+  if (body === null || body === undefined || isHeadRequest) return null;
+  const status = Number(head.slice(9, 12));
+  if (status < 200 || status === 204 || status === 304) return null;
+  let length: number | null;
+  switch (body.kind) {
+    case 'bytes':
+      length = typeof body.data === 'string' ? Buffer.byteLength(body.data) : body.data.length;
+      break;
+    case 'stream':
+      length = body.length ?? null;
+      break;
+    case 'file':
+      length = body.end - body.start + 1;
+      break;
+  }
+  if (length === 0) return null;
+  return format.summary('server', length, contentTypeInHead(head));
+}
