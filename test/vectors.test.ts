@@ -67,7 +67,12 @@ interface Outcome {
 }
 
 async function run(port: number, bytes: Buffer, splitEvery: number | undefined): Promise<Outcome> {
-  const result = await exchange(port, bytes, { waitForClose: true, timeoutMs: 15_000, splitEvery });
+  const result = await exchange(port, bytes, {
+    waitForClose: true,
+    timeoutMs: 15_000,
+    splitEvery,
+    noDelay: splitEvery !== undefined,
+  });
   const { responses, rest } = parseResponses(result.raw, [], true);
   const finals = responses.filter((r) => r.status >= 200);
   const seen: Seen[] = [];

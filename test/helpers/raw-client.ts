@@ -36,6 +36,8 @@ export interface ExchangeOptions {
   timeoutMs?: number;
   /** Write the request in pieces of this many bytes, one per event-loop turn. */
   splitEvery?: number;
+  /** Disable Nagle, so that each piece of `splitEvery` leaves in its own segment. */
+  noDelay?: boolean;
   host?: string;
 }
 
@@ -132,6 +134,7 @@ export function exchange(
   const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, options.host ?? '127.0.0.1');
+    if (options.noDelay) socket.setNoDelay(true);
     const chunks: Buffer[] = [];
     let closed = false;
     let settled = false;
