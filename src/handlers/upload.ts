@@ -246,6 +246,8 @@ export function createUploadHandler(options: UploadOptions) {
       parser.destroy();
     };
     parser.on('file', (_field, file, info) => {
+      // Errors reach the write through its iteration; this keeps a destroyed, unread part from throwing.
+      file.on('error', () => {});
       if (failure !== null) {
         file.resume();
         return;
