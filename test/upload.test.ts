@@ -152,7 +152,9 @@ describe('uploads', () => {
     });
     const piece = 64 * 1024;
     for (let offset = 0; offset < size; offset += piece) {
-      sockets.forEach((socket, i) => socket.write(bodies[i]!.subarray(offset, offset + piece)));
+      sockets.forEach((socket, i) => {
+        socket.write(bodies[i]!.subarray(offset, offset + piece));
+      });
       await sleep(1);
     }
     const statuses = await Promise.all(answers);

@@ -28,6 +28,7 @@ import { opendir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { UPLOAD_TEMP_PREFIX } from './resolve.js';
 
 export type ListingFormat = 'html' | 'text' | 'json';
 export type ListingSortKey = 'name' | 'size' | 'time';
@@ -87,9 +88,6 @@ const BYTES_PER_UNIT_STEP = 1024;
 
 /** Shown in the HTML size column for folders, whose stat size says nothing about their contents. */
 const FOLDER_SIZE_PLACEHOLDER = '\u2014';
-
-/** Kept in step with files/write.ts, which is not imported here so listings never load the write code. */
-const UPLOAD_TEMP_PREFIX = '.docroot-upload-';
 
 const LISTING_FORMATS: readonly ListingFormat[] = ['html', 'text', 'json'];
 const LISTING_SORT_KEYS: readonly ListingSortKey[] = ['name', 'size', 'time'];

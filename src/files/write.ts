@@ -9,10 +9,18 @@ import { randomBytes } from 'node:crypto';
 import { type FileHandle, lstat, open, realpath, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { type DecodedPath, hasDotSegment, isInside, type ResolveOptions, resolvePath } from './resolve.js';
+import {
+  type DecodedPath,
+  hasDotSegment,
+  isInside,
+  type ResolveOptions,
+  resolvePath,
+  UPLOAD_TEMP_PREFIX,
+} from './resolve.js';
 
-/** Temporary upload files start with this: hidden, never listed, never a valid write target. */
-export const UPLOAD_TEMP_PREFIX = '.docroot-upload-';
+/** Temporary upload files start with this: hidden, never listed or served, never a valid write target. */
+export { UPLOAD_TEMP_PREFIX };
+
 /** Random bytes in a temporary name (hex): enough that concurrent uploads never pick the same one. */
 const TEMP_NAME_RANDOM_BYTES = 12;
 /** Mode of uploaded files before the umask: readable by all, like files copied in by hand. */
