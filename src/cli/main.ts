@@ -139,6 +139,8 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
       ...(observer !== undefined ? { observer } : {}),
       ...(tls !== undefined ? { tls } : {}),
       watch: options.watch,
+      ...(options.upload !== undefined ? { upload: options.upload } : {}),
+      ...(options.auth.length > 0 ? { auth: options.auth } : {}),
     });
   } catch (error) {
     if (error instanceof RootError) fail(error.message);
@@ -266,6 +268,19 @@ function printBanner(
     );
   }
   if (options.watch) process.stdout.write('  live reload is on: HTML pages reload when a file changes\n');
+  if (options.upload !== undefined) {
+    process.stdout.write(
+      options.auth.length === 0
+        ? '  uploads are on: anyone who can reach this server can write and delete files here\n'
+        : '  uploads are on for the --auth rules that grant rw\n',
+    );
+  }
+  if (options.auth.length > 0 && options.tls === undefined) {
+    process.stdout.write(
+      '  WARNING: --auth without TLS sends passwords readable by anyone on the network;\n' +
+        '  add --tls-cert/--tls-key, or --tls-self-signed at least\n',
+    );
+  }
   if (options.cgi !== undefined) {
     const where = [
       options.cgi.dir === null ? null : `executables in /${options.cgi.dir}/`,
