@@ -4,6 +4,9 @@
  * and a real server answers exactly what the harness framed and then closes.
  */
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   chunksOf,
@@ -15,7 +18,7 @@ import {
   sendOverSocket,
   splitPoints,
 } from './fuzz/model.js';
-import { echoHandler, type RunningWire, startWire } from './helpers/servers.js';
+import { echoHandler, type RunningWire, startDocroot, startWire } from './helpers/servers.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
 
@@ -59,7 +62,32 @@ describe('fuzz (short run)', () => {
           assert.deepEqual(got.statuses, expected);
         }
       }),
-      { numRuns: 150, seed: SEED },
+      { numRuns: 300, seed: SEED },
     );
+  });
+
+  test('docroot itself (uploads on): no hang, no extra response, no 500, no byte from outside the root', async () => {
+    const base = mkdtempSync(path.join(os.tmpdir(), 'docroot-fuzz-'));
+    mkdirSync(path.join(base, 'root', 'a'), { recursive: true });
+    writeFileSync(path.join(base, 'canary.txt'), 'CANARY-fuzz-outside');
+    writeFileSync(path.join(base, 'root', 'a', 'b.txt'), 'hello');
+    const docroot = await startDocroot({ root: path.join(base, 'root'), upload: { maxBytes: 1 << 20 } });
+    try {
+      await fc.assert(
+        fc.asyncProperty(hostileBytes, splitPoints, async (bytes, points) => {
+          const model = frame([bytes]);
+          const got = await sendOverSocket(docroot.port, chunksOf(bytes, points), headIndexes(model), 5_000);
+          assert.equal(got.timedOut, false, 'the server neither answered nor closed');
+          assert.ok(got.statuses.length <= model.requests.length + 1);
+          assert.ok(!got.statuses.includes(500));
+          assert.equal(got.raw.includes('CANARY-fuzz-outside'), false);
+        }),
+        { numRuns: 300, seed: SEED },
+      );
+      assert.deepEqual(docroot.errors, []);
+    } finally {
+      await docroot.close();
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });

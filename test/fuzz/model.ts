@@ -301,6 +301,8 @@ export function frame(chunks: Buffer[], limits: WireLimits = DEFAULT_LIMITS): Wi
 
 export interface SocketOutcome {
   statuses: number[];
+  /** Everything the server sent. */
+  raw: Buffer;
   closed: boolean;
   timedOut: boolean;
 }
@@ -325,14 +327,15 @@ export function sendOverSocket(
       clearTimeout(timer);
       socket.destroy();
       let statuses: number[] = [];
+      const raw = Buffer.concat(received);
       try {
-        statuses = parseResponses(Buffer.concat(received), headResponses, true)
+        statuses = parseResponses(raw, headResponses, true)
           .responses.map((r) => r.status)
           .filter((s) => s >= 200);
       } catch {
         statuses = [-1];
       }
-      resolve({ statuses, closed, timedOut });
+      resolve({ statuses, raw, closed, timedOut });
     };
     const timer = setTimeout(() => finish(false, true), timeoutMs);
     socket.on('data', (chunk) => received.push(chunk));

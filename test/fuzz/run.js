@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 
 const model = await import('../../build/test/fuzz/model.js');
-const { startWire, echoHandler } = await import('../../build/test/helpers/servers.js');
+const { startWire, startDocroot, echoHandler } = await import('../../build/test/helpers/servers.js');
+const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+const { tmpdir } = await import('node:os');
 const { fc, frame, chunksOf, hostileBytes, splitPoints, sendOverSocket, expectedStatuses, headIndexes } =
   model;
 
@@ -15,6 +17,8 @@ const outcomes = new Map();
 const count = (key) => outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
 let parserRuns = 0;
 let socketRuns = 0;
+let docrootRuns = 0;
+const CANARY = 'CANARY-fuzz-outside-the-root';
 let bytesTried = 0;
 
 console.log(`fuzz: ${seconds} s, seed ${seed}`);
@@ -39,7 +43,7 @@ try {
         whole,
       );
     }),
-    { numRuns: Number.MAX_SAFE_INTEGER, seed, plugins: [fc.interruptAfterTimeLimit((seconds * 1000) / 2)] },
+    { numRuns: Number.MAX_SAFE_INTEGER, seed, plugins: [fc.interruptAfterTimeLimit((seconds * 1000) / 3)] },
   );
   const wire = await startWire(echoHandler);
   try {
@@ -52,7 +56,7 @@ try {
         const expected = expectedStatuses(expectation);
         if (expected !== null) assert.deepEqual(got.statuses, expected);
       }),
-      { numRuns: Number.MAX_SAFE_INTEGER, seed, plugins: [fc.interruptAfterTimeLimit((seconds * 1000) / 2)] },
+      { numRuns: Number.MAX_SAFE_INTEGER, seed, plugins: [fc.interruptAfterTimeLimit((seconds * 1000) / 3)] },
     );
     // Handlers whose request body was cut short (a refused chunk, a client gone) fail on purpose.
     const expected = (e) => e?.name === 'ProtocolError' || e?.message === 'client closed the connection';
@@ -60,6 +64,36 @@ try {
     assert.deepEqual(wireErrors, [], 'the wire logged unexpected errors');
   } finally {
     await wire.close();
+  }
+  // The whole server (files, listings, uploads on) with a canary beside its root: no hang, no response
+  // beyond what was framed, never a byte of the canary, no internal error.
+  const base = mkdtempSync(`${tmpdir()}/docroot-fuzz-`);
+  mkdirSync(`${base}/root/a`, { recursive: true });
+  writeFileSync(`${base}/canary.txt`, CANARY);
+  writeFileSync(`${base}/root/a/b.txt`, 'hello');
+  const docroot = await startDocroot({ root: `${base}/root`, upload: { maxBytes: 1 << 20 }, cors: true });
+  try {
+    await fc.assert(
+      fc.asyncProperty(hostileBytes, splitPoints, async (bytes, points) => {
+        docrootRuns++;
+        const expectation = frame([bytes]);
+        const got = await sendOverSocket(
+          docroot.port,
+          chunksOf(bytes, points),
+          headIndexes(expectation),
+          5000,
+        );
+        assert.equal(got.timedOut, false, 'the server neither answered nor closed');
+        assert.ok(got.statuses.length <= expectation.requests.length + 1, `responses ${got.statuses}`);
+        assert.ok(!got.statuses.includes(500), 'an internal error');
+        assert.equal(got.raw.includes(CANARY), false, 'a byte from outside the root');
+      }),
+      { numRuns: Number.MAX_SAFE_INTEGER, seed, plugins: [fc.interruptAfterTimeLimit((seconds * 1000) / 3)] },
+    );
+    assert.deepEqual(docroot.errors, [], 'docroot logged errors');
+  } finally {
+    await docroot.close();
+    rmSync(base, { recursive: true, force: true });
   }
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
@@ -69,7 +103,8 @@ const top = [...outcomes.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12);
 console.log(
   `parser runs: ${parserRuns} (${(bytesTried / 1e6).toFixed(1)} MB of requests, each also split at random and byte by byte)`,
 );
-console.log(`socket runs: ${socketRuns} against a WireServer on 127.0.0.1`);
+console.log(`socket runs: ${socketRuns} against a WireServer on 127.0.0.1 (compared with the harness)`);
+console.log(`docroot runs: ${docrootRuns} against docroot with uploads on (no hang, no canary byte, no 500)`);
 console.log(`elapsed: ${((Date.now() - started) / 1000).toFixed(1)} s; outcomes (parser):`);
 for (const [key, n] of top) console.log(`  ${String(n).padStart(8)}  ${key}`);
 console.log(process.exitCode ? 'FAILED' : 'no property violated');
