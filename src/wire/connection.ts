@@ -22,7 +22,7 @@ import { reasonPhrase } from './status.js';
 const SINGLE_WRITE_MAX_BYTES = 64 * 1024;
 /** Read size for file bodies: large reads keep big downloads near disk speed without much memory. */
 const FILE_READ_CHUNK_BYTES = 512 * 1024;
-/** How long a closed connection may take to flush before it is destroyed. */
+/** How long a closed connection may take to flush its last response and linger before it is destroyed. */
 const CLOSE_FLUSH_MS = 5_000;
 const CONTINUE_LINE = 'HTTP/1.1 100 Continue\r\n\r\n';
 /** Complete keep-alive responses of prepared blocks, valid for the second their Date names. */
@@ -260,7 +260,11 @@ export class Connection {
     // The client half-closed (the server allows half-open sockets, so our side stays writable). Whatever
     // it sent is in: answer every complete request it pipelined, in order, then close.
     this.peerEnded = true;
-    if (this.closed) return;
+    if (this.closed) {
+      // Lingering after our own close: the client has closed too.
+      if (this.socket.writableFinished) this.socket.destroy();
+      return;
+    }
     if (this.readingBody) {
       this.bodyCannotComplete();
       return;
@@ -826,7 +830,14 @@ export class Connection {
     this.input = null;
     this.setDeadline('closing', CLOSE_FLUSH_MS);
     this.socket.end();
-    this.socket.once('finish', () => this.socket.destroySoon());
+    // RFC 9112 §9.6: close in stages. After our FIN, keep reading (and dropping: `onData` ignores a closed
+    // connection) whatever the client is still sending until it closes too, or the closing deadline
+    // passes. Closing with unread bytes makes the kernel send a reset, which can destroy our last
+    // response (a 400 or 413 for a request whose body is still coming) before the client reads it.
+    this.socket.once('finish', () => {
+      if (this.peerEnded || this.socket.readableEnded) this.socket.destroy();
+      else this.socket.resume();
+    });
   }
 
   private onSocketClose(): void {
