@@ -7,13 +7,15 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { CgiOptions } from './handlers/cgi.js';
 import { errorResponse } from './handlers/errors.js';
+import { DEFAULT_HEALTH_PATH, withHealthCheck } from './handlers/health.js';
 import { LiveReloadHub, withLiveReload } from './handlers/livereload.js';
 import { createFileHandler, type FileHandlerOptions, type ScriptHandler } from './handlers/static.js';
-import { createTlsListener, type TlsOptions } from './tls/server.js';
+import type { Http2Serving } from './http2/serve.js';
+import { ALPN_PROTOCOLS_WITH_H2, createTlsListener, type TlsOptions } from './tls/server.js';
 import { VERSION } from './version.js';
 import type { WireObserver } from './wire/connection.js';
 import { DEFAULT_LIMITS, type WireLimits } from './wire/limits.js';
-import { WireServer } from './wire/listener.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS, WireServer } from './wire/listener.js';
 import type { RequestHandler } from './wire/message.js';
 
 export interface ServerOptions extends Omit<FileHandlerOptions, 'root' | 'scriptHandler' | 'serverSoftware'> {
@@ -43,6 +45,16 @@ export interface ServerOptions extends Omit<FileHandlerOptions, 'root' | 'script
    * is added to HTML responses; events at `/.well-known/docroot/livereload`). For development. @default false
    */
   watch?: boolean;
+  /**
+   * With `tls`: offer HTTP/2 in ALPN and serve `h2` clients through the same handler (node:http2 does the
+   * framing). @default true
+   */
+  http2?: boolean;
+  /**
+   * URL path of the health check (`{"status":"ok",…}` for load balancers), answered whatever the listing
+   * and dotfile settings; false for none. @default '/.well-known/docroot/health'
+   */
+  healthPath?: string | false;
 }
 
 export interface CgiServerOptions {
@@ -150,7 +162,20 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     ...(scriptHandler ? { scriptHandler } : {}),
   });
   const liveReload = options.watch === true ? new LiveReloadHub() : null;
-  const handler = liveReload === null ? fileHandler : withLiveReload(fileHandler, liveReload);
+  const pageHandler = liveReload === null ? fileHandler : withLiveReload(fileHandler, liveReload);
+  let startedAt = Date.now();
+  let http2Serving: Http2Serving | null = null;
+  const healthPath = options.healthPath ?? DEFAULT_HEALTH_PATH;
+  const handler: RequestHandler =
+    healthPath === false
+      ? pageHandler
+      : withHealthCheck(pageHandler, {
+          path: healthPath,
+          version: VERSION,
+          connections: () => wire.connectionCount + (http2Serving?.sessionCount ?? 0),
+          startedAt: () => startedAt,
+        });
+  const http2Enabled = options.tls !== undefined && options.http2 !== false;
   let stopWatching: (() => void) | null = null;
   const tlsOptions = options.tls;
   let tlsServer: import('node:tls').Server | null = null;
@@ -171,9 +196,15 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
               {
                 tls: tlsOptions,
                 handshakeTimeoutMs: options.limits?.headersTimeoutMs ?? DEFAULT_LIMITS.headersTimeoutMs,
+                ...(http2Enabled ? { alpnProtocols: ALPN_PROTOCOLS_WITH_H2 } : {}),
                 logError,
               },
-              onConnection,
+              (socket) => {
+                // ALPN chose the protocol during the handshake (RFC 7301 §3.2): h2 or our own wire.
+                if (http2Serving !== null && (socket as import('node:tls').TLSSocket).alpnProtocol === 'h2') {
+                  http2Serving.accept(socket);
+                } else onConnection(socket);
+              },
             )),
         }
       : {}),
@@ -206,14 +237,26 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
         });
         stopWatching = () => watcher.close();
       }
-      return wire.listen(port, host);
+      if (http2Enabled && http2Serving === null) {
+        const { createHttp2Serving } = await import('./http2/serve.js');
+        http2Serving = createHttp2Serving({
+          handler,
+          serverSoftware: SERVER_SOFTWARE,
+          limits: wire.limits,
+          logError,
+        });
+      }
+      const address = await wire.listen(port, host);
+      startedAt = Date.now();
+      return address;
     },
     address: () => wire.address(),
     close: async (graceMs?: number) => {
       // Open event streams would hold graceful shutdown for the whole grace period.
       stopWatching?.();
       liveReload?.closeAll();
-      await wire.close(graceMs);
+      // HTTP/2 sockets belong to the TLS listener too, so its close waits for them: GOAWAY them alongside.
+      await Promise.all([wire.close(graceMs), http2Serving?.close(graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS)]);
       // Scripts run in their own process groups and would outlive the server.
       if (cgiModule !== null) (await cgiModule).stopAllCgiScripts();
     },
