@@ -77,10 +77,10 @@ async function* generateSearch(options: SearchOptions): AsyncGenerator<Buffer, v
     followSymlinks: false,
     maxDepth: options.limits.maxDepth,
     order: 'breadth-first',
-    shouldStop: () => Date.now() > deadline,
+    shouldStop: () => Date.now() >= deadline,
   });
   for await (const entry of walk) {
-    if (Date.now() > deadline) {
+    if (Date.now() >= deadline) {
       stop = 'time';
       break;
     }
@@ -98,7 +98,7 @@ async function* generateSearch(options: SearchOptions): AsyncGenerator<Buffer, v
       await yieldToEventLoop();
     }
   }
-  if (stop === null && Date.now() > deadline) stop = 'time';
+  if (stop === null && Date.now() >= deadline) stop = 'time';
   if (chunk !== '') yield Buffer.from(chunk, 'utf8');
   yield Buffer.from(renderer.tail(stop), 'utf8');
 }
