@@ -23,7 +23,8 @@
  * @module
  */
 import type { Dirent } from 'node:fs';
-import { lstat, opendir, stat } from 'node:fs/promises';
+import { lstatSync, type Stats, statSync } from 'node:fs';
+import { opendir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -218,29 +219,34 @@ function isUntyped(dirent: Dirent): boolean {
   );
 }
 
-/** Stats `entries` (mutating them) at most LISTING_BATCH_SIZE at a time, yielding between batches. */
+/**
+ * Stats `entries` (mutating them) LISTING_BATCH_SIZE at a time, yielding to the event loop between
+ * batches. Within a batch the stats are synchronous: a local stat() takes a couple of microseconds, while
+ * a promise-based one costs a thread-pool round trip each, which made a 10,000-entry listing several times
+ * slower. A batch blocks the loop for well under a millisecond on a local disk.
+ */
 async function statInBatches(dirPath: string, entries: readonly ListingEntry[]): Promise<void> {
   for (let start = 0; start < entries.length; start += LISTING_BATCH_SIZE) {
     if (start > 0) await yieldToEventLoop();
-    const batch = entries.slice(start, start + LISTING_BATCH_SIZE);
-    await Promise.all(batch.map((entry) => statEntry(dirPath, entry)));
+    const end = Math.min(entries.length, start + LISTING_BATCH_SIZE);
+    for (let i = start; i < end; i++) statEntry(dirPath, entries[i]!);
   }
 }
 
-async function statEntry(dirPath: string, entry: ListingEntry): Promise<void> {
+function statEntry(dirPath: string, entry: ListingEntry): void {
   const fullPath = join(dirPath, entry.name);
-  let stats: { isDirectory(): boolean; size: number; mtimeMs: number };
+  let stats: Stats | undefined;
   try {
-    stats = await stat(fullPath);
+    stats = statSync(fullPath, { throwIfNoEntry: false });
+    // A broken symlink (or one we may not follow) is still listed, described by the link itself.
+    stats ??= lstatSync(fullPath, { throwIfNoEntry: false });
   } catch {
-    try {
-      // A broken symlink (or one we may not follow) is still listed, described by the link itself.
-      stats = await lstat(fullPath);
-    } catch {
-      // Vanished since the folder was read, or cannot be looked at: nothing true can be said about it.
-      entry.gone = true;
-      return;
-    }
+    stats = undefined;
+  }
+  if (stats === undefined) {
+    // Vanished since the folder was read, or cannot be looked at: nothing true can be said about it.
+    entry.gone = true;
+    return;
   }
   entry.isDirectory = stats.isDirectory();
   entry.size = stats.size;

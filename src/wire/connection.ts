@@ -83,6 +83,21 @@ interface Exchange {
   activeStream: Readable | null;
 }
 
+/** A new exchange for a parsed head, or for an error answered before any head could be parsed. */
+function newExchange(head: RequestHead | null, close: boolean): Exchange {
+  return {
+    head,
+    isHead: head !== null && head.method === 'HEAD',
+    version: head === null ? '1.1' : head.version,
+    close,
+    answered: false,
+    startedAt: Date.now(),
+    status: 0,
+    bytesSent: 0,
+    activeStream: null,
+  };
+}
+
 /** The request content as a Readable that pulls from the socket (backpressure both ways). */
 class RequestBodyStream extends Readable {
   private readonly connection: Connection;
@@ -303,17 +318,7 @@ export class Connection {
   }
 
   private dispatch(head: RequestHead): void {
-    const exchange: Exchange = {
-      head,
-      isHead: head.method === 'HEAD',
-      version: head.version,
-      close: !head.keepAlive || this.closeAfterResponse,
-      answered: false,
-      startedAt: Date.now(),
-      status: 0,
-      bytesSent: 0,
-      activeStream: null,
-    };
+    const exchange = newExchange(head, !head.keepAlive || this.closeAfterResponse);
     this.exchange = exchange;
 
     let body: RequestBodyStream | null = null;
@@ -426,17 +431,7 @@ export class Connection {
   }
 
   private sendProtocolError(error: ProtocolError): void {
-    const exchange: Exchange = {
-      head: null,
-      isHead: false,
-      version: '1.1',
-      close: true,
-      answered: false,
-      startedAt: Date.now(),
-      status: 0,
-      bytesSent: 0,
-      activeStream: null,
-    };
+    const exchange = newExchange(null, true);
     this.exchange = exchange;
     this.input = null;
     this.answerWithError(exchange, error);
