@@ -202,7 +202,10 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
               (socket) => {
                 // ALPN chose the protocol during the handshake (RFC 7301 §3.2): h2 or our own wire.
                 if (http2Serving !== null && (socket as import('node:tls').TLSSocket).alpnProtocol === 'h2') {
-                  http2Serving.accept(socket);
+                  // --max-connections counts HTTP/2 connections too; there is no 503 to send before SETTINGS.
+                  const open = wire.connectionCount + http2Serving.sessionCount;
+                  if (open >= (options.maxConnections ?? Number.POSITIVE_INFINITY)) socket.destroy();
+                  else http2Serving.accept(socket);
                 } else onConnection(socket);
               },
             )),

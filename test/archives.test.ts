@@ -68,6 +68,10 @@ function makeSite(base: string): string {
   writeFileSync(path.join(root, 'docs', 'photo.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]));
   writeFileSync(path.join(root, 'docs', 'empty.txt'), '');
   writeFileSync(path.join(root, 'café', 'menu du jour.txt'), 'crème brûlée\n');
+  // Past ustar's 100-byte name field: one splits into prefix and name, the other needs a pax record.
+  mkdirSync(path.join(root, 'docs', LONG_FOLDER), { recursive: true });
+  writeFileSync(path.join(root, 'docs', LONG_FOLDER, LONG_FILE), 'long path\n');
+  writeFileSync(path.join(root, 'docs', VERY_LONG_FILE), 'very long name\n');
   writeFileSync(path.join(root, '.env'), 'SECRET=1\n');
   writeFileSync(path.join(root, '.git', 'config'), '[core]\n');
   writeFileSync(path.join(root, 'docs', '.draft.md'), 'not yet\n');
@@ -76,7 +80,13 @@ function makeSite(base: string): string {
   return root;
 }
 
+const LONG_FOLDER = 'a'.repeat(60);
+const LONG_FILE = `${'b'.repeat(80)}.txt`;
+const VERY_LONG_FILE = `${'c'.repeat(150)}.txt`;
+
 const EXPECTED_FILES = [
+  `site/docs/${LONG_FOLDER}/${LONG_FILE}`,
+  `site/docs/${VERY_LONG_FILE}`,
   'site/index.txt',
   'site/docs/guide.md',
   'site/docs/deep/deeper/leaf.txt',

@@ -9,9 +9,10 @@
  * queuing it in memory.
  * @module
  */
-import type { Stats } from 'node:fs';
-import { opendir, realpath, stat } from 'node:fs/promises';
+import { realpathSync, type Stats, statSync } from 'node:fs';
+import { opendir } from 'node:fs/promises';
 import path from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { compareListingNames } from './listing.js';
 import { isInside } from './resolve.js';
 
@@ -43,6 +44,9 @@ export interface WalkEntry {
   depth: number;
 }
 
+/** Entries stat-ed between yields to the event loop. */
+const STAT_BATCH_SIZE = 256;
+
 interface PendingFolder {
   absolutePath: string;
   relativePath: string;
@@ -56,7 +60,7 @@ interface PendingFolder {
  */
 export async function* walkTree(options: WalkOptions): AsyncGenerator<WalkEntry, void, undefined> {
   const visited = new Set<string>();
-  const startStats = await stat(options.start);
+  const startStats = statSync(options.start);
   visited.add(folderKey(startStats));
   const pending: PendingFolder[] = [{ absolutePath: options.start, relativePath: '', depth: 0 }];
   while (pending.length > 0) {
@@ -100,17 +104,22 @@ async function readFolder(
   }
   names.sort(compareListingNames);
   const entries: WalkEntry[] = [];
+  let statted = 0;
   for (const name of names) {
+    // Synchronous stats in batches (as in listing.ts): a local stat takes microseconds, a promise-based
+    // one a thread-pool round trip; yielding between batches keeps other connections served.
+    if (++statted % STAT_BATCH_SIZE === 0) await yieldToEventLoop();
     const candidate = path.join(folder.absolutePath, name);
     let real: string;
-    let stats: Stats;
+    let stats: Stats | undefined;
     try {
       // The folder's own path is already real, so only a link needs resolving.
-      real = links.has(name) ? await realpath(candidate) : candidate;
-      stats = await stat(real);
+      real = links.has(name) ? realpathSync(candidate) : candidate;
+      stats = statSync(real, { throwIfNoEntry: false });
     } catch {
       continue;
     }
+    if (stats === undefined) continue;
     // The same rule as resolvePath: the root is the boundary, not the folder tree.
     if (!isInside(options.root, real) && !options.followSymlinks) continue;
     const isDirectory = stats.isDirectory();
