@@ -11,6 +11,7 @@ export {
   toHttpRequest,
   toNodeHttpHandler,
 } from './adapters/node-http.js';
+export { type Access, type AuthRule, parseAuthRule } from './handlers/auth-rules.js';
 export { errorResponse } from './handlers/errors.js';
 export type { CacheOptions } from './handlers/file-cache.js';
 export { LIVE_RELOAD_PATH } from './handlers/livereload.js';
@@ -20,6 +21,7 @@ export {
   type FileHandlerOptions,
   type ScriptHandler,
   STATIC_ALLOW,
+  type WriteHandler,
 } from './handlers/static.js';
 export {
   createServer,
@@ -28,6 +30,7 @@ export {
   resolveRoot,
   SERVER_SOFTWARE,
   type ServerOptions,
+  type UploadServerOptions,
 } from './server.js';
 export type { TlsOptions } from './tls/server.js';
 export { VERSION } from './version.js';

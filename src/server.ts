@@ -5,11 +5,17 @@
 import { realpathSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { type AuthRule, checkAuthRules } from './handlers/auth-rules.js';
 import type { CgiOptions } from './handlers/cgi.js';
 import { errorResponse } from './handlers/errors.js';
 import { DEFAULT_HEALTH_PATH, withHealthCheck } from './handlers/health.js';
 import { LiveReloadHub, withLiveReload } from './handlers/livereload.js';
-import { createFileHandler, type FileHandlerOptions, type ScriptHandler } from './handlers/static.js';
+import {
+  createFileHandler,
+  type FileHandlerOptions,
+  type ScriptHandler,
+  type WriteHandler,
+} from './handlers/static.js';
 import type { Http2Serving } from './http2/serve.js';
 import { ALPN_PROTOCOLS_WITH_H2, createTlsListener, type TlsOptions } from './tls/server.js';
 import { VERSION } from './version.js';
@@ -18,7 +24,8 @@ import { DEFAULT_LIMITS, type WireLimits } from './wire/limits.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS, WireServer } from './wire/listener.js';
 import type { RequestHandler } from './wire/message.js';
 
-export interface ServerOptions extends Omit<FileHandlerOptions, 'root' | 'scriptHandler' | 'serverSoftware'> {
+export interface ServerOptions
+  extends Omit<FileHandlerOptions, 'root' | 'scriptHandler' | 'writeHandler' | 'serverSoftware'> {
   /** The folder to serve. @default process.cwd() */
   root?: string;
   /** TCP port; 0 picks a free one. @default 8080 */
@@ -55,7 +62,21 @@ export interface ServerOptions extends Omit<FileHandlerOptions, 'root' | 'script
    * and dotfile settings; false for none. @default '/.well-known/docroot/health'
    */
   healthPath?: string | false;
+  /**
+   * Write access: PUT, PATCH (resumable), DELETE, MKCOL and the listing's upload form (multipart POST).
+   * Off unless given: letting anyone who can reach the server write files is a trust decision.
+   */
+  upload?: UploadServerOptions;
+  /** Access rules (HTTP Basic, RFC 7617), checked for every request; see handlers/auth-rules.ts. */
+  auth?: readonly AuthRule[];
 }
+
+export interface UploadServerOptions {
+  /** Largest file and request body accepted; 413 beyond. @default 1 GiB */
+  maxBytes?: number;
+}
+
+export type { AuthRule } from './handlers/auth-rules.js';
 
 export interface CgiServerOptions {
   /** URL folder under the root whose executables run as scripts. @default 'cgi-bin' (null: none) */
@@ -88,12 +109,27 @@ const CGI_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'];
 /** Seconds a script may run before its process group is killed. */
 const CGI_DEFAULT_TIMEOUT_MS = 30_000;
 
+/** Methods `upload` turns on; kept here so start-up need not load the upload module. */
+const UPLOAD_METHODS: readonly string[] = ['PUT', 'PATCH', 'DELETE', 'MKCOL', 'POST'];
+export const DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
+/** Room for multipart boundaries and part headers around a file of the largest accepted size. */
+const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+
 /** Thrown for a root that does not exist or is not a folder, with a message fit for a CLI user. */
 export class RootError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'RootError';
   }
+}
+
+/** Checks every request against the rules first; the checking code is loaded with the first request. */
+function withAuth(inner: RequestHandler, rules: readonly AuthRule[]): RequestHandler {
+  let gate: ReturnType<typeof import('./handlers/auth.js').createAuthGate> | null = null;
+  return async (request) => {
+    gate ??= (await import('./handlers/auth.js')).createAuthGate(rules);
+    return (await gate(request)) ?? inner(request);
+  };
 }
 
 /** The real absolute path of a document root, or a RootError saying what is wrong with it. */
@@ -150,6 +186,26 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
       },
     };
   }
+  let writeHandler: WriteHandler | undefined;
+  const maxUploadBytes = options.upload?.maxBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+  if (options.upload !== undefined) {
+    const uploadOptions = {
+      root,
+      dotfiles: options.dotfiles ?? false,
+      followSymlinks: options.followSymlinks ?? false,
+      maxBytes: maxUploadBytes,
+    };
+    let handleWrite: WriteHandler['handle'] | null = null;
+    // Loaded on the first write, so servers that only read never pay for it.
+    writeHandler = {
+      methods: UPLOAD_METHODS,
+      async handle(request, decoded) {
+        handleWrite ??= (await import('./handlers/upload.js')).createUploadHandler(uploadOptions);
+        return handleWrite(request, decoded);
+      },
+    };
+  }
+  if (options.auth !== undefined) checkAuthRules(options.auth);
   const fileHandler: RequestHandler = createFileHandler({
     ...options,
     // A page reloaded because its file just changed must not get the copy cached a moment ago.
@@ -160,12 +216,16 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     logError,
     serverSoftware: SERVER_SOFTWARE,
     ...(scriptHandler ? { scriptHandler } : {}),
+    ...(writeHandler ? { writeHandler } : {}),
   });
   const liveReload = options.watch === true ? new LiveReloadHub() : null;
-  const pageHandler = liveReload === null ? fileHandler : withLiveReload(fileHandler, liveReload);
+  const unguarded = liveReload === null ? fileHandler : withLiveReload(fileHandler, liveReload);
+  const pageHandler =
+    options.auth === undefined || options.auth.length === 0 ? unguarded : withAuth(unguarded, options.auth);
   let startedAt = Date.now();
   let http2Serving: Http2Serving | null = null;
   const healthPath = options.healthPath ?? DEFAULT_HEALTH_PATH;
+  // Outside the access rules: a load balancer's probe carries no credentials.
   const handler: RequestHandler =
     healthPath === false
       ? pageHandler
@@ -176,6 +236,17 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
           startedAt: () => startedAt,
         });
   const http2Enabled = options.tls !== undefined && options.http2 !== false;
+  const limits =
+    options.upload === undefined
+      ? options.limits
+      : {
+          ...options.limits,
+          // The wire's body limit must let the largest accepted upload through; the upload code checks the exact size.
+          maxBodyBytes: Math.max(
+            options.limits?.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes,
+            maxUploadBytes + MULTIPART_OVERHEAD_BYTES,
+          ),
+        };
   let stopWatching: (() => void) | null = null;
   const tlsOptions = options.tls;
   let tlsServer: import('node:tls').Server | null = null;
@@ -183,7 +254,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
   const wire = new WireServer({
     handler,
     serverSoftware: SERVER_SOFTWARE,
-    ...(options.limits ? { limits: options.limits } : {}),
+    ...(limits ? { limits } : {}),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
     logError,
     ...(options.observer ? { observer: options.observer } : {}),

@@ -3,6 +3,7 @@
  * @module
  */
 import { parseArgs } from 'node:util';
+import { type AuthRule, parseAuthRule } from '../handlers/auth-rules.js';
 import { type CacheControlRule, parseCacheControlOption } from '../handlers/policy.js';
 
 export const USAGE = `Usage: docroot [dir] [options]
@@ -49,6 +50,13 @@ Options:
       --no-archives          no ?download=zip / ?download=tar.gz on folders
       --no-search            no ?q=term name search on folders
       --no-qr                no QR code of the LAN URL in the start-up banner
+      --upload               let clients write: PUT, PATCH (resumable), DELETE, MKCOL, and an
+                             upload form on listings; anyone who can reach the server can
+                             write unless --auth says otherwise
+      --max-upload-size <n>  largest upload in bytes, or with K, M, G (default 1G)
+      --auth <rule>          [user:password]@/path[:ro|:rw] (repeatable), e.g.
+                             --auth 'admin:secret@/:rw' --auth '@/:ro'; passwords may be
+                             bcrypt ($2b$), SHA-512 crypt ($6$) or sha512:<hex>; use with TLS
   -h, --help                 show this help
   -v, --version              print the version
 
@@ -91,6 +99,10 @@ export interface CliOptions {
   search: boolean;
   /** Print a QR code of the first LAN URL (only on a terminal, and only beyond localhost). */
   qr: boolean;
+  /** --upload: write access, with the largest accepted upload in bytes. */
+  upload: { maxBytes: number } | undefined;
+  /** --auth rules, in the order given. */
+  auth: AuthRule[];
 }
 
 /** `--log` values; `off` writes no access log. */
@@ -152,6 +164,9 @@ export const FLAGS = {
   'no-archives': { type: 'boolean' },
   'no-search': { type: 'boolean' },
   'no-qr': { type: 'boolean' },
+  upload: { type: 'boolean' },
+  'max-upload-size': { type: 'string' },
+  auth: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -309,6 +324,29 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
     };
   }
 
+  let upload: CliOptions['upload'];
+  if (values.upload === true) {
+    const maxBytes =
+      values['max-upload-size'] === undefined
+        ? DEFAULT_MAX_UPLOAD_BYTES
+        : parseByteSize(values['max-upload-size']);
+    if (maxBytes === null) {
+      return {
+        kind: 'error',
+        message: `--max-upload-size needs bytes, or a number with K, M or G, got "${values['max-upload-size']}"`,
+      };
+    }
+    upload = { maxBytes };
+  } else if (values['max-upload-size'] !== undefined) {
+    return { kind: 'error', message: '--max-upload-size only makes sense with --upload' };
+  }
+  const auth: AuthRule[] = [];
+  for (const text of values.auth ?? []) {
+    const rule = parseAuthRule(text);
+    if (typeof rule === 'string') return { kind: 'error', message: rule };
+    auth.push(rule);
+  }
+
   const notFound = values['404'];
   return {
     kind: 'serve',
@@ -339,8 +377,28 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
       archives: !values['no-archives'],
       search: !values['no-search'],
       qr: !values['no-qr'],
+      upload,
+      auth,
     },
   };
+}
+
+/** 1 GiB, as in server.ts (not imported, so parsing flags loads no server code). */
+const DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
+const BYTE_SIZE_UNITS: Readonly<Record<string, number>> = {
+  '': 1,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+  t: 1024 ** 4,
+};
+
+/** `1048576`, `10M`, `1.5G`, `512k` (binary units, optional trailing B) → bytes, or null. */
+export function parseByteSize(text: string): number | null {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(text);
+  if (match === null) return null;
+  const bytes = Math.floor(Number(match[1]) * (BYTE_SIZE_UNITS[match[2]!.toLowerCase()] ?? 1));
+  return bytes >= 1 && Number.isSafeInteger(bytes) ? bytes : null;
 }
 
 /** More processes than this is a typo, not a deployment. */

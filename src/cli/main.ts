@@ -144,6 +144,8 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
       healthPath: options.healthPath,
       archives: options.archives,
       ...(options.search ? {} : { search: false }),
+      ...(options.upload !== undefined ? { upload: options.upload } : {}),
+      ...(options.auth.length > 0 ? { auth: options.auth } : {}),
     });
   } catch (error) {
     if (error instanceof RootError) fail(error.message);
@@ -271,9 +273,19 @@ function printBanner(
     );
   }
   if (options.watch) process.stdout.write('  live reload is on: HTML pages reload when a file changes\n');
-  const lanUrl = urls.find((url) => !isLoopbackUrl(url));
-  // Only a person at a terminal can point a phone at it; logs and pipes get no block art.
-  if (options.qr && lanUrl !== undefined && process.stdout.isTTY === true) printQrCode(lanUrl);
+  if (options.upload !== undefined) {
+    process.stdout.write(
+      options.auth.length === 0
+        ? '  uploads are on: anyone who can reach this server can write and delete files here\n'
+        : '  uploads are on for the --auth rules that grant rw\n',
+    );
+  }
+  if (options.auth.length > 0 && options.tls === undefined) {
+    process.stdout.write(
+      '  WARNING: --auth without TLS sends passwords readable by anyone on the network;\n' +
+        '  add --tls-cert/--tls-key, or --tls-self-signed at least\n',
+    );
+  }
   if (options.cgi !== undefined) {
     const where = [
       options.cgi.dir === null ? null : `executables in /${options.cgi.dir}/`,
@@ -281,6 +293,9 @@ function printBanner(
     ].filter((x) => x !== null);
     process.stdout.write(`  CGI is on: ${where.join(', ')} run as programs on this machine\n`);
   }
+  const lanUrl = urls.find((url) => !isLoopbackUrl(url));
+  // Only a person at a terminal can point a phone at it; logs and pipes get no block art.
+  if (options.qr && lanUrl !== undefined && process.stdout.isTTY === true) printQrCode(lanUrl);
 }
 
 function isLoopbackUrl(url: string): boolean {

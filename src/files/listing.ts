@@ -28,6 +28,7 @@ import { opendir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { UPLOAD_TEMP_PREFIX } from './resolve.js';
 
 export type ListingFormat = 'html' | 'text' | 'json';
 export type ListingSortKey = 'name' | 'size' | 'time';
@@ -47,6 +48,8 @@ export interface ListingOptions {
   showDotfiles?: boolean;
   /** E.g. 'docroot/0.1.0', shown in the HTML footer. */
   serverSoftware?: string;
+  /** Add a form that POSTs files to this folder (HTML only; the server must accept uploads). */
+  uploadForm?: boolean;
 }
 
 /** What a listing query string asked for; keys it did not mention (or gave unknown values for) are absent. */
@@ -186,6 +189,8 @@ async function readEntries(dirPath: string, showDotfiles: boolean): Promise<List
   // Iterating with for-await closes the handle when the loop ends or throws.
   for await (const dirent of directory) {
     if (!showDotfiles && dirent.name.startsWith('.')) continue;
+    // Uploads in progress (files/write.ts) are nobody's business, even with --dotfiles.
+    if (dirent.name.startsWith(UPLOAD_TEMP_PREFIX)) continue;
     entries.push(newEntry(dirent));
   }
   return entries;
@@ -528,6 +533,7 @@ td.mtime { white-space: nowrap; font-variant-numeric: tabular-nums; }
 a { text-decoration: none; }
 a:hover, a:focus { text-decoration: underline; }
 tr.dir a.name { font-weight: 600; }
+form#upload { margin-top: 1rem; display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: center; }
 footer { margin-top: 1rem; font-size: 0.85rem; opacity: 0.75; }
 form[role="search"] { margin: 0 0 0.75rem; }
 @media (max-width: 32rem) {
@@ -535,6 +541,41 @@ form[role="search"] { margin: 0 0 0.75rem; }
   th, td { padding: 0.4rem 0.25rem; }
   th.mtime, td.mtime { display: none; }
 }
+`;
+
+/**
+ * The upload form. Without script it is a plain multipart POST answered with 303 back here; with script,
+ * XMLHttpRequest sends the same form so the bar can show upload progress, then the listing reloads.
+ */
+const UPLOAD_FORM = `<form id="upload" method="post" enctype="multipart/form-data" action="">
+<label>Upload files: <input id="upload-files" type="file" name="file" multiple required></label>
+<button type="submit">Upload</button>
+<progress id="upload-progress" max="1" value="0" hidden></progress>
+<span id="upload-status" role="status"></span>
+</form>
+<script>
+(function () {
+  var form = document.getElementById('upload');
+  var bar = document.getElementById('upload-progress');
+  var status = document.getElementById('upload-status');
+  form.addEventListener('submit', function (event) {
+    event.preventDefault();
+    var xhr = new XMLHttpRequest();
+    xhr.open('POST', form.action);
+    xhr.setRequestHeader('Accept', 'application/json');
+    bar.hidden = false;
+    bar.value = 0;
+    status.textContent = 'Uploading\u2026';
+    xhr.upload.onprogress = function (e) { if (e.lengthComputable) bar.value = e.loaded / e.total; };
+    xhr.onload = function () {
+      if (xhr.status >= 200 && xhr.status < 300) { status.textContent = 'Done'; location.reload(); }
+      else status.textContent = xhr.responseText;
+    };
+    xhr.onerror = function () { status.textContent = 'The upload failed: the connection was lost.'; };
+    xhr.send(new FormData(form));
+  });
+})();
+</script>
 `;
 
 const COLUMN_TITLES: Readonly<Record<ListingSortKey, string>> = {
@@ -607,6 +648,7 @@ class HtmlRenderer implements ListingRenderer {
         : ` \u00b7 <span id="server-software">${escapeHtml(software)}</span>`;
     return (
       '</tbody>\n</table>\n' +
+      (this.options.uploadForm === true ? UPLOAD_FORM : '') +
       `<footer><span id="summary">${summary}</span>${serverPart}</footer>\n</body>\n</html>\n`
     );
   }

@@ -84,6 +84,9 @@ export function isInside(root: string, candidate: string): boolean {
   return candidate.startsWith(prefix);
 }
 
+/** Names of uploads in progress (files/write.ts re-exports it); kept here so reads need not load write code. */
+export const UPLOAD_TEMP_PREFIX = '.docroot-upload-';
+
 export function hasDotSegment(segments: readonly string[]): boolean {
   for (const segment of segments) if (segment.charCodeAt(0) === 0x2e) return true;
   return false;
@@ -106,6 +109,10 @@ export async function resolvePath(
   const { segments } = decoded;
   if (!options.dotfiles && hasDotSegment(segments)) {
     return { kind: 'error', status: 404, message: 'hidden files (names starting with ".") are not served' };
+  }
+  // An upload still being written (files/write.ts) is never served, even with dotfiles.
+  if (segments.some((segment) => segment.startsWith(UPLOAD_TEMP_PREFIX))) {
+    return { kind: 'error', status: 404, message: 'no file or folder of that name' };
   }
   const filePath = segments.length === 0 ? options.root : path.join(options.root, ...segments);
   if (!isInside(options.root, filePath)) {

@@ -112,6 +112,12 @@ export class FileCache {
     this.totalBytes -= old.bytes;
   }
 
+  /** Forgets everything (after a write under the root). */
+  clear(): void {
+    this.entries.clear();
+    this.totalBytes = 0;
+  }
+
   private evict(): void {
     while (this.totalBytes > this.maxBytes) {
       const oldest = this.entries.keys().next();

@@ -13,7 +13,7 @@ import {
   parseListingQuery,
   renderListing,
 } from '../files/listing.js';
-import { decodeRequestPath, type Resolution, resolvePath } from '../files/resolve.js';
+import { type DecodedPath, decodeRequestPath, type Resolution, resolvePath } from '../files/resolve.js';
 import type { SearchLimits } from '../files/search.js';
 import { isKnownMethod } from '../http/method.js';
 import { chooseMediaType } from '../http/negotiate.js';
@@ -67,6 +67,8 @@ export interface FileHandlerOptions {
   search?: Partial<SearchLimits> | false;
   /** Runs scripts (CGI); consulted before the file is served. Returns null when the path is not a script. */
   scriptHandler?: ScriptHandler;
+  /** Answers the write methods (`--upload`); when it takes POST, HTML listings carry an upload form. */
+  writeHandler?: WriteHandler;
   logError?: (error: unknown, context: string) => void;
 }
 
@@ -75,6 +77,13 @@ export interface ScriptHandler {
   /** Methods scripts accept, for Allow. */
   readonly methods: readonly string[];
   handle(request: HttpRequest, segments: readonly string[]): Promise<ResponseDescription | null>;
+}
+
+/** A hook for the write methods (PUT, PATCH, DELETE, MKCOL, POST with `--upload`). */
+export interface WriteHandler {
+  /** Methods it answers, added to Allow. */
+  readonly methods: readonly string[];
+  handle(request: HttpRequest, decoded: Extract<DecodedPath, { kind: 'ok' }>): Promise<ResponseDescription>;
 }
 
 const LISTING_MEDIA_TYPES: readonly string[] = ['text/html', 'text/plain', 'application/json'];
@@ -121,6 +130,8 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     followSymlinks: options.followSymlinks ?? false,
   };
   const scripts = options.scriptHandler;
+  const writes = options.writeHandler;
+  const allow = writes === undefined ? STATIC_ALLOW : `${STATIC_ALLOW}, ${writes.methods.join(', ')}`;
   const listingCache = new Map<string, { builtAt: number; bytes: Buffer }>();
   const listingCacheMs = options.listingCacheMs ?? LISTING_CACHE_FRESH_MS;
 
@@ -269,6 +280,7 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
       ...(query.sort ? { sort: query.sort } : {}),
       ...(query.order ? { order: query.order } : {}),
       showDotfiles: resolveOptions.dotfiles,
+      ...(writes?.methods.includes('POST') ? { uploadForm: true } : {}),
       serverSoftware: options.serverSoftware ?? 'docroot',
     });
     rememberListing(listingKey, stream, now);
@@ -309,10 +321,19 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
       const answer = await scripts.handle(request, decoded.segments);
       if (answer !== null) return answer;
     }
-    if (method === 'OPTIONS') return answerOptions(request, STATIC_ALLOW);
+    if (writes?.methods.includes(method)) {
+      const answer = await writes.handle(request, decoded);
+      // What was cached for a second may just have changed.
+      if (answer.status < 400) {
+        cache?.clear();
+        listingCache.clear();
+      }
+      return answer;
+    }
+    if (method === 'OPTIONS') return answerOptions(request, allow);
     if (method !== 'GET' && method !== 'HEAD') {
-      return fail(request, 405, `${method} is not allowed here; this path allows ${STATIC_ALLOW}`, {
-        Allow: STATIC_ALLOW,
+      return fail(request, 405, `${method} is not allowed here; this path allows ${allow}`, {
+        Allow: allow,
       });
     }
 
@@ -352,7 +373,7 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
       return fail(request, 501, `the method ${method} is not implemented by this server`);
     }
     if (request.path === '*') {
-      if (method === 'OPTIONS') return answerOptions(request, STATIC_ALLOW);
+      if (method === 'OPTIONS') return answerOptions(request, allow);
       return fail(request, 400, 'the "*" request-target is only valid with OPTIONS');
     }
     // The hot path: a plain GET or HEAD for a small file checked less than a second ago.

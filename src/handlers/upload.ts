@@ -1,0 +1,358 @@
+/**
+ * Write access (`--upload`): PUT, PATCH (resumable pieces), DELETE, MKCOL and multipart POST from the
+ * listing's upload form. Loaded on the first write request only. Every write obeys the read side's path
+ * rules (files/write.ts), and whole-file writes go through a temporary file renamed into place.
+ *
+ * Resumable uploads (PATCH) are written in place: a piece that is cut off keeps the bytes that arrived,
+ * so the client asks `HEAD` for the size and sends the rest from there.
+ * @module
+ */
+import { mkdir, open, rmdir, unlink } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import type { DecodedPath, ResolveOptions } from '../files/resolve.js';
+import {
+  copyInto,
+  isUploadTempName,
+  MAX_FILE_NAME_BYTES,
+  refusalFor,
+  resolveWriteTarget,
+  WriteRefusal,
+  type WriteTarget,
+  writeFileAtomically,
+} from '../files/write.js';
+import { chooseMediaType } from '../http/negotiate.js';
+import type { HttpRequest, ResponseDescription } from '../wire/message.js';
+import { errorResponse } from './errors.js';
+
+export interface UploadOptions extends ResolveOptions {
+  /** Largest file (and largest request body) accepted; 413 beyond. */
+  maxBytes: number;
+}
+
+/** The methods `--upload` turns on, in the order Allow lists them. */
+export const UPLOAD_METHODS: readonly string[] = ['PUT', 'PATCH', 'DELETE', 'MKCOL', 'POST'];
+
+/** Files one form POST may carry: a form is for people, not for bulk mirroring. */
+const MAX_FILES_PER_FORM = 1000;
+/** Non-file form fields are ignored, but each is read, so they are kept small. */
+const MAX_FORM_FIELD_BYTES = 1024;
+const MAX_FORM_FIELDS = 100;
+/** The header a resumable append sends (the SabreDAV "PATCH partial update" convention). */
+const UPDATE_RANGE_APPEND = 'append';
+
+type Decoded = Extract<DecodedPath, { kind: 'ok' }>;
+
+export function createUploadHandler(options: UploadOptions) {
+  const fail = (request: HttpRequest, refusal: WriteRefusal, extra?: Record<string, string>) =>
+    errorResponse(refusal.status, refusal.message, request.headers.accept, extra);
+
+  return async function handleWrite(request: HttpRequest, decoded: Decoded): Promise<ResponseDescription> {
+    try {
+      switch (request.method) {
+        case 'PUT':
+          return await put(request, decoded);
+        case 'PATCH':
+          return await patch(request, decoded);
+        case 'DELETE':
+          return await remove(decoded);
+        case 'MKCOL':
+          return await makeCollection(request, decoded);
+        case 'POST':
+          return await postForm(request, decoded);
+        default:
+          throw new WriteRefusal(405, `${request.method} is not a write method`);
+      }
+    } catch (error) {
+      const refusal = refusalFor(error);
+      request.body?.resume();
+      // An unread body would have to be skipped before the next request; closing is cheaper and surer.
+      const response = fail(request, refusal);
+      if (request.body !== null && !request.body.readableEnded) response.close = true;
+      return response;
+    }
+  };
+
+  async function target(decoded: Decoded): Promise<WriteTarget> {
+    const resolved = await resolveWriteTarget(decoded, options);
+    if (resolved instanceof WriteRefusal) throw resolved;
+    return resolved;
+  }
+
+  function checkDeclaredLength(request: HttpRequest, offset = 0): void {
+    if (request.contentLength !== null && offset + request.contentLength > options.maxBytes) {
+      throw new WriteRefusal(
+        413,
+        `the file would be larger than the upload limit of ${options.maxBytes} bytes`,
+      );
+    }
+  }
+
+  /** RFC 9110 §9.3.4: create or replace the whole file; 201 when it is new, 204 when it was replaced. */
+  async function put(request: HttpRequest, decoded: Decoded): Promise<ResponseDescription> {
+    if (decoded.trailingSlash) throw new WriteRefusal(405, 'PUT needs a file path; use MKCOL for folders');
+    checkDeclaredLength(request);
+    const where = await target(decoded);
+    if (where.existing === 'directory') throw new WriteRefusal(409, 'a folder of that name exists');
+    if (where.existing === 'other') throw new WriteRefusal(409, 'only regular files can be replaced');
+    // RFC 9110 §13.1.2: "If-None-Match: *" asks to create only, never to replace.
+    if (request.headers['if-none-match']?.trim() === '*' && where.existing !== 'none') {
+      throw new WriteRefusal(412, 'If-None-Match: * was sent and the file already exists');
+    }
+    const result = await writeFileAtomically(where.filePath, bodyOf(request), options.maxBytes);
+    return written(result.created, request.path);
+  }
+
+  /**
+   * Resumable upload pieces: `X-Update-Range: append` adds the body at the end; `Content-Range: bytes
+   * a-b/total` (total may be `*`) writes at offset a, which must not be past the current end (416). When
+   * the piece ends at total, the file is cut to total: the upload is complete.
+   */
+  async function patch(request: HttpRequest, decoded: Decoded): Promise<ResponseDescription> {
+    const where = await target(decoded);
+    if (where.existing === 'none') {
+      throw new WriteRefusal(404, 'PATCH adds to an existing file; create it with PUT first');
+    }
+    if (where.existing !== 'file') throw new WriteRefusal(409, 'only regular files can be patched');
+    const updateRange = request.headers['x-update-range']?.trim().toLowerCase();
+    const contentRange = request.headers['content-range'];
+    let offset: number;
+    let total: number | null = null;
+    if (updateRange === UPDATE_RANGE_APPEND) {
+      offset = where.size;
+    } else if (contentRange !== undefined) {
+      const range = parseContentRange(contentRange);
+      if (range === null) {
+        throw new WriteRefusal(400, 'Content-Range must be "bytes first-last/total" or "bytes first-last/*"');
+      }
+      if (range.first > where.size) {
+        const refusal = new WriteRefusal(
+          416,
+          `the piece starts at ${range.first} but the file has only ${where.size} bytes`,
+        );
+        return fail(request, refusal, { 'Content-Range': `bytes */${where.size}` });
+      }
+      const pieceLength = range.last - range.first + 1;
+      if (request.contentLength !== null && request.contentLength !== pieceLength) {
+        throw new WriteRefusal(
+          400,
+          `Content-Range names ${pieceLength} bytes but the body has ${request.contentLength}`,
+        );
+      }
+      offset = range.first;
+      total = range.total;
+    } else {
+      throw new WriteRefusal(400, 'PATCH needs "X-Update-Range: append" or "Content-Range: bytes a-b/total"');
+    }
+    checkDeclaredLength(request, offset);
+    if (total !== null && total > options.maxBytes) {
+      throw new WriteRefusal(
+        413,
+        `the file would be larger than the upload limit of ${options.maxBytes} bytes`,
+      );
+    }
+    const handle = await open(where.filePath, 'r+');
+    try {
+      const bytes = await copyInto(handle, bodyOf(request), offset, options.maxBytes);
+      if (total !== null && offset + bytes === total) await handle.truncate(total);
+      await handle.sync();
+      const size = (await handle.stat()).size;
+      return { status: 204, headers: { 'X-Upload-Size': String(size) } };
+    } finally {
+      await handle.close().catch(() => {});
+    }
+  }
+
+  /** RFC 9110 §9.3.5: a file, or an empty folder (there is no recursive delete). */
+  async function remove(decoded: Decoded): Promise<ResponseDescription> {
+    const where = await target(decoded);
+    if (where.existing === 'none') throw new WriteRefusal(404, 'no file or folder of that name');
+    if (where.existing === 'directory' && where.entryPath === where.filePath) await rmdir(where.entryPath);
+    else await unlink(where.entryPath);
+    return { status: 204 };
+  }
+
+  /** RFC 4918 §9.3: make one folder. */
+  async function makeCollection(request: HttpRequest, decoded: Decoded): Promise<ResponseDescription> {
+    // §9.3: a body MKCOL does not understand is 415.
+    if (request.body !== null && (request.contentLength ?? 1) > 0) {
+      throw new WriteRefusal(415, 'MKCOL takes no request body here');
+    }
+    const where = await target(decoded);
+    if (where.existing !== 'none') throw new WriteRefusal(405, 'something of that name already exists');
+    await mkdir(where.entryPath);
+    return written(true, decoded.trailingSlash ? request.path : `${request.path}/`);
+  }
+
+  /**
+   * The listing's upload form: multipart/form-data (RFC 7578) POSTed to a folder. Parsed by `busboy`, a
+   * small, long-maintained streaming parser (boundary scanning across chunks, no buffering of whole
+   * bodies); writing our own would add risk for no gain. Each file part goes through the same
+   * temporary-file-and-rename path as PUT. Answers 303 See Other back to the folder (RFC 9110 §15.4.4) so
+   * the form works without script, or JSON for the page's script.
+   */
+  async function postForm(request: HttpRequest, decoded: Decoded): Promise<ResponseDescription> {
+    const contentType = request.headers['content-type'] ?? '';
+    if (!/^multipart\/form-data\s*;/i.test(contentType)) {
+      throw new WriteRefusal(415, 'uploads are POSTed as multipart/form-data to a folder');
+    }
+    if (!decoded.trailingSlash && decoded.segments.length > 0) {
+      throw new WriteRefusal(405, 'POST uploads go to a folder URL ending in "/"');
+    }
+    await checkFolder(decoded);
+    if (request.body === null) throw new WriteRefusal(400, 'the form has no body');
+    const saved = await saveFormFiles(request.body, contentType, decoded);
+    const location = request.path;
+    const wantsJson =
+      chooseMediaType(request.headers.accept, ['text/html', 'application/json']) === 'application/json';
+    if (wantsJson) {
+      return {
+        status: 200,
+        headers: { 'Content-Type': 'application/json; charset=utf-8' },
+        body: { kind: 'bytes', data: `${JSON.stringify({ saved })}\n` },
+      };
+    }
+    return {
+      status: 303,
+      headers: { Location: location, 'Content-Type': 'text/plain; charset=utf-8' },
+      body: { kind: 'bytes', data: `303 See Other: saved ${saved.length} file(s); back to ${location}\n` },
+    };
+  }
+
+  async function checkFolder(decoded: Decoded): Promise<void> {
+    if (decoded.segments.length === 0) return;
+    const where = await target(decoded);
+    if (where.existing !== 'directory') throw new WriteRefusal(404, 'no folder of that name');
+  }
+
+  async function saveFormFiles(body: Readable, contentType: string, decoded: Decoded): Promise<string[]> {
+    const { default: busboy } = await import('busboy');
+    const saved: string[] = [];
+    const writes: Promise<void>[] = [];
+    let failure: unknown = null;
+    const parser = busboy({
+      headers: { 'content-type': contentType },
+      defParamCharset: 'utf8',
+      limits: {
+        // busboy flags a file that reaches the limit, so one byte more means "too large".
+        fileSize: options.maxBytes + 1,
+        files: MAX_FILES_PER_FORM,
+        fields: MAX_FORM_FIELDS,
+        fieldSize: MAX_FORM_FIELD_BYTES,
+      },
+    });
+    const abort = (error: unknown) => {
+      failure ??= error;
+      body.unpipe(parser);
+      parser.destroy();
+    };
+    parser.on('file', (_field, file, info) => {
+      // Errors reach the write through its iteration; this keeps a destroyed, unread part from throwing.
+      file.on('error', () => {});
+      if (failure !== null) {
+        file.resume();
+        return;
+      }
+      // A file input left empty still sends a part with an empty name.
+      if (info.filename === undefined || info.filename === '') {
+        file.resume();
+        return;
+      }
+      const name = sanitizeFileName(info.filename, options.dotfiles ?? false);
+      if (name instanceof WriteRefusal) {
+        file.resume();
+        abort(name);
+        return;
+      }
+      file.on('limit', () => {
+        file.destroy(
+          new WriteRefusal(413, `the file is larger than the upload limit of ${options.maxBytes} bytes`),
+        );
+      });
+      const write = (async () => {
+        const where = await target({
+          kind: 'ok',
+          segments: [...decoded.segments, name],
+          trailingSlash: false,
+        });
+        if (where.existing === 'directory') throw new WriteRefusal(409, `a folder named "${name}" exists`);
+        if (where.existing === 'other') throw new WriteRefusal(409, `"${name}" is not a regular file`);
+        await writeFileAtomically(where.filePath, file, options.maxBytes);
+        saved.push(name);
+      })().catch((error: unknown) => {
+        file.resume();
+        abort(error);
+      });
+      writes.push(write);
+    });
+    parser.on('filesLimit', () =>
+      abort(new WriteRefusal(413, `a form may carry at most ${MAX_FILES_PER_FORM} files`)),
+    );
+    await new Promise<void>((resolve) => {
+      parser.once('close', resolve);
+      parser.once('error', (error: unknown) => {
+        abort(
+          error instanceof WriteRefusal
+            ? error
+            : new WriteRefusal(400, 'the multipart/form-data body is malformed'),
+        );
+        resolve();
+      });
+      body.once('error', (error) => {
+        abort(error);
+        resolve();
+      });
+      body.pipe(parser);
+    });
+    await Promise.all(writes);
+    if (failure !== null) throw refusalFor(failure);
+    return saved;
+  }
+}
+
+/** The request body, or an empty stream for a bodiless PUT (an empty file). */
+function bodyOf(request: HttpRequest): Readable {
+  return request.body ?? Readable.from([]);
+}
+
+function written(created: boolean, location: string): ResponseDescription {
+  if (!created) return { status: 204 };
+  return {
+    status: 201,
+    headers: { Location: location, 'Content-Type': 'text/plain; charset=utf-8' },
+    body: { kind: 'bytes', data: `201 Created: ${location}\n` },
+  };
+}
+
+/** `bytes first-last/total` or `bytes first-last/*` (RFC 9110 §14.4), or null. */
+export function parseContentRange(
+  value: string,
+): { first: number; last: number; total: number | null } | null {
+  const match = /^\s*bytes\s+(\d{1,15})-(\d{1,15})\/(\d{1,15}|\*)\s*$/i.exec(value);
+  if (match === null) return null;
+  const first = Number(match[1]);
+  const last = Number(match[2]);
+  const total = match[3] === '*' ? null : Number(match[3]);
+  if (last < first || (total !== null && last >= total)) return null;
+  return { first, last, total };
+}
+
+/**
+ * A file name from a form part, made safe: the last path component only (browsers on Windows have sent
+ * whole paths), and no NUL, control characters, "." or "..", or hidden names unless `dotfiles`.
+ */
+export function sanitizeFileName(raw: string, dotfiles: boolean): string | WriteRefusal {
+  const base = raw.slice(Math.max(raw.lastIndexOf('/'), raw.lastIndexOf('\\')) + 1).trim();
+  if (base === '' || base === '.' || base === '..') {
+    return new WriteRefusal(400, `the file name "${raw}" names no file`);
+  }
+  if (/[\u0000-\u001f\u007f]/.test(base)) {
+    return new WriteRefusal(400, 'file names may not contain NUL or control characters');
+  }
+  if (base.startsWith('.') && (!dotfiles || isUploadTempName(base))) {
+    return new WriteRefusal(400, 'file names starting with "." are not accepted without --dotfiles');
+  }
+  if (Buffer.byteLength(base) > MAX_FILE_NAME_BYTES) {
+    return new WriteRefusal(400, `a file name may be at most ${MAX_FILE_NAME_BYTES} bytes long`);
+  }
+  return base;
+}
