@@ -22,7 +22,7 @@ import { VERSION } from './version.js';
 import type { WireObserver } from './wire/connection.js';
 import { DEFAULT_LIMITS, type WireLimits } from './wire/limits.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS, WireServer } from './wire/listener.js';
-import type { RequestHandler } from './wire/message.js';
+import type { HttpRequest, RequestHandler } from './wire/message.js';
 
 export interface ServerOptions
   extends Omit<FileHandlerOptions, 'root' | 'scriptHandler' | 'writeHandler' | 'serverSoftware'> {
@@ -132,6 +132,17 @@ function withAuth(inner: RequestHandler, rules: readonly AuthRule[]): RequestHan
   };
 }
 
+/** Whether the access rules let this request (its credentials) GET another URL path. */
+function readAccessCheck(
+  rules: readonly AuthRule[],
+): (request: HttpRequest, urlPath: string) => Promise<boolean> {
+  let gate: ReturnType<typeof import('./handlers/auth.js').createAuthGate> | null = null;
+  return async (request, urlPath) => {
+    gate ??= (await import('./handlers/auth.js')).createAuthGate(rules);
+    return (await gate({ ...request, method: 'GET', path: urlPath, body: null })) === null;
+  };
+}
+
 /** The real absolute path of a document root, or a RootError saying what is wrong with it. */
 export function resolveRoot(root: string): string {
   const absolute = path.resolve(root);
@@ -217,6 +228,10 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     serverSoftware: SERVER_SOFTWARE,
     ...(scriptHandler ? { scriptHandler } : {}),
     ...(writeHandler ? { writeHandler } : {}),
+    // Archives and search walk below the requested folder, so they ask the access rules about each entry.
+    ...(options.auth !== undefined && options.auth.length > 0
+      ? { mayRead: readAccessCheck(options.auth) }
+      : {}),
   });
   const liveReload = options.watch === true ? new LiveReloadHub() : null;
   const unguarded = liveReload === null ? fileHandler : withLiveReload(fileHandler, liveReload);

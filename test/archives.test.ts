@@ -229,6 +229,26 @@ describe('archives follow the server settings', () => {
     }
   });
 
+  test('--auth: what a request may not read stays out of its archive', async (t) => {
+    const missing = toolMissing('unzip');
+    if (missing !== null) return t.skip(missing);
+    const auth = [
+      { pathPrefix: '/', access: 'ro' as const },
+      { user: 'admin', password: 'secret', pathPrefix: '/docs', access: 'ro' as const },
+    ];
+    const docroot = await startDocroot({ root, auth });
+    try {
+      const answer = await download(docroot.port, '/?download=zip');
+      const work = mkdtempSync(path.join(base, 'unzip-auth-'));
+      writeFileSync(path.join(work, 'a.zip'), answer.body);
+      const names = spawnSync('unzip', ['-Z1', 'a.zip'], { cwd: work, encoding: 'utf8' }).stdout;
+      assert.match(names, /^site\/index\.txt$/m);
+      assert.doesNotMatch(names, /docs/);
+    } finally {
+      await docroot.close();
+    }
+  });
+
   test('with listings off, or archives off, ?download= is not offered', async () => {
     for (const options of [{ listing: false }, { archives: false }]) {
       const docroot = await startDocroot({ root, ...options });

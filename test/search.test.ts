@@ -147,3 +147,17 @@ describe('?q= name search', () => {
     assert.equal(answer.status, 404);
   });
 });
+
+describe('search under --auth rules', () => {
+  test('what a request may not read is not searched; with the credentials it is', async () => {
+    const auth = [
+      { pathPrefix: '/', access: 'ro' as const },
+      { user: 'admin', password: 'secret', pathPrefix: '/reports', access: 'ro' as const },
+    ];
+    const anonymous = await search('/?q=report&format=text', { auth });
+    assert.deepEqual(anonymous.body.toString().split('\n'), ['annual-REPORT.pdf', 'Report-Drafts/', '']);
+    const basic = `Basic ${Buffer.from('admin:secret').toString('base64')}`;
+    const admin = await search('/?q=report&format=text', { auth }, '*/*\r\nAuthorization: ' + basic);
+    assert.match(admin.body.toString(), /^reports\/2025\/q1\/report <q1> & more\.txt$/m);
+  });
+});

@@ -42,6 +42,8 @@ export interface SearchOptions {
   dotfiles: boolean;
   limits: SearchLimits;
   serverSoftware?: string;
+  /** Access rules: entries (and folders' contents) it refuses are not searched. */
+  include?: (relativePath: string, isDirectory: boolean) => Promise<boolean>;
 }
 
 type StopReason = 'time' | 'count' | null;
@@ -78,6 +80,7 @@ async function* generateSearch(options: SearchOptions): AsyncGenerator<Buffer, v
     maxDepth: options.limits.maxDepth,
     order: 'breadth-first',
     shouldStop: () => Date.now() >= deadline,
+    ...(options.include !== undefined ? { include: options.include } : {}),
   });
   for await (const entry of walk) {
     if (Date.now() >= deadline) {

@@ -30,6 +30,8 @@ export interface WalkOptions {
   order: 'breadth-first' | 'depth-first';
   /** Checked before each folder is read; returning true ends the walk. */
   shouldStop?: () => boolean;
+  /** Asked about each entry before it is yielded; false leaves it out (and a folder's contents with it). */
+  include?: (relativePath: string, isDirectory: boolean) => Promise<boolean>;
 }
 
 export interface WalkEntry {
@@ -124,13 +126,15 @@ async function readFolder(
     if (!isInside(options.root, real) && !options.followSymlinks) continue;
     const isDirectory = stats.isDirectory();
     if (!isDirectory && !stats.isFile()) continue;
+    const relativePath = folder.relativePath === '' ? name : `${folder.relativePath}/${name}`;
+    if (options.include !== undefined && !(await options.include(relativePath, isDirectory))) continue;
     if (isDirectory) {
       const key = folderKey(stats);
       if (visited.has(key)) continue;
       visited.add(key);
     }
     entries.push({
-      relativePath: folder.relativePath === '' ? name : `${folder.relativePath}/${name}`,
+      relativePath,
       name,
       absolutePath: real,
       stats,

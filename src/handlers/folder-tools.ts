@@ -33,6 +33,11 @@ export interface FolderToolsContext {
   /** Extra headers and Cache-Control from the site policy. */
   headers: Record<string, string>;
   logError(error: unknown, context: string): void;
+  /**
+   * With access rules (`--auth`): whether this request may read a URL path. Archives and search ask it
+   * for every entry, so neither reveals what a GET of that path would refuse.
+   */
+  mayRead?: (request: HttpRequest, urlPath: string) => Promise<boolean>;
 }
 
 export interface FolderRequest {
@@ -79,7 +84,7 @@ export async function serveArchive(
     'X-Content-Type-Options': 'nosniff',
   };
   if (request.method === 'HEAD') return { status: 200, headers };
-  const entries = archiveEntries(folder.dirPath, folderName, ctx);
+  const entries = archiveEntries(folder, folderName, ctx);
   const onSkip = (entry: ArchiveEntry, error: unknown) =>
     ctx.logError(error, `archiving ${entry.absolutePath} (left out of the archive)`);
   // Already-compressed types are stored, not deflated again: it would cost time and save nothing.
@@ -99,17 +104,19 @@ export async function serveArchive(
 
 /** Every file and folder below `dirPath`, inside a top folder named after it (as desktop tools do). */
 async function* archiveEntries(
-  dirPath: string,
+  folder: FolderRequest,
   folderName: string,
   ctx: FolderToolsContext,
 ): AsyncGenerator<ArchiveEntry, void, undefined> {
+  const include = accessFilter(folder, ctx);
   const walk = walkTree({
     root: ctx.root,
-    start: dirPath,
+    start: folder.dirPath,
     dotfiles: ctx.dotfiles,
     followSymlinks: ctx.followSymlinks,
     maxDepth: ARCHIVE_MAX_DEPTH,
     order: 'depth-first',
+    ...(include !== undefined ? { include } : {}),
   });
   for await (const entry of walk) {
     yield {
@@ -121,6 +128,20 @@ async function* archiveEntries(
       mode: entry.stats.mode,
     };
   }
+}
+
+/** The access rules as a walk filter, or undefined when there are none. */
+function accessFilter(
+  folder: FolderRequest,
+  ctx: FolderToolsContext,
+): ((relativePath: string, isDirectory: boolean) => Promise<boolean>) | undefined {
+  const mayRead = ctx.mayRead;
+  if (mayRead === undefined) return undefined;
+  const base = folder.urlPath.split('/').filter((segment) => segment !== '');
+  return (relativePath, isDirectory) => {
+    const segments = [...base, ...relativePath.split('/')].map(encodeURIComponent);
+    return mayRead(folder.request, `/${segments.join('/')}${isDirectory ? '/' : ''}`);
+  };
 }
 
 /** The last URL segment, or the root folder's own name for `/`. */
@@ -158,6 +179,7 @@ export async function serveSearch(
     'X-Content-Type-Options': 'nosniff',
   };
   if (folder.request.method === 'HEAD') return { status: 200, headers };
+  const include = accessFilter(folder, ctx);
   const stream = renderSearch({
     root: ctx.root,
     dirPath: folder.dirPath,
@@ -166,6 +188,7 @@ export async function serveSearch(
     format,
     dotfiles: ctx.dotfiles,
     limits: { ...DEFAULT_SEARCH_LIMITS, ...ctx.searchLimits },
+    ...(include !== undefined ? { include } : {}),
     serverSoftware: ctx.serverSoftware,
   });
   return { status: 200, headers, body: { kind: 'stream', stream } };

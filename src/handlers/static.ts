@@ -65,6 +65,8 @@ export interface FileHandlerOptions {
   archives?: boolean;
   /** `?q=term` on folders (only while listings are on), with its bounds, or false. @default on */
   search?: Partial<SearchLimits> | false;
+  /** Access rules for archives and search: may this request read that URL path (percent-encoded)? */
+  mayRead?: (request: HttpRequest, urlPath: string) => Promise<boolean>;
   /** Runs scripts (CGI); consulted before the file is served. Returns null when the path is not a script. */
   scriptHandler?: ScriptHandler;
   /** Answers the write methods (`--upload`); when it takes POST, HTML listings carry an upload form. */
@@ -160,6 +162,7 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
         ...(cacheControl !== undefined ? { 'Cache-Control': cacheControl } : {}),
       },
       logError,
+      ...(options.mayRead !== undefined ? { mayRead: options.mayRead } : {}),
     };
     const folder = { request, dirPath: resolution.filePath, urlPath: resolution.urlPath };
     const archiveFormat = archives ? tools.archiveFormatOf(query) : null;
