@@ -8,6 +8,7 @@ import path from 'node:path';
 import { type AuthRule, checkAuthRules } from './handlers/auth-rules.js';
 import type { CgiOptions } from './handlers/cgi.js';
 import { errorResponse } from './handlers/errors.js';
+import { DEFAULT_HEALTH_PATH, withHealthCheck } from './handlers/health.js';
 import { LiveReloadHub, withLiveReload } from './handlers/livereload.js';
 import {
   createFileHandler,
@@ -15,12 +16,13 @@ import {
   type ScriptHandler,
   type WriteHandler,
 } from './handlers/static.js';
-import { createTlsListener, type TlsOptions } from './tls/server.js';
+import type { Http2Serving } from './http2/serve.js';
+import { ALPN_PROTOCOLS_WITH_H2, createTlsListener, type TlsOptions } from './tls/server.js';
 import { VERSION } from './version.js';
 import type { WireObserver } from './wire/connection.js';
 import { DEFAULT_LIMITS, type WireLimits } from './wire/limits.js';
-import { WireServer } from './wire/listener.js';
-import type { RequestHandler } from './wire/message.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS, WireServer } from './wire/listener.js';
+import type { HttpRequest, RequestHandler } from './wire/message.js';
 
 export interface ServerOptions
   extends Omit<FileHandlerOptions, 'root' | 'scriptHandler' | 'writeHandler' | 'serverSoftware'> {
@@ -50,6 +52,16 @@ export interface ServerOptions
    * is added to HTML responses; events at `/.well-known/docroot/livereload`). For development. @default false
    */
   watch?: boolean;
+  /**
+   * With `tls`: offer HTTP/2 in ALPN and serve `h2` clients through the same handler (node:http2 does the
+   * framing). @default true
+   */
+  http2?: boolean;
+  /**
+   * URL path of the health check (`{"status":"ok",…}` for load balancers), answered whatever the listing
+   * and dotfile settings; false for none. @default '/.well-known/docroot/health'
+   */
+  healthPath?: string | false;
   /**
    * Write access: PUT, PATCH (resumable), DELETE, MKCOL and the listing's upload form (multipart POST).
    * Off unless given: letting anyone who can reach the server write files is a trust decision.
@@ -117,6 +129,17 @@ function withAuth(inner: RequestHandler, rules: readonly AuthRule[]): RequestHan
   return async (request) => {
     gate ??= (await import('./handlers/auth.js')).createAuthGate(rules);
     return (await gate(request)) ?? inner(request);
+  };
+}
+
+/** Whether the access rules let this request (its credentials) GET another URL path. */
+function readAccessCheck(
+  rules: readonly AuthRule[],
+): (request: HttpRequest, urlPath: string) => Promise<boolean> {
+  let gate: ReturnType<typeof import('./handlers/auth.js').createAuthGate> | null = null;
+  return async (request, urlPath) => {
+    gate ??= (await import('./handlers/auth.js')).createAuthGate(rules);
+    return (await gate({ ...request, method: 'GET', path: urlPath, body: null })) === null;
   };
 }
 
@@ -205,11 +228,29 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     serverSoftware: SERVER_SOFTWARE,
     ...(scriptHandler ? { scriptHandler } : {}),
     ...(writeHandler ? { writeHandler } : {}),
+    // Archives and search walk below the requested folder, so they ask the access rules about each entry.
+    ...(options.auth !== undefined && options.auth.length > 0
+      ? { mayRead: readAccessCheck(options.auth) }
+      : {}),
   });
   const liveReload = options.watch === true ? new LiveReloadHub() : null;
   const unguarded = liveReload === null ? fileHandler : withLiveReload(fileHandler, liveReload);
-  const handler =
+  const pageHandler =
     options.auth === undefined || options.auth.length === 0 ? unguarded : withAuth(unguarded, options.auth);
+  let startedAt = Date.now();
+  let http2Serving: Http2Serving | null = null;
+  const healthPath = options.healthPath ?? DEFAULT_HEALTH_PATH;
+  // Outside the access rules: a load balancer's probe carries no credentials.
+  const handler: RequestHandler =
+    healthPath === false
+      ? pageHandler
+      : withHealthCheck(pageHandler, {
+          path: healthPath,
+          version: VERSION,
+          connections: () => wire.connectionCount + (http2Serving?.sessionCount ?? 0),
+          startedAt: () => startedAt,
+        });
+  const http2Enabled = options.tls !== undefined && options.http2 !== false;
   const limits =
     options.upload === undefined
       ? options.limits
@@ -241,9 +282,18 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
               {
                 tls: tlsOptions,
                 handshakeTimeoutMs: options.limits?.headersTimeoutMs ?? DEFAULT_LIMITS.headersTimeoutMs,
+                ...(http2Enabled ? { alpnProtocols: ALPN_PROTOCOLS_WITH_H2 } : {}),
                 logError,
               },
-              onConnection,
+              (socket) => {
+                // ALPN chose the protocol during the handshake (RFC 7301 §3.2): h2 or our own wire.
+                if (http2Serving !== null && (socket as import('node:tls').TLSSocket).alpnProtocol === 'h2') {
+                  // --max-connections counts HTTP/2 connections too; there is no 503 to send before SETTINGS.
+                  const open = wire.connectionCount + http2Serving.sessionCount;
+                  if (open >= (options.maxConnections ?? Number.POSITIVE_INFINITY)) socket.destroy();
+                  else http2Serving.accept(socket);
+                } else onConnection(socket);
+              },
             )),
         }
       : {}),
@@ -276,14 +326,26 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
         });
         stopWatching = () => watcher.close();
       }
-      return wire.listen(port, host);
+      if (http2Enabled && http2Serving === null) {
+        const { createHttp2Serving } = await import('./http2/serve.js');
+        http2Serving = createHttp2Serving({
+          handler,
+          serverSoftware: SERVER_SOFTWARE,
+          limits: wire.limits,
+          logError,
+        });
+      }
+      const address = await wire.listen(port, host);
+      startedAt = Date.now();
+      return address;
     },
     address: () => wire.address(),
     close: async (graceMs?: number) => {
       // Open event streams would hold graceful shutdown for the whole grace period.
       stopWatching?.();
       liveReload?.closeAll();
-      await wire.close(graceMs);
+      // HTTP/2 sockets belong to the TLS listener too, so its close waits for them: GOAWAY them alongside.
+      await Promise.all([wire.close(graceMs), http2Serving?.close(graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS)]);
       // Scripts run in their own process groups and would outlive the server.
       if (cgiModule !== null) (await cgiModule).stopAllCgiScripts();
     },

@@ -44,6 +44,12 @@ Options:
       --workers <n|auto>     run n server processes on the same port (auto: one per CPU);
                              SIGHUP restarts them one by one
       --watch                reload open HTML pages when a file under the root changes
+      --no-http2             with HTTPS, offer only HTTP/1.1 (HTTP/2 is on by default)
+      --health-path <path>   URL path of the JSON health check, or off
+                             (default /.well-known/docroot/health)
+      --no-archives          no ?download=zip / ?download=tar.gz on folders
+      --no-search            no ?q=term name search on folders
+      --no-qr                no QR code of the LAN URL in the start-up banner
       --upload               let clients write: PUT, PATCH (resumable), DELETE, MKCOL, and an
                              upload form on listings; anyone who can reach the server can
                              write unless --auth says otherwise
@@ -85,6 +91,14 @@ export interface CliOptions {
   /** Server processes (cluster workers); undefined runs the server in this process. */
   workers: number | 'auto' | undefined;
   watch: boolean;
+  /** Serve h2 clients when TLS is on. */
+  http2: boolean;
+  /** URL path of the health check, or false for none. */
+  healthPath: string | false;
+  archives: boolean;
+  search: boolean;
+  /** Print a QR code of the first LAN URL (only on a terminal, and only beyond localhost). */
+  qr: boolean;
   /** --upload: write access, with the largest accepted upload in bytes. */
   upload: { maxBytes: number } | undefined;
   /** --auth rules, in the order given. */
@@ -145,6 +159,11 @@ export const FLAGS = {
   'tls-self-signed': { type: 'boolean' },
   workers: { type: 'string' },
   watch: { type: 'boolean' },
+  'no-http2': { type: 'boolean' },
+  'health-path': { type: 'string' },
+  'no-archives': { type: 'boolean' },
+  'no-search': { type: 'boolean' },
+  'no-qr': { type: 'boolean' },
   upload: { type: 'boolean' },
   'max-upload-size': { type: 'string' },
   auth: { type: 'string', multiple: true },
@@ -293,6 +312,18 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
     }
   }
 
+  const healthPath = values['health-path'];
+  if (
+    healthPath !== undefined &&
+    healthPath !== 'off' &&
+    !/^\/[!$&'()*+,;=:@%/A-Za-z0-9._~-]*$/.test(healthPath)
+  ) {
+    return {
+      kind: 'error',
+      message: `--health-path needs a URL path starting with "/" (or off), got "${healthPath}"`,
+    };
+  }
+
   let upload: CliOptions['upload'];
   if (values.upload === true) {
     const maxBytes =
@@ -341,6 +372,11 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
       tls,
       workers,
       watch: values.watch ?? false,
+      http2: !values['no-http2'],
+      healthPath: healthPath === 'off' ? false : (healthPath ?? '/.well-known/docroot/health'),
+      archives: !values['no-archives'],
+      search: !values['no-search'],
+      qr: !values['no-qr'],
       upload,
       auth,
     },

@@ -4,6 +4,7 @@
  * @module
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import { createServer, RootError, resolveRoot } from '../server.js';
 import type { TlsOptions } from '../tls/server.js';
@@ -139,6 +140,10 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
       ...(observer !== undefined ? { observer } : {}),
       ...(tls !== undefined ? { tls } : {}),
       watch: options.watch,
+      http2: options.http2,
+      healthPath: options.healthPath,
+      archives: options.archives,
+      ...(options.search ? {} : { search: false }),
       ...(options.upload !== undefined ? { upload: options.upload } : {}),
       ...(options.auth.length > 0 ? { auth: options.auth } : {}),
     });
@@ -287,6 +292,29 @@ function printBanner(
       ...Object.entries(options.cgi.interpreters).map(([ext, cmd]) => `*${ext} files (with ${cmd})`),
     ].filter((x) => x !== null);
     process.stdout.write(`  CGI is on: ${where.join(', ')} run as programs on this machine\n`);
+  }
+  const lanUrl = urls.find((url) => !isLoopbackUrl(url));
+  // Only a person at a terminal can point a phone at it; logs and pipes get no block art.
+  if (options.qr && lanUrl !== undefined && process.stdout.isTTY === true) printQrCode(lanUrl);
+}
+
+function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '[::1]' || host.startsWith('127.');
+}
+
+/** The first LAN URL as a QR code; the encoder (qrcode-terminal, no dependencies) loads only here. */
+function printQrCode(url: string): void {
+  try {
+    const requireModule = createRequire(import.meta.url);
+    const qrcode = requireModule('qrcode-terminal') as {
+      generate(text: string, options: { small: boolean }, done: (code: string) => void): void;
+    };
+    qrcode.generate(url, { small: true }, (code) => {
+      process.stdout.write(`  scan to open ${url}\n${code}\n`);
+    });
+  } catch {
+    // A missing optional nicety never stops the server.
   }
 }
 

@@ -517,7 +517,8 @@ export function formatModifiedTime(epochMs: number): string {
   return iso === null ? '' : `${iso.slice(0, 10)} ${iso.slice(11, 16)}`;
 }
 
-const HTML_STYLE = `
+/** The listing page's style sheet, shared with search results. */
+export const LISTING_HTML_STYLE = `
 :root { color-scheme: light dark; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }
 body { margin: 0 auto; max-width: 60rem; padding: 1rem; line-height: 1.4; }
 h1 { font-size: 1.25rem; font-weight: 600; overflow-wrap: anywhere; }
@@ -534,6 +535,7 @@ a:hover, a:focus { text-decoration: underline; }
 tr.dir a.name { font-weight: 600; }
 form#upload { margin-top: 1rem; display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: center; }
 footer { margin-top: 1rem; font-size: 0.85rem; opacity: 0.75; }
+form[role="search"] { margin: 0 0 0.75rem; }
 @media (max-width: 32rem) {
   body { padding: 0.5rem; }
   th, td { padding: 0.4rem 0.25rem; }
@@ -608,8 +610,12 @@ class HtmlRenderer implements ListingRenderer {
     return (
       '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n' +
       '<meta name="viewport" content="width=device-width, initial-scale=1">\n' +
-      `<title>${title}</title>\n<style>${HTML_STYLE}</style>\n</head>\n<body>\n` +
+      `<title>${title}</title>\n<style>${LISTING_HTML_STYLE}</style>\n</head>\n<body>\n` +
       `<h1 id="breadcrumb">Index of ${breadcrumb(urlPath)}</h1>\n` +
+      // A plain GET form: ?q=term on this folder searches the names below it, no script needed.
+      '<form role="search" method="get" action=""><input type="search" name="q" ' +
+      'aria-label="Search names below this folder" placeholder="Search names"> ' +
+      '<button type="submit">Search</button></form>\n' +
       `<table id="listing">\n<thead><tr>${columns}</tr></thead>\n<tbody>\n${parentRow}`
     );
   }

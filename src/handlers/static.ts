@@ -14,6 +14,7 @@ import {
   renderListing,
 } from '../files/listing.js';
 import { type DecodedPath, decodeRequestPath, type Resolution, resolvePath } from '../files/resolve.js';
+import type { SearchLimits } from '../files/search.js';
 import { isKnownMethod } from '../http/method.js';
 import { chooseMediaType } from '../http/negotiate.js';
 import type { HttpRequest, RequestHandler, ResponseDescription } from '../wire/message.js';
@@ -60,6 +61,12 @@ export interface FileHandlerOptions {
   notFoundPage?: string;
   /** Product token, e.g. 'docroot/0.1.0'. */
   serverSoftware?: string;
+  /** `?download=zip` / `?download=tar.gz` on folders (only while listings are on). @default true */
+  archives?: boolean;
+  /** `?q=term` on folders (only while listings are on), with its bounds, or false. @default on */
+  search?: Partial<SearchLimits> | false;
+  /** Access rules for archives and search: may this request read that URL path (percent-encoded)? */
+  mayRead?: (request: HttpRequest, urlPath: string) => Promise<boolean>;
   /** Runs scripts (CGI); consulted before the file is served. Returns null when the path is not a script. */
   scriptHandler?: ScriptHandler;
   /** Answers the write methods (`--upload`); when it takes POST, HTML listings carry an upload form. */
@@ -87,6 +94,15 @@ const LISTING_FORMAT_BY_TYPE: Readonly<Record<string, ListingFormat>> = {
   'text/plain': 'text',
   'application/json': 'json',
 };
+
+/** `?format=` when given, else what the Accept field prefers among HTML, text and JSON. */
+function listingFormatOf(request: HttpRequest, query = parseListingQuery(request.query)): ListingFormat {
+  return (
+    query.format ??
+    LISTING_FORMAT_BY_TYPE[chooseMediaType(request.headers.accept, LISTING_MEDIA_TYPES) ?? 'text/html'] ??
+    'html'
+  );
+}
 
 export function createFileHandler(options: FileHandlerOptions): RequestHandler {
   const root = options.root;
@@ -120,6 +136,42 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
   const allow = writes === undefined ? STATIC_ALLOW : `${STATIC_ALLOW}, ${writes.methods.join(', ')}`;
   const listingCache = new Map<string, { builtAt: number; bytes: Buffer }>();
   const listingCacheMs = options.listingCacheMs ?? LISTING_CACHE_FRESH_MS;
+
+  const archives = listing && options.archives !== false;
+  const search = listing && options.search !== false;
+  let folderTools: Promise<typeof import('./folder-tools.js')> | null = null;
+
+  /** `?download=` and `?q=` on a folder; the module loads on the first such request. */
+  async function serveFolderTool(
+    request: HttpRequest,
+    resolution: Extract<Resolution, { kind: 'directory' }>,
+  ): Promise<ResponseDescription | null> {
+    const query = request.query;
+    if (!((archives && query.includes('download=')) || (search && query.includes('q=')))) return null;
+    folderTools ??= import('./folder-tools.js');
+    const tools = await folderTools;
+    const cacheControl = policy.cacheControlFor(resolution.urlPath, true);
+    const ctx = {
+      root,
+      dotfiles: resolveOptions.dotfiles,
+      followSymlinks: resolveOptions.followSymlinks,
+      searchLimits: options.search === false ? {} : (options.search ?? {}),
+      serverSoftware: options.serverSoftware ?? 'docroot',
+      headers: {
+        ...policy.extraHeaders,
+        ...(cacheControl !== undefined ? { 'Cache-Control': cacheControl } : {}),
+      },
+      logError,
+      ...(options.mayRead !== undefined ? { mayRead: options.mayRead } : {}),
+    };
+    const folder = { request, dirPath: resolution.filePath, urlPath: resolution.urlPath };
+    const archiveFormat = archives ? tools.archiveFormatOf(query) : null;
+    if (archiveFormat !== null) return tools.serveArchive(folder, archiveFormat, ctx);
+    const term = search ? tools.searchTermOf(query) : null;
+    if (term === null) return null;
+    const format = listingFormatOf(request);
+    return tools.serveSearch(folder, term, format, LISTING_CONTENT_TYPES[format], ctx);
+  }
 
   const fail = (request: HttpRequest, status: number, message: string, extra?: Record<string, string>) =>
     errorResponse(status, message, request.headers.accept, extra);
@@ -189,6 +241,8 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
         body: { kind: 'bytes', data: `301 Moved Permanently: folders are served at ${location}\n` },
       };
     }
+    const tool = request.query === '' ? null : await serveFolderTool(request, resolution);
+    if (tool !== null) return tool;
     const indexPath = path.join(resolution.filePath, 'index.html');
     try {
       const stats = await stat(indexPath);
@@ -206,10 +260,7 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     }
     if (!listing) return notFound(request, 'this folder has no index.html and listings are turned off');
     const query = parseListingQuery(request.query);
-    const format: ListingFormat =
-      query.format ??
-      LISTING_FORMAT_BY_TYPE[chooseMediaType(request.headers.accept, LISTING_MEDIA_TYPES) ?? 'text/html'] ??
-      'html';
+    const format = listingFormatOf(request, query);
     const headers: Record<string, string> = {
       'Content-Type': LISTING_CONTENT_TYPES[format],
       Vary: 'Accept',

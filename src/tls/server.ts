@@ -13,8 +13,10 @@ export type TlsOptions =
   | { cert: string | Buffer; key: string | Buffer; passphrase?: string }
   | { selfSigned: true };
 
-/** HTTP/2 is a later issue: advertise only what the wire speaks, so clients never pick h2. */
+/** ALPN (RFC 7301) without HTTP/2: only what docroot's own wire speaks. */
 export const ALPN_PROTOCOLS: readonly string[] = ['http/1.1'];
+/** ALPN with HTTP/2 first, the server's preference (RFC 9113 §3.2); h2 sockets go to `http2/serve.ts`. */
+export const ALPN_PROTOCOLS_WITH_H2: readonly string[] = ['h2', 'http/1.1'];
 
 const requireBuiltin = createRequire(import.meta.url);
 
@@ -22,6 +24,8 @@ export interface TlsListenerOptions {
   tls: TlsOptions;
   /** A handshake not finished within this is dropped (the wire's own deadlines start after it). */
   handshakeTimeoutMs: number;
+  /** Protocols offered in ALPN. @default ALPN_PROTOCOLS */
+  alpnProtocols?: readonly string[];
   logError(error: unknown, context: string): void;
 }
 
@@ -45,7 +49,7 @@ export function createTlsListener(
   const server = tls.createServer(
     {
       ...material,
-      ALPNProtocols: [...ALPN_PROTOCOLS],
+      ALPNProtocols: [...(options.alpnProtocols ?? ALPN_PROTOCOLS)],
       handshakeTimeout: options.handshakeTimeoutMs,
     },
     onConnection,

@@ -1,0 +1,175 @@
+/**
+ * HTTP/2 over TLS: node's own http2 client, trusting exactly the test's self-signed certificate, gets
+ * files, ranges, 304s and listings from the same handler as HTTP/1.1 clients on the same port.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http2 from 'node:http2';
+import https from 'node:https';
+import { after, before, describe, test } from 'node:test';
+import tls from 'node:tls';
+import { promisify } from 'node:util';
+import { SERVER_SOFTWARE } from '../src/server.js';
+import { FIXTURE_ROOT, type RunningDocroot, startDocroot } from './helpers/servers.js';
+
+const execFileAsync = promisify(execFile);
+
+interface H2Answer {
+  headers: http2.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+function h2Request(
+  session: http2.ClientHttp2Session,
+  path: string,
+  extra: http2.OutgoingHttpHeaders = {},
+  method = 'GET',
+): Promise<H2Answer> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':path': path, ':method': method, ...extra }, { endStream: true });
+    let headers: http2.IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    stream.on('response', (received) => {
+      headers = received;
+    });
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => resolve({ headers, body: Buffer.concat(chunks) }));
+    stream.on('error', reject);
+  });
+}
+
+describe('HTTP/2 over TLS', () => {
+  let docroot: RunningDocroot;
+  let ca: string;
+  let session: http2.ClientHttp2Session;
+  before(async () => {
+    docroot = await startDocroot({ tls: { selfSigned: true } });
+    ca = docroot.server.certificate!.cert;
+    session = http2.connect(`https://localhost:${docroot.port}`, { ca, host: '127.0.0.1' });
+    await new Promise<void>((resolve, reject) => {
+      session.once('connect', () => resolve());
+      session.once('error', reject);
+    });
+  });
+  after(async () => {
+    session.close();
+    await docroot.close();
+  });
+
+  test('ALPN picked h2', () => {
+    assert.equal(session.alpnProtocol, 'h2');
+  });
+
+  test('a file, byte for byte, with its length and validators', async () => {
+    const expected = readFileSync(`${FIXTURE_ROOT}images/photo.jpg`);
+    const answer = await h2Request(session, '/images/photo.jpg');
+    assert.equal(answer.headers[':status'], 200);
+    assert.equal(answer.headers['content-type'], 'image/jpeg');
+    assert.equal(answer.headers['content-length'], String(expected.length));
+    assert.match(String(answer.headers.etag), /^"[0-9a-f]+-[0-9a-f]+"$/);
+    assert.equal(answer.headers.server, SERVER_SOFTWARE);
+    assert.equal(answer.headers.connection, undefined);
+    assert.deepEqual(answer.body, expected);
+  });
+
+  test('a range is 206 with the bytes asked for', async () => {
+    const expected = readFileSync(`${FIXTURE_ROOT}text.txt`);
+    const answer = await h2Request(session, '/text.txt', { range: 'bytes=6-9' });
+    assert.equal(answer.headers[':status'], 206);
+    assert.equal(answer.headers['content-range'], `bytes 6-9/${expected.length}`);
+    assert.deepEqual(answer.body, expected.subarray(6, 10));
+  });
+
+  test('If-None-Match with the ETag is 304 with no body (hot cache and disk path alike)', async () => {
+    const first = await h2Request(session, '/a_web_page.html');
+    const etag = String(first.headers.etag);
+    for (let i = 0; i < 2; i++) {
+      const answer = await h2Request(session, '/a_web_page.html', { 'if-none-match': etag });
+      assert.equal(answer.headers[':status'], 304);
+      assert.equal(answer.headers.etag, etag);
+      assert.equal(answer.body.length, 0);
+    }
+  });
+
+  test('compression is negotiated as on HTTP/1.1', async () => {
+    const answer = await h2Request(session, '/docs/?format=text', { 'accept-encoding': 'gzip' });
+    assert.equal(answer.headers[':status'], 200);
+    assert.match(answer.body.toString(), /^guide\/$/m);
+    const page = await h2Request(session, '/a_web_page.html', { 'accept-encoding': 'gzip' });
+    assert.equal(page.headers.vary, 'Accept-Encoding');
+  });
+
+  test('HEAD has the headers and no body; errors are one line; many streams share one connection', async () => {
+    const head = await h2Request(session, '/text.txt', {}, 'HEAD');
+    assert.equal(head.headers[':status'], 200);
+    assert.ok(Number(head.headers['content-length']) > 0);
+    assert.equal(head.body.length, 0);
+    const missing = await h2Request(session, '/nope.txt');
+    assert.equal(missing.headers[':status'], 404);
+    assert.equal(missing.body.toString(), '404 Not Found: no file or folder of that name\n');
+    const answers = await Promise.all(Array.from({ length: 20 }, () => h2Request(session, '/text.txt')));
+    assert.ok(answers.every((answer) => Number(answer.headers[':status']) === 200));
+  });
+
+  test('an HTTP/1.1 client is still served on the same port', async () => {
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      https
+        .get(
+          { host: '127.0.0.1', port: docroot.port, path: '/text.txt', ca, servername: 'localhost' },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => {
+              body += chunk;
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        )
+        .on('error', reject);
+    });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body, readFileSync(`${FIXTURE_ROOT}text.txt`, 'utf8'));
+  });
+
+  test('the health check counts the HTTP/2 connection', async () => {
+    const answer = await h2Request(session, '/.well-known/docroot/health');
+    const document = JSON.parse(answer.body.toString()) as { connections: number };
+    assert.ok(document.connections >= 1);
+  });
+
+  test('curl --http2 -k gets the file over HTTP/2', async (t) => {
+    const version = spawnSync('curl', ['--version'], { encoding: 'utf8' });
+    if (version.status !== 0) return t.skip('curl is not installed');
+    if (!/HTTP2/.test(version.stdout)) return t.skip('this curl was built without HTTP/2');
+    // Not spawnSync: the server runs in this process and must keep answering meanwhile.
+    const { stdout } = await execFileAsync(
+      'curl',
+      ['-sk', '--http2', '-o', '-', '-w', '\n%{http_version}', `https://127.0.0.1:${docroot.port}/text.txt`],
+      { encoding: 'utf8', timeout: 10_000 },
+    );
+    assert.equal(stdout, `${readFileSync(`${FIXTURE_ROOT}text.txt`, 'utf8')}\n2`);
+  });
+});
+
+describe('http2: false', () => {
+  test('offers only http/1.1 in ALPN', async () => {
+    const docroot = await startDocroot({ tls: { selfSigned: true }, http2: false });
+    try {
+      const socket = tls.connect({
+        host: '127.0.0.1',
+        port: docroot.port,
+        rejectUnauthorized: false,
+        ALPNProtocols: ['h2', 'http/1.1'],
+      });
+      await new Promise<void>((resolve, reject) => {
+        socket.once('secureConnect', resolve);
+        socket.once('error', reject);
+      });
+      assert.equal(socket.alpnProtocol, 'http/1.1');
+      socket.destroy();
+    } finally {
+      await docroot.close();
+    }
+  });
+});
