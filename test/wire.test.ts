@@ -26,6 +26,7 @@ const handler: RequestHandler = async (request) => {
     return { status: 200, body: { kind: 'bytes', data: 'waited' } };
   }
   if (request.path === '/ignore-body') return { status: 200, body: { kind: 'bytes', data: 'ignored' } };
+  if (request.path === '/no-body') return { status: 200, headers: { 'X-Empty': 'yes' } };
   if (request.path === '/count') {
     const body = await readAll(request);
     return { status: 200, body: { kind: 'bytes', data: String(body.length) } };
@@ -112,6 +113,13 @@ describe('wire over real sockets', () => {
     assert.equal(responses[1]?.body.toString(), 'ignored');
     // The next response must start right after the HEAD response's head: no stray body bytes.
     assert.match(responses[1]?.head ?? '', /^HTTP\/1.1 200 OK/);
+  });
+
+  test('a description without a body is sent with Content-Length: 0 and keeps the connection in sync', async () => {
+    const { responses } = await exchange(server.port, get('/no-body') + get('/after'), { responses: 2 });
+    assert.equal(responses[0]?.headers['content-length'], '0');
+    assert.equal(responses[0]?.headers['transfer-encoding'], undefined);
+    assert.equal(responses[1]?.body.toString(), 'GET /after  body=');
   });
 
   test('reads a Content-Length body', async () => {

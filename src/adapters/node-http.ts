@@ -12,7 +12,13 @@ import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { errorResponse } from '../handlers/errors.js';
-import type { HttpRequest, RequestHandler, ResponseBody, ResponseDescription } from '../wire/message.js';
+import {
+  type HttpRequest,
+  isBodilessStatus,
+  type RequestHandler,
+  type ResponseBody,
+  type ResponseDescription,
+} from '../wire/message.js';
 
 export interface NodeHttpAdapterOptions {
   /** Where handler failures and stream errors are reported. @default console.error */
@@ -166,10 +172,6 @@ function withMountPrefix(description: ResponseDescription, req: IncomingMessage)
 
 function discardBody(body: ResponseBody | null | undefined): void {
   if (body?.kind === 'stream') body.stream.destroy();
-}
-
-function isBodilessStatus(status: number): boolean {
-  return status < 200 || status === 204 || status === 304;
 }
 
 /** Writes a description to `res`, with the same framing decisions as docroot's wire. */

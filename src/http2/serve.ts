@@ -11,7 +11,14 @@ import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream';
 import { errorResponse } from '../handlers/errors.js';
 import type { WireLimits } from '../wire/limits.js';
-import type { HttpRequest, RequestHandler, ResponseBody, ResponseDescription } from '../wire/message.js';
+import {
+  type HttpRequest,
+  isBodilessStatus,
+  type RequestHandler,
+  type ResponseBody,
+  type ResponseDescription,
+  responseBodyLength,
+} from '../wire/message.js';
 
 export interface Http2ServingOptions {
   handler: RequestHandler;
@@ -172,22 +179,6 @@ function serveStream(
     .then((description) => respond(stream, request, description, options));
 }
 
-function isBodilessStatus(status: number): boolean {
-  return status < 200 || status === 204 || status === 304;
-}
-
-function bodyLength(body: ResponseBody | null): number | null {
-  if (body === null) return 0;
-  switch (body.kind) {
-    case 'bytes':
-      return typeof body.data === 'string' ? Buffer.byteLength(body.data) : body.data.length;
-    case 'stream':
-      return body.length ?? null;
-    case 'file':
-      return body.end - body.start + 1;
-  }
-}
-
 /** Response fields for node:http2: lower-case names (RFC 9113 §8.2.1), no connection-specific ones. */
 function responseFields(
   description: ResponseDescription,
@@ -232,7 +223,7 @@ function respond(
     if (body?.kind === 'stream') body.stream.destroy();
     return;
   }
-  const length = bodyLength(body);
+  const length = responseBodyLength(body);
   const sendsBody = request.method !== 'HEAD' && !isBodilessStatus(description.status) && length !== 0;
   let fields: http2.OutgoingHttpHeaders;
   try {

@@ -13,7 +13,14 @@ import { Readable } from 'node:stream';
 import { type BodyDecoder, ChunkedDecoder, ContentLengthDecoder } from './body.js';
 import { ProtocolError } from './errors.js';
 import type { WireLimits } from './limits.js';
-import type { HttpRequest, RequestHandler, ResponseBody, ResponseDescription } from './message.js';
+import {
+  type HttpRequest,
+  isBodilessStatus,
+  type RequestHandler,
+  type ResponseBody,
+  type ResponseDescription,
+  responseBodyLength,
+} from './message.js';
 import { parseRequestHead, type RequestHead } from './parser.js';
 import { dateFieldLine, serializeFields, statusAndDateBytes, statusLine } from './serialize.js';
 import { reasonPhrase } from './status.js';
@@ -528,7 +535,7 @@ export class Connection {
     }
     let head: string;
     try {
-      head = this.buildHead(exchange, description, body === null ? null : bodyLength(body));
+      head = this.buildHead(exchange, description, responseBodyLength(body));
     } catch (error) {
       if (body?.kind === 'stream') body.stream.destroy();
       this.handlerFailed(exchange, error);
@@ -855,20 +862,5 @@ export class Connection {
     this.removedFromRegistry = true;
     this.registry.remove(this);
     this.options.observer?.onConnectionClose?.(this);
-  }
-}
-
-function isBodilessStatus(status: number): boolean {
-  return status < 200 || status === 204 || status === 304;
-}
-
-function bodyLength(body: ResponseBody): number | null {
-  switch (body.kind) {
-    case 'bytes':
-      return typeof body.data === 'string' ? Buffer.byteLength(body.data) : body.data.length;
-    case 'stream':
-      return body.length ?? null;
-    case 'file':
-      return body.end - body.start + 1;
   }
 }

@@ -71,3 +71,21 @@ export interface ResponseDescription {
 
 /** The interface every request handler implements: a request in, a description out. */
 export type RequestHandler = (request: HttpRequest) => ResponseDescription | Promise<ResponseDescription>;
+
+/** Statuses whose responses never have content (RFC 9110 §6.4.1): 1xx, 204 and 304. */
+export function isBodilessStatus(status: number): boolean {
+  return status < 200 || status === 204 || status === 304;
+}
+
+/** The length of a response body in bytes: 0 when there is none, null when only the stream's end will tell. */
+export function responseBodyLength(body: ResponseBody | null | undefined): number | null {
+  if (body === null || body === undefined) return 0;
+  switch (body.kind) {
+    case 'bytes':
+      return typeof body.data === 'string' ? Buffer.byteLength(body.data) : body.data.length;
+    case 'stream':
+      return body.length ?? null;
+    case 'file':
+      return body.end - body.start + 1;
+  }
+}
