@@ -80,7 +80,7 @@ export class WireServer implements ConnectionRegistry {
     // still gets its answers; the connection ends the socket itself when they are written.
     this.server = options.createServer
       ? options.createServer(onConnection)
-      : net.createServer({ allowHalfOpen: true }, onConnection);
+      : net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection);
     this.server.on('error', () => {});
   }
 
