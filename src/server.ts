@@ -333,6 +333,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
           serverSoftware: SERVER_SOFTWARE,
           limits: wire.limits,
           logError,
+          ...(options.observer ? { observer: options.observer } : {}),
         });
       }
       const address = await wire.listen(port, host);

@@ -10,8 +10,12 @@ import https from 'node:https';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
+import { createHttp2Serving } from '../src/http2/serve.js';
 import { SERVER_SOFTWARE } from '../src/server.js';
-import { FIXTURE_ROOT, type RunningDocroot, startDocroot } from './helpers/servers.js';
+import { generateSelfSignedCertificate } from '../src/tls/self-signed.js';
+import { createAccessLogObserver } from '../src/wire/access-log.js';
+import { DEFAULT_LIMITS } from '../src/wire/limits.js';
+import { FIXTURE_ROOT, type RunningDocroot, readAll, startDocroot } from './helpers/servers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -36,6 +40,41 @@ function h2Request(
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
     stream.on('end', () => resolve({ headers, body: Buffer.concat(chunks) }));
     stream.on('error', reject);
+  });
+}
+
+/** Sends `body` in pieces (no content-length unless given in `extra`) and collects the answer. */
+function h2Upload(
+  session: http2.ClientHttp2Session,
+  path: string,
+  body: Buffer,
+  extra: http2.OutgoingHttpHeaders = {},
+): Promise<H2Answer> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':path': path, ':method': 'POST', ...extra });
+    let headers: http2.IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    stream.on('response', (received) => {
+      headers = received;
+    });
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => resolve({ headers, body: Buffer.concat(chunks) }));
+    // A reset after the full response (RST_STREAM NO_ERROR) still leaves the response intact.
+    stream.on('close', () => resolve({ headers, body: Buffer.concat(chunks) }));
+    stream.on('error', reject);
+    for (let at = 0; at < body.length; at += 500) stream.write(body.subarray(at, at + 500));
+    stream.end();
+  });
+}
+
+function connect(port: number): Promise<http2.ClientHttp2Session> {
+  const session = http2.connect(`https://localhost:${port}`, {
+    rejectUnauthorized: false,
+    host: '127.0.0.1',
+  });
+  return new Promise((resolve, reject) => {
+    session.once('connect', () => resolve(session));
+    session.once('error', reject);
   });
 }
 
@@ -171,5 +210,103 @@ describe('http2: false', () => {
     } finally {
       await docroot.close();
     }
+  });
+});
+
+describe('HTTP/2 access log and limits', () => {
+  test('an HTTP/2 request is in the access log as HTTP/2.0', async () => {
+    const lines: string[] = [];
+    const docroot = await startDocroot({
+      tls: { selfSigned: true },
+      observer: createAccessLogObserver({ format: 'common', writeLine: (line) => lines.push(line) }),
+    });
+    const session = await connect(docroot.port);
+    try {
+      const answer = await h2Request(session, '/text.txt');
+      assert.equal(answer.headers[':status'], 200);
+      for (let i = 0; i < 50 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(lines.length, 1);
+      assert.match(lines[0]!, new RegExp(`"GET /text\\.txt HTTP/2\\.0" 200 ${answer.body.length} \\d+$`));
+    } finally {
+      session.close();
+      await docroot.close();
+    }
+  });
+
+  test('a declared content-length over maxBodyBytes is 413 before the handler runs', async () => {
+    const docroot = await startDocroot({ tls: { selfSigned: true }, limits: { maxBodyBytes: 1000 } });
+    const session = await connect(docroot.port);
+    try {
+      const answer = await h2Upload(session, '/text.txt', Buffer.alloc(5000, 'x'), {
+        'content-length': 5000,
+      });
+      assert.equal(answer.headers[':status'], 413);
+      // The connection is still usable.
+      assert.equal((await h2Request(session, '/text.txt')).headers[':status'], 200);
+    } finally {
+      session.close();
+      await docroot.close();
+    }
+  });
+
+  describe('with a handler that reads the body', () => {
+    let server: tls.Server;
+    let port: number;
+    let serving: ReturnType<typeof createHttp2Serving>;
+    before(async () => {
+      const certificate = generateSelfSignedCertificate();
+      serving = createHttp2Serving({
+        handler: async (request) => {
+          try {
+            const body = await readAll(request);
+            return { status: 200, body: { kind: 'bytes', data: `got ${body.length}` } };
+          } catch {
+            return { status: 400, body: { kind: 'bytes', data: 'body failed' } };
+          }
+        },
+        serverSoftware: 'docroot/test',
+        limits: { ...DEFAULT_LIMITS, maxBodyBytes: 1000, keepAliveTimeoutMs: 300, headersTimeoutMs: 300 },
+        logError: () => {},
+      });
+      server = tls.createServer(
+        { cert: certificate.cert, key: certificate.key, ALPNProtocols: ['h2'] },
+        (socket) => serving.accept(socket),
+      );
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      port = (server.address() as import('node:net').AddressInfo).port;
+    });
+    after(async () => {
+      await serving.close(100);
+      await new Promise((resolve) => server.close(resolve));
+    });
+
+    test('a body within the limit reaches the handler', async () => {
+      const session = await connect(port);
+      try {
+        const answer = await h2Upload(session, '/', Buffer.alloc(900, 'x'));
+        assert.equal(answer.headers[':status'], 200);
+        assert.equal(answer.body.toString(), 'got 900');
+      } finally {
+        session.close();
+      }
+    });
+
+    test('a streamed body over the limit is cut with 413', async () => {
+      const session = await connect(port);
+      try {
+        const answer = await h2Upload(session, '/', Buffer.alloc(5000, 'x'));
+        assert.equal(answer.headers[':status'], 413);
+      } finally {
+        session.close();
+      }
+    });
+
+    test('an idle connection is closed after keepAliveTimeoutMs', async () => {
+      const session = await connect(port);
+      const startedAt = Date.now();
+      await h2Request(session, '/');
+      await new Promise((resolve) => session.once('close', resolve));
+      assert.ok(Date.now() - startedAt < 5000);
+    });
   });
 });

@@ -8,8 +8,9 @@
 import { createReadStream } from 'node:fs';
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
-import { pipeline } from 'node:stream';
+import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import { errorResponse } from '../handlers/errors.js';
+import type { WireObserver } from '../wire/connection.js';
 import type { WireLimits } from '../wire/limits.js';
 import {
   type HttpRequest,
@@ -25,6 +26,8 @@ export interface Http2ServingOptions {
   serverSoftware: string;
   limits: WireLimits;
   logError(error: unknown, context: string): void;
+  /** Gets `onExchange` for every finished stream (access log); the connection-level hooks are HTTP/1.1's. */
+  observer?: WireObserver;
 }
 
 export interface Http2Serving {
@@ -52,8 +55,12 @@ const FIELDS_NOT_FORWARDED: ReadonlySet<string> = new Set([
 
 /** Streams a client may have open at once on one connection (RFC 9113 §6.5.2 suggests at least 100). */
 const MAX_CONCURRENT_STREAMS = 100;
-/** A connection with no stream activity for this long is closed with GOAWAY. */
-const SESSION_IDLE_TIMEOUT_MS = 120_000;
+/** What is reported to the observer when a stream closes. */
+interface StreamExchange {
+  readonly startedAt: number;
+  bytesSent: number;
+  request: HttpRequest | null;
+}
 
 export function createHttp2Serving(options: Http2ServingOptions): Http2Serving {
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -64,15 +71,36 @@ export function createHttp2Serving(options: Http2ServingOptions): Http2Serving {
       maxHeaderListSize: options.limits.maxHeaderBytes,
     },
   });
-  server.setTimeout(SESSION_IDLE_TIMEOUT_MS);
+  // A connection with no frames for keepAliveTimeoutMs (at least headersTimeoutMs, so a slow header block
+  // is not cut short) and no open stream is closed with GOAWAY, as an idle HTTP/1.1 connection would be.
+  // One with open streams is left to the streams' own timeouts (a long-lived event stream is not idle).
+  const idleMs = Math.max(options.limits.keepAliveTimeoutMs, options.limits.headersTimeoutMs);
+  const openStreams = new WeakMap<http2.ServerHttp2Session, number>();
+  server.setTimeout(idleMs);
+  server.on('timeout', (session: http2.ServerHttp2Session) => {
+    if ((openStreams.get(session) ?? 0) === 0) session.close();
+  });
   server.on('session', (session: http2.ServerHttp2Session) => {
     sessions.add(session);
+    openStreams.set(session, 0);
+    session.on('stream', (stream: http2.ServerHttp2Stream) => {
+      openStreams.set(session, (openStreams.get(session) ?? 0) + 1);
+      stream.once('close', () => openStreams.set(session, (openStreams.get(session) ?? 1) - 1));
+    });
     session.once('close', () => sessions.delete(session));
     session.on('error', (error) => options.logError(error, 'HTTP/2 connection'));
   });
-  server.on('stream', (stream, headers) => {
-    serveStream(stream, headers, options);
-  });
+  server.on(
+    'stream',
+    (
+      stream: http2.ServerHttp2Stream,
+      headers: http2.IncomingHttpHeaders,
+      _flags: number,
+      rawHeaders: string[] | undefined,
+    ) => {
+      serveStream(stream, headers, rawHeaders, options);
+    },
+  );
   server.on('sessionError', () => {});
   return {
     accept(socket) {
@@ -152,12 +180,22 @@ export function toHttpRequest(
   };
 }
 
+/** Per-stream accounting for the observer, keyed by the stream so `respond` and `sendStream` can add to it. */
+const exchanges = new WeakMap<http2.ServerHttp2Stream, StreamExchange>();
+
 function serveStream(
   stream: http2.ServerHttp2Stream,
   headers: http2.IncomingHttpHeaders,
+  rawHeaders: readonly string[] | undefined,
   options: Http2ServingOptions,
 ): void {
   stream.on('error', () => {});
+  const exchange: StreamExchange = { startedAt: Date.now(), bytesSent: 0, request: null };
+  exchanges.set(stream, exchange);
+  const observer = options.observer;
+  if (observer?.onExchange !== undefined) {
+    stream.once('close', () => reportExchange(stream, exchange, observer));
+  }
   let request: HttpRequest;
   try {
     request = toHttpRequest(stream, headers);
@@ -166,6 +204,19 @@ function serveStream(
     stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
     return;
   }
+  exchange.request = request;
+  const limits = options.limits;
+  // The header list's size is bounded by SETTINGS_MAX_HEADER_LIST_SIZE; its field count here, as on HTTP/1.1.
+  const fieldCount = rawHeaders === undefined ? request.rawHeaders.length : countRegularFields(rawHeaders);
+  if (fieldCount > limits.maxHeaderCount) {
+    refuse(stream, request, 431, `more than ${limits.maxHeaderCount} header fields`, options);
+    return;
+  }
+  if (request.contentLength !== null && request.contentLength > limits.maxBodyBytes) {
+    refuse(stream, request, 413, `the request content is larger than ${limits.maxBodyBytes} bytes`, options);
+    return;
+  }
+  if (request.body !== null) request.body = limitedBody(stream, request, options);
   Promise.resolve()
     .then(() => options.handler(request))
     .catch((error: unknown) => {
@@ -177,6 +228,96 @@ function serveStream(
       );
     })
     .then((description) => respond(stream, request, description, options));
+}
+
+function countRegularFields(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (!rawHeaders[i]!.startsWith(':')) count++;
+  return count;
+}
+
+/** An error status before the handler ran; the rest of the request content is refused with RST_STREAM. */
+function refuse(
+  stream: http2.ServerHttp2Stream,
+  request: HttpRequest,
+  status: number,
+  message: string,
+  options: Http2ServingOptions,
+): void {
+  respond(stream, request, errorResponse(status, message, request.headers.accept), options);
+  // RFC 9113 §8.1: a complete response may be followed by RST_STREAM(NO_ERROR) to stop the upload.
+  if (!stream.readableEnded && !stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+}
+
+/**
+ * The request content as the handler reads it, cut at maxBodyBytes (413 if the handler has not answered
+ * yet, else RST_STREAM) and at bodyTimeoutMs without a frame while it is still arriving.
+ */
+function limitedBody(
+  stream: http2.ServerHttp2Stream,
+  request: HttpRequest,
+  options: Http2ServingOptions,
+): Transform {
+  const { maxBodyBytes, bodyTimeoutMs } = options.limits;
+  let received = 0;
+  const cut = (status: number, message: string) => {
+    stream.unpipe(limited);
+    limited.destroy(Object.assign(new Error(message), { status }));
+    if (!stream.headersSent) refuse(stream, request, status, message, options);
+    else if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+  };
+  const limited = new Transform({
+    transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
+      received += chunk.length;
+      if (received > maxBodyBytes) {
+        done();
+        cut(413, `the request content is larger than ${maxBodyBytes} bytes`);
+        return;
+      }
+      done(null, chunk);
+    },
+  });
+  stream.setTimeout(bodyTimeoutMs, () => {
+    if (!stream.readableEnded) cut(408, `the request body stalled for ${bodyTimeoutMs} ms`);
+  });
+  stream.once('end', () => stream.setTimeout(0));
+  stream.pipe(limited);
+  return limited;
+}
+
+function reportExchange(
+  stream: http2.ServerHttp2Stream,
+  exchange: StreamExchange,
+  observer: WireObserver,
+): void {
+  const request = exchange.request;
+  const declared = request?.contentLength ?? null;
+  const sentStatus = (stream.sentHeaders as http2.OutgoingHttpHeaders | undefined)?.[':status'];
+  const socket = stream.session?.socket;
+  observer.onExchange?.({
+    request:
+      request === null
+        ? null
+        : {
+            method: request.method,
+            target: request.target,
+            path: request.path,
+            query: request.query,
+            version: request.version,
+            headers: request.headers,
+            rawHeaders: [...request.rawHeaders],
+            authority: request.authority,
+            framing: declared !== null ? { kind: 'length', length: declared } : { kind: 'none' },
+            keepAlive: true,
+            expectContinue: false,
+          },
+    status: sentStatus === undefined ? 0 : Number(sentStatus),
+    bytesSent: exchange.bytesSent,
+    startedAt: exchange.startedAt,
+    finishedAt: Date.now(),
+    remoteAddress: request?.remoteAddress ?? socket?.remoteAddress ?? '',
+    protocol: 'HTTP/2',
+  });
 }
 
 /** Response fields for node:http2: lower-case names (RFC 9113 §8.2.1), no connection-specific ones. */
@@ -219,7 +360,8 @@ function respond(
   options: Http2ServingOptions,
 ): void {
   const body = description.body ?? null;
-  if (stream.destroyed || stream.closed) {
+  // Closed, or already answered (413 for a body over the limit while the handler was reading it).
+  if (stream.destroyed || stream.closed || stream.headersSent) {
     if (body?.kind === 'stream') body.stream.destroy();
     return;
   }
@@ -236,6 +378,8 @@ function respond(
     if (body.kind === 'bytes') {
       stream.respond(fields);
       stream.end(body.data);
+      const exchange = exchanges.get(stream);
+      if (exchange !== undefined) exchange.bytesSent += length ?? 0;
       return;
     }
   } catch (error) {
@@ -278,6 +422,12 @@ function sendStream(
   stream: http2.ServerHttp2Stream,
   options: Http2ServingOptions,
 ): void {
+  const exchange = exchanges.get(stream);
+  if (exchange !== undefined) {
+    source.on('data', (chunk: Buffer | string) => {
+      exchange.bytesSent += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    });
+  }
   pipeline(source, stream, (error) => {
     if (error === undefined || error === null) return;
     if ((error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {

@@ -46,7 +46,7 @@ const LINE_FORMATTERS: Readonly<Record<AccessLogFormat, LineFormatter>> = {
       remoteAddress: record.remoteAddress,
       method: request?.method ?? null,
       target: request?.target ?? null,
-      version: request === null ? null : `HTTP/${request.version}`,
+      version: request === null ? null : protocolName(record),
       status: record.status,
       bytes: record.bytesSent,
       durationMs: durationMs(record),
@@ -68,9 +68,14 @@ const LINE_FORMATTERS: Readonly<Record<AccessLogFormat, LineFormatter>> = {
 /** `%h %l %u %t "%r" %>s %b`: remote address, no identd, no user, time, request line, status, bytes. */
 function commonFields(record: ExchangeRecord): string {
   const request = record.request;
-  const requestLine = request === null ? '-' : `${request.method} ${request.target} HTTP/${request.version}`;
+  const requestLine = request === null ? '-' : `${request.method} ${request.target} ${protocolName(record)}`;
   const bytes = record.bytesSent === 0 ? '-' : String(record.bytesSent);
   return `${record.remoteAddress || '-'} - - [${clfDate(record.startedAt)}] ${quoted(requestLine)} ${record.status} ${bytes}`;
+}
+
+/** `HTTP/1.1`, `HTTP/1.0`, or `HTTP/2.0` for an HTTP/2 stream (as Apache and nginx write it). */
+function protocolName(record: ExchangeRecord): string {
+  return record.protocol === 'HTTP/2' ? 'HTTP/2.0' : `HTTP/${record.request?.version ?? '1.1'}`;
 }
 
 function durationMs(record: ExchangeRecord): number {

@@ -48,6 +48,11 @@ export interface ExchangeRecord {
   startedAt: number;
   finishedAt: number;
   remoteAddress: string;
+  /**
+   * Set for exchanges on an HTTP/2 stream (the `request` head then carries `version: '1.1'`, the
+   * semantics the handler saw); absent for docroot's own HTTP/1.x wire.
+   */
+  protocol?: 'HTTP/2';
 }
 
 /** Optional observers of the wire; all calls are skipped when unset. */

@@ -19,7 +19,10 @@ export interface HttpRequest {
   path: string;
   /** Query without the leading `?`; empty when absent. */
   query: string;
-  /** `1.0` or `1.1`. */
+  /**
+   * `1.0` or `1.1`. An HTTP/2 stream (`src/http2/serve.ts`) reports `1.1`: the semantics a handler works
+   * with (RFC 9110) are the same on every version; only access logs tell HTTP/2 apart.
+   */
   version: '1.0' | '1.1';
   headers: RequestHeaders;
   /** Field lines in arrival order with their original names (CGI and tracing want them). */
