@@ -157,7 +157,7 @@ describe('search under --auth rules', () => {
     const anonymous = await search('/?q=report&format=text', { auth });
     assert.deepEqual(anonymous.body.toString().split('\n'), ['annual-REPORT.pdf', 'Report-Drafts/', '']);
     const basic = `Basic ${Buffer.from('admin:secret').toString('base64')}`;
-    const admin = await search('/?q=report&format=text', { auth }, '*/*\r\nAuthorization: ' + basic);
+    const admin = await search('/?q=report&format=text', { auth }, `*/*\r\nAuthorization: ${basic}`);
     assert.match(admin.body.toString(), /^reports\/2025\/q1\/report <q1> & more\.txt$/m);
   });
 });

@@ -16,7 +16,6 @@ import {
   type HttpRequest,
   isBodilessStatus,
   type RequestHandler,
-  type ResponseBody,
   type ResponseDescription,
   responseBodyLength,
 } from '../wire/message.js';
