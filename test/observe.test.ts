@@ -7,11 +7,12 @@ import { describe, test } from 'node:test';
 import { createAccessLogObserver } from '../src/wire/access-log.js';
 import { createBufferedLineSink } from '../src/wire/buffered-sink.js';
 import type { WireObserver } from '../src/wire/connection.js';
+import { WireServer } from '../src/wire/listener.js';
 import { NotationFormatter } from '../src/wire/notation.js';
 import { combineObservers } from '../src/wire/observers.js';
 import { createTraceObserver } from '../src/wire/trace.js';
-import { exchange, get } from './helpers/raw-client.js';
-import { startDocroot } from './helpers/servers.js';
+import { connect, exchange, get } from './helpers/raw-client.js';
+import { readAll, startDocroot } from './helpers/servers.js';
 
 /** Resolves once `lines` has a line matching `pattern` (the close is reported after the client sees it). */
 async function waitForLine(lines: string[], pattern: RegExp, timeoutMs = 2000): Promise<void> {
@@ -101,6 +102,37 @@ describe('--trace', () => {
     assert.doesNotMatch(afterHead[headBlockEnd + 1] ?? '', /^S \(<--\): \[/, 'no body summary for HEAD');
     assert.ok(lines.includes('* connection 3: no valid request head; answering with an error'));
     assert.ok(lines.includes('S (<--): HTTP/1.1 400 Bad Request<CRLF>'));
+  });
+
+  test('traces an interim 100 Continue before the final response of the same request', async () => {
+    const lines: string[] = [];
+    const server = new WireServer({
+      handler: async (request) => ({
+        status: 200,
+        body: { kind: 'bytes', data: String((await readAll(request)).length) },
+      }),
+      observer: createTraceObserver({ writeLine: (l) => lines.push(l) }),
+      logError: () => {},
+    });
+    const { port } = await server.listen(0, '127.0.0.1');
+    try {
+      const socket = await connect(port);
+      const received: Buffer[] = [];
+      socket.on('data', (d) => received.push(d));
+      socket.write('PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n');
+      while (!Buffer.concat(received).toString().includes('100 Continue'))
+        await new Promise((r) => setTimeout(r, 10));
+      socket.write('abc');
+      while (!Buffer.concat(received).toString().includes('200 OK'))
+        await new Promise((r) => setTimeout(r, 10));
+      socket.destroy();
+    } finally {
+      await server.close(500);
+    }
+    const interim = lines.indexOf('S (<--): HTTP/1.1 100 Continue<CRLF>');
+    const final = lines.indexOf('S (<--): HTTP/1.1 200 OK<CRLF>');
+    assert.ok(interim !== -1 && final > interim, lines.join('\n'));
+    assert.ok(!lines.some((line) => line.includes('no valid request head')), lines.join('\n'));
   });
 
   test('colour only when asked, and line endings other than CRLF are named', () => {

@@ -236,6 +236,7 @@ export class Connection {
     if (this.continuePending && this.exchange !== null && !this.exchange.answered) {
       this.continuePending = false;
       this.socket.write(CONTINUE_LINE, 'latin1');
+      this.options.observer?.onResponseHead?.(this, CONTINUE_LINE, null);
     }
     if (this.pausedForBody) {
       this.pausedForBody = false;

@@ -63,6 +63,11 @@ export function createTraceObserver(options: TraceOptions): WireObserver {
     },
 
     onResponseHead(connection, head, body) {
+      if (isInterimHead(head)) {
+        // A 1xx (100 Continue) comes before the final answer to the same request (RFC 9110 §15.2).
+        for (const line of format.protocolLines('server', head)) write(line);
+        return;
+      }
       const trace = traceOf(connection);
       const method = trace.method;
       trace.method = null;
@@ -80,6 +85,10 @@ export function createTraceObserver(options: TraceOptions): WireObserver {
       write(format.event(`connection ${trace.id} closed`));
     },
   };
+}
+
+function isInterimHead(head: string): boolean {
+  return head.startsWith('HTTP/1.1 1');
 }
 
 function hostPort(address: string, port: number): string {
