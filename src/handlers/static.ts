@@ -7,6 +7,7 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { type Readable, Transform } from 'node:stream';
 import {
   LISTING_CONTENT_TYPES,
   type ListingFormat,
@@ -286,33 +287,44 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
       ...(writes?.methods.includes('POST') ? { uploadForm: true } : {}),
       serverSoftware: options.serverSoftware ?? 'docroot',
     });
-    rememberListing(listingKey, stream, now);
-    return { status: 200, headers, body: { kind: 'stream', stream } };
+    return {
+      status: 200,
+      headers,
+      body: { kind: 'stream', stream: rememberListing(listingKey, stream, now) },
+    };
   }
 
-  /** Keeps a copy of a listing as it streams out, so the next second's requests are answered from memory. */
-  function rememberListing(key: string, stream: NodeJS.ReadableStream, builtAt: number): void {
+  /**
+   * Keeps a copy of a listing as it streams out, so the next second's requests are answered from memory.
+   * The copy is taken in a pass-through stage piped after the listing, so backpressure from the socket
+   * still reaches the listing and no byte can flow before the wire is listening.
+   */
+  function rememberListing(key: string, listingStream: Readable, builtAt: number): Readable {
     const chunks: Buffer[] = [];
     let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > LISTING_CACHE_MAX_BYTES) {
-        stream.off('data', onData);
-        chunks.length = 0;
-        return;
-      }
-      chunks.push(chunk);
-    };
-    stream.on('data', onData);
-    stream.once('end', () => {
-      if (size > LISTING_CACHE_MAX_BYTES) return;
-      listingCache.delete(key);
-      listingCache.set(key, { builtAt, bytes: Buffer.concat(chunks) });
-      if (listingCache.size > LISTING_CACHE_ENTRIES) {
-        const oldest = listingCache.keys().next();
-        if (!oldest.done) listingCache.delete(oldest.value);
-      }
+    const copy = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        size += chunk.length;
+        if (size <= LISTING_CACHE_MAX_BYTES) chunks.push(chunk);
+        else chunks.length = 0;
+        done(null, chunk);
+      },
+      flush(done) {
+        if (size <= LISTING_CACHE_MAX_BYTES) {
+          listingCache.delete(key);
+          listingCache.set(key, { builtAt, bytes: Buffer.concat(chunks) });
+          if (listingCache.size > LISTING_CACHE_ENTRIES) {
+            const oldest = listingCache.keys().next();
+            if (!oldest.done) listingCache.delete(oldest.value);
+          }
+        }
+        done();
+      },
     });
+    // An error reading the folder, or the wire giving up on the response, ends both stages.
+    listingStream.on('error', (error) => copy.destroy(error));
+    copy.on('close', () => listingStream.destroy());
+    return listingStream.pipe(copy);
   }
 
   async function handleSlow(request: HttpRequest): Promise<ResponseDescription> {
