@@ -15,6 +15,7 @@ import { errorResponse } from '../handlers/errors.js';
 import {
   type HttpRequest,
   isBodilessStatus,
+  preparedBlockFields,
   type RequestHandler,
   type ResponseBody,
   type ResponseDescription,
@@ -258,7 +259,7 @@ function writeHead(description: ResponseDescription, res: ServerResponse, length
   if (description.reason !== undefined) res.statusMessage = description.reason;
   const fields =
     description.preparedHeaderBlock !== undefined
-      ? fieldsOfBlock(description.preparedHeaderBlock)
+      ? preparedBlockFields(description.preparedHeaderBlock)
       : Object.entries(description.headers ?? {});
   for (const [name, value] of fields) {
     if (TRANSPORT_FIELDS.has(name.toLowerCase())) continue;
@@ -270,15 +271,6 @@ function writeHead(description: ResponseDescription, res: ServerResponse, length
 }
 
 /** A prepared header block (the hot-cache path) back into name/value pairs. */
-function fieldsOfBlock(block: Buffer): Array<[string, string | readonly string[]]> {
-  const fields: Array<[string, string | readonly string[]]> = [];
-  for (const line of block.toString('latin1').split('\r\n')) {
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    fields.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
-  }
-  return fields;
-}
 
 function failBeforeHead(
   error: unknown,

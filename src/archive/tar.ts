@@ -9,10 +9,9 @@
  * @module
  */
 import type { FileHandle } from 'node:fs/promises';
-import { open } from 'node:fs/promises';
 import { pipeline, Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import type { ArchiveEntry, ArchiveWriterOptions } from './zip.js';
+import { type ArchiveEntry, type ArchiveWriterOptions, openArchiveEntry } from './zip.js';
 
 const BLOCK_BYTES = 512;
 const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK_BYTES);
@@ -43,15 +42,9 @@ async function* generateTar(
   options: ArchiveWriterOptions,
 ): AsyncGenerator<Buffer, void, undefined> {
   for await (const entry of entries) {
-    let handle: FileHandle | null = null;
-    if (!entry.isDirectory) {
-      try {
-        handle = await open(entry.absolutePath, 'r');
-      } catch (error) {
-        options.onSkip?.(entry, error);
-        continue;
-      }
-    }
+    const opened = await openArchiveEntry(entry, options);
+    if (opened === null) continue;
+    const handle = opened.handle;
     try {
       yield* memberHeader(entry);
       if (handle !== null && entry.size > 0) {

@@ -39,6 +39,23 @@ export interface ArchiveWriterOptions {
   onSkip?: (entry: ArchiveEntry, error: unknown) => void;
 }
 
+/**
+ * Opens a file entry for reading: `{ handle: null }` for a folder, null when the file cannot be opened
+ * (the entry is then left out and `onSkip` is told why). Shared by the zip and tar writers.
+ */
+export async function openArchiveEntry(
+  entry: ArchiveEntry,
+  options: ArchiveWriterOptions,
+): Promise<{ handle: FileHandle | null } | null> {
+  if (entry.isDirectory) return { handle: null };
+  try {
+    return { handle: await open(entry.absolutePath, 'r') };
+  } catch (error) {
+    options.onSkip?.(entry, error);
+    return null;
+  }
+}
+
 const LOCAL_FILE_HEADER_SIGNATURE = 0x04034b50;
 const DATA_DESCRIPTOR_SIGNATURE = 0x08074b50;
 const CENTRAL_DIRECTORY_SIGNATURE = 0x02014b50;
@@ -114,15 +131,9 @@ async function* generateZip(
   const records: CentralRecord[] = [];
   let offset = 0;
   for await (const entry of entries) {
-    let handle: FileHandle | null = null;
-    if (!entry.isDirectory) {
-      try {
-        handle = await open(entry.absolutePath, 'r');
-      } catch (error) {
-        options.onSkip?.(entry, error);
-        continue;
-      }
-    }
+    const opened = await openArchiveEntry(entry, options);
+    if (opened === null) continue;
+    let handle = opened.handle;
     const { dosTime, dosDate } = toDosDateTime(entry.mtime);
     const name = Buffer.from(entry.isDirectory ? `${entry.name}/` : entry.name, 'utf8');
     const method =

@@ -12,7 +12,13 @@
 import { createReadStream } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { parseEntityTagList, withEncodingSuffix } from '../http/etag.js';
-import type { HttpRequest, RequestHandler, ResponseDescription, ResponseHeaders } from '../wire/message.js';
+import {
+  type HttpRequest,
+  preparedBlockFields,
+  type RequestHandler,
+  type ResponseDescription,
+  type ResponseHeaders,
+} from '../wire/message.js';
 import { errorResponse } from './errors.js';
 
 /** Reserved for docroot (RFC 8615 well-known URIs), so it cannot clash with a site's own paths. */
@@ -138,14 +144,7 @@ export function withLiveReload(inner: RequestHandler, hub: LiveReloadHub): Reque
 }
 
 function responseFields(response: ResponseDescription): Array<[string, string | number | readonly string[]]> {
-  if (response.preparedHeaderBlock !== undefined) {
-    const fields: Array<[string, string]> = [];
-    for (const line of response.preparedHeaderBlock.toString('latin1').split('\r\n')) {
-      const colon = line.indexOf(':');
-      if (colon > 0) fields.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
-    }
-    return fields;
-  }
+  if (response.preparedHeaderBlock !== undefined) return preparedBlockFields(response.preparedHeaderBlock);
   return Object.entries(response.headers ?? {});
 }
 

@@ -398,28 +398,22 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
       if (
         entry !== undefined &&
         headers['accept-encoding'] === undefined &&
-        headers['if-none-match'] === undefined &&
-        headers['if-modified-since'] === undefined &&
         headers['if-match'] === undefined &&
         headers['if-unmodified-since'] === undefined &&
         headers.range === undefined
       ) {
-        return {
-          status: 200,
-          preparedHeaderBlock: entry.identity.preparedHead!,
-          body: { kind: 'bytes', data: entry.identity.body },
-        };
-      }
-      // A browser revalidating with exactly our ETag (the usual 304) is answered from the cache too.
-      if (
-        entry !== undefined &&
-        headers['if-none-match'] === entry.etag &&
-        headers['accept-encoding'] === undefined &&
-        headers['if-match'] === undefined &&
-        headers['if-unmodified-since'] === undefined &&
-        headers.range === undefined
-      ) {
-        return { status: 304, preparedHeaderBlock: entry.identity.preparedNotModified!, body: EMPTY_BODY };
+        const ifNoneMatch = headers['if-none-match'];
+        if (ifNoneMatch === undefined && headers['if-modified-since'] === undefined) {
+          return {
+            status: 200,
+            preparedHeaderBlock: entry.identity.preparedHead!,
+            body: { kind: 'bytes', data: entry.identity.body },
+          };
+        }
+        // A browser revalidating with exactly our ETag (the usual 304) is answered from the cache too.
+        if (ifNoneMatch === entry.etag) {
+          return { status: 304, preparedHeaderBlock: entry.identity.preparedNotModified!, body: EMPTY_BODY };
+        }
       }
       if (entry !== undefined) return serveFileContent(request, entry, entry, ctx);
     }

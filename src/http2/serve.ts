@@ -15,6 +15,7 @@ import type { WireLimits } from '../wire/limits.js';
 import {
   type HttpRequest,
   isBodilessStatus,
+  preparedBlockFields,
   type RequestHandler,
   type ResponseDescription,
   responseBodyLength,
@@ -331,7 +332,7 @@ function responseFields(
   };
   const entries =
     description.preparedHeaderBlock !== undefined
-      ? fieldsOfBlock(description.preparedHeaderBlock)
+      ? preparedBlockFields(description.preparedHeaderBlock)
       : Object.entries(description.headers ?? {});
   for (const [name, value] of entries) {
     const lower = name.toLowerCase();
@@ -343,14 +344,6 @@ function responseFields(
 }
 
 /** A prepared header block (the hot-cache path) back into name/value pairs. */
-function fieldsOfBlock(block: Buffer): Array<[string, string]> {
-  const fields: Array<[string, string]> = [];
-  for (const line of block.toString('latin1').split('\r\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0) fields.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
-  }
-  return fields;
-}
 
 function respond(
   stream: http2.ServerHttp2Stream,

@@ -92,3 +92,13 @@ export function responseBodyLength(body: ResponseBody | null | undefined): numbe
       return body.end - body.start + 1;
   }
 }
+
+/** The field lines of a prepared header block as [name, value] pairs (adapters that set fields one by one). */
+export function preparedBlockFields(block: Buffer): Array<[string, string]> {
+  const fields: Array<[string, string]> = [];
+  for (const line of block.toString('latin1').split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) fields.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
+  }
+  return fields;
+}
