@@ -273,7 +273,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
     logError,
     ...(options.observer ? { observer: options.observer } : {}),
-    renderError: (status, message, head) => errorResponse(status, message, head?.headers.accept),
+    renderError: errorResponse,
     ...(tlsOptions !== undefined
       ? {
           secure: true,
@@ -331,6 +331,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
         http2Serving = createHttp2Serving({
           handler,
           serverSoftware: SERVER_SOFTWARE,
+          renderError: errorResponse,
           limits: wire.limits,
           logError,
           ...(options.observer ? { observer: options.observer } : {}),

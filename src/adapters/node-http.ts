@@ -8,22 +8,43 @@
  * chunking), as docroot's wire does on its own sockets.
  * @module
  */
-import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { errorResponse } from '../handlers/errors.js';
+import { VERSION } from '../version.js';
+import {
+  type ErrorRenderer,
+  HANDLER_FAILED_MESSAGE,
+  INVALID_RESPONSE_MESSAGE,
+  renderErrorSafely,
+} from '../wire/error-response.js';
+import { FILE_OPEN_FAILED_MESSAGE, type FileBody, openFileBody } from '../wire/file-body.js';
 import {
   type HttpRequest,
   isBodilessStatus,
-  preparedBlockFields,
   type RequestHandler,
   type ResponseBody,
   type ResponseDescription,
+  responseBodyLength,
 } from '../wire/message.js';
+import { checkedResponseFields } from '../wire/response-fields.js';
 
 export interface NodeHttpAdapterOptions {
   /** Where handler failures and stream errors are reported. @default console.error */
   logError?: (error: unknown, context: string) => void;
+  /**
+   * Renders the errors the adapter answers itself (a handler that throws, a file that cannot be opened),
+   * e.g. `errorResponse` for HTML pages to browsers. @default the plain one-line text/plain answer
+   */
+  renderError?: ErrorRenderer;
+  /** The `Server` field. @default `docroot/<version>` */
+  serverSoftware?: string;
+}
+
+/** What `writeResponse` needs besides the description: how to log, render errors and name the server. */
+interface AdapterContext {
+  logError: (error: unknown, context: string) => void;
+  renderError: ErrorRenderer | undefined;
+  serverSoftware: string;
 }
 
 export interface ConnectMiddlewareOptions extends NodeHttpAdapterOptions {
@@ -40,18 +61,17 @@ export type NextFunction = (error?: unknown) => void;
 /** Statuses that mean "not mine" to a middleware that falls through. */
 const FALLTHROUGH_STATUSES: ReadonlySet<number> = new Set([404, 405]);
 
-/** Fields node:http writes itself, or that only the transport may decide (as on docroot's wire). */
-const TRANSPORT_FIELDS: ReadonlySet<string> = new Set([
-  'date',
-  'connection',
-  'content-length',
-  'transfer-encoding',
-  'keep-alive',
-]);
-
 const defaultLogError = (error: unknown, context: string) => {
   console.error(`docroot: ${context}:`, error);
 };
+
+function adapterContext(options: NodeHttpAdapterOptions): AdapterContext {
+  return {
+    logError: options.logError ?? defaultLogError,
+    renderError: options.renderError,
+    serverSoftware: options.serverSoftware ?? `docroot/${VERSION}`,
+  };
+}
 
 /**
  * `(req, res) => void` for `http.createServer`.
@@ -62,12 +82,10 @@ export function toNodeHttpHandler(
   handler: RequestHandler,
   options: NodeHttpAdapterOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const logError = options.logError ?? defaultLogError;
+  const ctx = adapterContext(options);
   return (req, res) => {
     const request = toHttpRequest(req);
-    callHandler(handler, request, logError).then((description) =>
-      writeResponse(description, request, res, logError),
-    );
+    callHandler(handler, request, ctx).then((description) => send(description, request, res, ctx));
   };
 }
 
@@ -79,17 +97,17 @@ export function toConnectMiddleware(
   handler: RequestHandler,
   options: ConnectMiddlewareOptions = {},
 ): (req: IncomingMessage, res: ServerResponse, next: NextFunction) => void {
-  const logError = options.logError ?? defaultLogError;
+  const ctx = adapterContext(options);
   const fallthrough = options.fallthrough ?? true;
   return (req, res, next) => {
     const request = toHttpRequest(req);
-    callHandler(handler, request, logError).then((description) => {
+    callHandler(handler, request, ctx).then((description) => {
       if (fallthrough && FALLTHROUGH_STATUSES.has(description.status)) {
         discardBody(description.body);
         next();
         return;
       }
-      writeResponse(withMountPrefix(description, req), request, res, logError);
+      send(withMountPrefix(description, req), request, res, ctx);
     });
   };
 }
@@ -146,18 +164,23 @@ function originFormOf(absolute: string): string {
 async function callHandler(
   handler: RequestHandler,
   request: HttpRequest,
-  logError: (error: unknown, context: string) => void,
+  ctx: AdapterContext,
 ): Promise<ResponseDescription> {
   try {
     return await handler(request);
   } catch (error) {
-    logError(error, `handler for ${request.method} ${request.target}`);
-    return errorResponse(
-      500,
-      'the server failed while handling this request (details are in the server log)',
-      request.headers.accept,
-    );
+    ctx.logError(error, `handler for ${request.method} ${request.target}`);
+    return renderError(ctx, 500, HANDLER_FAILED_MESSAGE, request.headers.accept);
   }
+}
+
+function renderError(
+  ctx: AdapterContext,
+  status: number,
+  message: string,
+  accept: string | undefined,
+): ResponseDescription {
+  return renderErrorSafely(ctx.renderError, status, message, accept, ctx.logError);
 }
 
 /** A redirect to a root-relative path gets the mount path back, since the handler never saw it. */
@@ -180,30 +203,30 @@ export function writeResponse(
   description: ResponseDescription,
   request: HttpRequest,
   res: ServerResponse,
-  logError: (error: unknown, context: string) => void = defaultLogError,
+  options: NodeHttpAdapterOptions = {},
+): void {
+  send(description, request, res, adapterContext(options));
+}
+
+function send(
+  description: ResponseDescription,
+  request: HttpRequest,
+  res: ServerResponse,
+  ctx: AdapterContext,
 ): void {
   const body = description.body ?? null;
-  if (body?.kind === 'file') {
-    writeFileResponse(description, body, request, res, logError);
-    return;
-  }
-  const length =
-    body === null
-      ? 0
-      : body.kind === 'bytes'
-        ? typeof body.data === 'string'
-          ? Buffer.byteLength(body.data)
-          : body.data.length
-        : (body.length ?? null);
+  const length = responseBodyLength(body);
+  const sendsBody =
+    request.method !== 'HEAD' && !isBodilessStatus(description.status) && body !== null && length !== 0;
   try {
-    writeHead(description, res, length);
+    writeHead(description, res, length, ctx.serverSoftware);
   } catch (error) {
     discardBody(body);
-    failBeforeHead(error, request, res, logError);
+    failBeforeHead(error, request, res, ctx);
     return;
   }
-  const sendsBody = request.method !== 'HEAD' && !isBodilessStatus(description.status);
   if (body === null || !sendsBody) {
+    // HEAD keeps the length a GET would get (RFC 9110 §9.3.2) without opening a file or reading a stream.
     discardBody(body);
     res.end();
     return;
@@ -212,80 +235,56 @@ export function writeResponse(
     res.end(body.data);
     return;
   }
-  pipeToResponse(body.stream, res, logError);
-}
-
-function writeFileResponse(
-  description: ResponseDescription,
-  body: Extract<ResponseBody, { kind: 'file' }>,
-  request: HttpRequest,
-  res: ServerResponse,
-  logError: (error: unknown, context: string) => void,
-): void {
-  const length = body.end - body.start + 1;
-  const sendsBody = request.method !== 'HEAD' && !isBodilessStatus(description.status) && length > 0;
-  if (!sendsBody) {
-    // HEAD still advertises the length a GET would get (RFC 9110 §9.3.2), without opening the file.
-    try {
-      writeHead(description, res, length);
-    } catch (error) {
-      failBeforeHead(error, request, res, logError);
-      return;
-    }
-    res.end();
+  if (body.kind === 'file') {
+    sendFile(body, request, res, ctx);
     return;
   }
-  const stream = createReadStream(body.path, { start: body.start, end: body.end });
-  // Open before writing the head, so a file that vanished still gets a clean error status.
-  stream.once('error', (error: NodeJS.ErrnoException) => {
-    if (res.headersSent) return;
-    logError(error, `opening ${body.path}`);
-    const status =
-      error.code === 'ENOENT' || error.code === 'ENOTDIR' ? 404 : error.code === 'EACCES' ? 403 : 500;
-    writeResponse(
-      errorResponse(status, 'the file could not be opened', request.headers.accept),
-      request,
-      res,
-      logError,
-    );
-  });
-  stream.once('open', () => {
-    writeResponse({ ...description, body: { kind: 'stream', stream, length } }, request, res, logError);
+  pipeToResponse(body.stream, res, ctx.logError);
+}
+
+/** Opens the file before the head goes out, so a file that vanished still gets a clean error status. */
+function sendFile(body: FileBody, request: HttpRequest, res: ServerResponse, ctx: AdapterContext): void {
+  openFileBody(body, (opened) => {
+    if (res.destroyed) {
+      if (opened.kind === 'open') opened.stream.destroy();
+      return;
+    }
+    if (opened.kind === 'error') {
+      ctx.logError(opened.error, `opening ${body.path}`);
+      for (const name of res.getHeaderNames()) res.removeHeader(name);
+      const error = renderError(ctx, opened.status, FILE_OPEN_FAILED_MESSAGE, request.headers.accept);
+      send(error, request, res, ctx);
+      return;
+    }
+    pipeToResponse(opened.stream, res, ctx.logError);
   });
 }
 
-function writeHead(description: ResponseDescription, res: ServerResponse, length: number | null): void {
+function writeHead(
+  description: ResponseDescription,
+  res: ServerResponse,
+  length: number | null,
+  serverSoftware: string,
+): void {
+  const fields = checkedResponseFields(description.headers, 'node:http');
   res.statusCode = description.status;
   if (description.reason !== undefined) res.statusMessage = description.reason;
-  const fields =
-    description.preparedHeaderBlock !== undefined
-      ? preparedBlockFields(description.preparedHeaderBlock)
-      : Object.entries(description.headers ?? {});
-  for (const [name, value] of fields) {
-    if (TRANSPORT_FIELDS.has(name.toLowerCase())) continue;
-    res.setHeader(name, typeof value === 'number' ? String(value) : (value as string | string[]));
-  }
+  res.setHeader('Server', serverSoftware);
+  for (const [name, value] of fields) res.setHeader(name, value);
   // HEAD keeps the Content-Length a GET would get; node:http then sends no body.
   if (length !== null && !isBodilessStatus(description.status)) res.setHeader('Content-Length', length);
   if (description.close === true) res.setHeader('Connection', 'close');
 }
 
-/** A prepared header block (the hot-cache path) back into name/value pairs. */
-
 function failBeforeHead(
   error: unknown,
   request: HttpRequest,
   res: ServerResponse,
-  logError: (error: unknown, context: string) => void,
+  ctx: AdapterContext,
 ): void {
-  logError(error, `response for ${request.method} ${request.target}`);
+  ctx.logError(error, `response for ${request.method} ${request.target}`);
   for (const name of res.getHeaderNames()) res.removeHeader(name);
-  const fallback = errorResponse(
-    500,
-    'the server built an invalid response (details are in the server log)',
-    undefined,
-  );
-  writeResponse(fallback, request, res, logError);
+  send(renderError(ctx, 500, INVALID_RESPONSE_MESSAGE, request.headers.accept), request, res, ctx);
 }
 
 /** Pipes with backpressure; a client that goes away destroys the source, a failing source the response. */

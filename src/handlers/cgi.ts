@@ -31,8 +31,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline, Readable } from 'node:stream';
 import { hasDotSegment, isInside } from '../files/resolve.js';
+import { plainErrorResponse } from '../wire/error-response.js';
 import type { HttpRequest, ResponseDescription, ResponseHeaders } from '../wire/message.js';
-import { reasonPhrase } from '../wire/status.js';
 import type { ScriptHandler } from './static.js';
 
 export interface CgiOptions {
@@ -205,7 +205,8 @@ export function buildCgiEnvironment(
     SERVER_SOFTWARE: options.serverSoftware,
     SERVER_NAME: serverNameFor(request.authority, request.localAddress),
     SERVER_PORT: String(request.localPort),
-    SERVER_PROTOCOL: `HTTP/${request.version}`,
+    // RFC 3875 §4.1.16: "HTTP" "/" major "." minor, so HTTP/2 is HTTP/2.0 (as Apache and nginx say).
+    SERVER_PROTOCOL: request.version === '2' ? 'HTTP/2.0' : `HTTP/${request.version}`,
     REQUEST_METHOD: request.method,
     REQUEST_SCHEME: request.secure ? 'https' : 'http',
     SCRIPT_NAME: script.scriptName,
@@ -463,12 +464,9 @@ export function stopAllCgiScripts(): void {
   for (const stop of runningScripts) stop();
 }
 
+/** The one-line plain answer every transport uses, nosniff included (scripts' callers are often tools). */
 export function cgiErrorResponse(status: number, message: string): ResponseDescription {
-  return {
-    status,
-    headers: { 'Content-Type': 'text/plain; charset=utf-8' },
-    body: { kind: 'bytes', data: `${status} ${reasonPhrase(status)}: ${message}\n` },
-  };
+  return plainErrorResponse(status, message);
 }
 
 type ScriptInput =

@@ -30,7 +30,6 @@ import {
   unsatisfiedContentRange,
 } from '../http/range.js';
 import type { HttpRequest, ResponseDescription, ResponseHeaders } from '../wire/message.js';
-import { serializeFields } from '../wire/serialize.js';
 import { errorResponse } from './errors.js';
 import type { CachedFile, CachedVariant, FileCache } from './file-cache.js';
 import type { SitePolicy } from './policy.js';
@@ -38,8 +37,6 @@ import type { SitePolicy } from './policy.js';
 export interface ContentContext {
   policy: SitePolicy;
   compress: boolean;
-  /** `Server: …\r\n`, for prepared header blocks. */
-  serverFieldLine: string;
   cache: FileCache | null;
   logError(error: unknown, context: string): void;
 }
@@ -123,29 +120,25 @@ export async function loadCacheEntry(
     lastModified: formatHttpDate(info.mtimeMs),
     compressible,
     sidecars: ctx.compress && compressible ? await findSidecars(info.filePath, info.mtimeMs) : [],
-    identity: { body, etag: '', preparedHead: null, preparedNotModified: null },
+    identity: { body, etag: '', fields: {} },
     encoded: new Map(),
     pending: new Map(),
+    negotiated: new Map(),
     bytes: body.length,
   };
   entry.identity.etag = entry.etag;
-  const rep = describe(info, ctx.policy, entry);
-  entry.identity.preparedHead = prepareHead(rep, ctx, 'identity', entry.identity);
-  entry.identity.preparedNotModified = Buffer.from(
-    `${ctx.serverFieldLine}${serializeFields(representationHeaders(rep, ctx, 'identity', entry.etag))}`,
-    'latin1',
-  );
+  entry.identity.fields = frozenFields(describe(info, ctx.policy, entry), ctx, 'identity', entry.etag);
   return entry;
 }
 
-function prepareHead(
+/** A cached variant's fields, frozen so every transport may keep what it derives from them. */
+function frozenFields(
   rep: Representation,
   ctx: ContentContext,
   coding: Coding,
-  variant: CachedVariant,
-): Buffer {
-  const fields = serializeFields(representationHeaders(rep, ctx, coding, variant.etag));
-  return Buffer.from(`${ctx.serverFieldLine}${fields}Content-Length: ${variant.body.length}\r\n`, 'latin1');
+  etag: string,
+): ResponseHeaders {
+  return Object.freeze(representationHeaders(rep, ctx, coding, etag));
 }
 
 /** The compressed form of a cached file: its sidecar if it has one, else compressed once and kept. */
@@ -163,13 +156,12 @@ function cachedVariant(
       sidecar !== undefined ? readFile(sidecar.path) : compressBuffer(coding, entry.identity.body)
     ).then(
       (body) => {
+        const etag = withEncodingSuffix(entry.etag, coding);
         const variant: CachedVariant = {
           body,
-          etag: withEncodingSuffix(entry.etag, coding),
-          preparedHead: null,
-          preparedNotModified: null,
+          etag,
+          fields: frozenFields(describe(entry, ctx.policy, entry), ctx, coding, etag),
         };
-        variant.preparedHead = prepareHead(describe(entry, ctx.policy, entry), ctx, coding, variant);
         entry.encoded.set(coding, variant);
         entry.pending.delete(coding);
         ctx.cache?.grow(entry, body.length);
@@ -235,7 +227,9 @@ export async function serveFileContent(
       lastModifiedMs: info.mtimeMs,
     });
     if (outcome === 'not-modified') {
-      return { status: 304, headers: representationHeaders(rep, ctx, coding, etag) };
+      const ready =
+        entry === null ? undefined : coding === 'identity' ? entry.identity : entry.encoded.get(coding);
+      return { status: 304, headers: ready?.fields ?? representationHeaders(rep, ctx, coding, etag) };
     }
     if (outcome === 'precondition-failed') {
       return errorResponse(
@@ -261,14 +255,11 @@ export async function serveFileContent(
   if (entry !== null) {
     const variant = coding === 'identity' ? entry.identity : await cachedVariant(entry, coding, ctx);
     if (variant !== null) {
-      if (status === 200) {
-        return {
-          status,
-          preparedHeaderBlock: variant.preparedHead!,
-          body: { kind: 'bytes', data: variant.body },
-        };
-      }
-      return { status, headers, body: { kind: 'bytes', data: variant.body } };
+      return {
+        status,
+        headers: status === 200 ? variant.fields : headers,
+        body: { kind: 'bytes', data: variant.body },
+      };
     }
     return {
       status,

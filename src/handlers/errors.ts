@@ -4,6 +4,7 @@
  * @module
  */
 import { chooseMediaType } from '../http/negotiate.js';
+import { plainErrorResponse } from '../wire/error-response.js';
 import type { ResponseDescription } from '../wire/message.js';
 import { reasonPhrase } from '../wire/status.js';
 
@@ -52,17 +53,7 @@ export function errorResponse(
   const line = errorLine(status, message);
   const wantsHtml =
     accept !== undefined && chooseMediaType(accept, ['text/plain', 'text/html']) === 'text/html';
-  if (!wantsHtml) {
-    return {
-      status,
-      headers: {
-        ...headers,
-        'Content-Type': 'text/plain; charset=utf-8',
-        'X-Content-Type-Options': 'nosniff',
-      },
-      body: { kind: 'bytes', data: `${line}\n` },
-    };
-  }
+  if (!wantsHtml) return plainErrorResponse(status, message, accept, headers);
   const rfc = STATUS_RFC_SECTIONS[status];
   const reference =
     rfc === undefined ? '' : `\n<p>The rule: <a href="${rfc}">${rfc.replace('https://www.', '')}</a></p>`;

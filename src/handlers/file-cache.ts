@@ -1,11 +1,12 @@
 /**
  * The hot-file cache: small files kept in memory with their validators, their compressed forms and their
- * ready-made header blocks, so a repeated GET costs a map lookup and one socket write. Entries are
+ * frozen response fields, so a repeated GET costs a map lookup and one socket write. Entries are
  * re-checked against the disk at most once per `revalidateMs`, so an edited file is never served stale
  * for longer than that.
  * @module
  */
 import type { Sidecar } from '../files/encodings.js';
+import type { ResponseHeaders } from '../wire/message.js';
 
 export interface CacheOptions {
   /** Total bytes of bodies (all encodings) held. @default 64 MiB */
@@ -24,10 +25,11 @@ export const DEFAULT_REVALIDATE_MS = 1000;
 export interface CachedVariant {
   body: Buffer;
   etag: string;
-  /** Header block for a 200 with this body (everything but Date and Connection). */
-  preparedHead: Buffer | null;
-  /** Header block for a 304 (the same validators and metadata, no Content-Length). */
-  preparedNotModified: Buffer | null;
+  /**
+   * The representation's fields, frozen: the same object answers every 200 and 304 for this variant, so
+   * the HTTP/1.1 wire serialises it once (the transport adds Date, Server and the framing).
+   */
+  fields: Readonly<ResponseHeaders>;
 }
 
 export interface CachedFile {
@@ -46,6 +48,11 @@ export interface CachedFile {
   /** Compressed forms, filled in lazily. */
   encoded: Map<string, CachedVariant>;
   pending: Map<string, Promise<CachedVariant | null>>;
+  /**
+   * Accept-Encoding field value → the coding chosen for it (`identity` included), so the browsers'
+   * handful of exact strings are negotiated once per file; bounded by NEGOTIATION_MEMO_ENTRIES.
+   */
+  negotiated: Map<string, string>;
   bytes: number;
 }
 

@@ -12,13 +12,7 @@
 import { createReadStream } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { parseEntityTagList, withEncodingSuffix } from '../http/etag.js';
-import {
-  type HttpRequest,
-  preparedBlockFields,
-  type RequestHandler,
-  type ResponseDescription,
-  type ResponseHeaders,
-} from '../wire/message.js';
+import type { HttpRequest, RequestHandler, ResponseDescription, ResponseHeaders } from '../wire/message.js';
 import { errorResponse } from './errors.js';
 
 /** Reserved for docroot (RFC 8615 well-known URIs), so it cannot clash with a site's own paths. */
@@ -144,7 +138,6 @@ export function withLiveReload(inner: RequestHandler, hub: LiveReloadHub): Reque
 }
 
 function responseFields(response: ResponseDescription): Array<[string, string | number | readonly string[]]> {
-  if (response.preparedHeaderBlock !== undefined) return preparedBlockFields(response.preparedHeaderBlock);
   return Object.entries(response.headers ?? {});
 }
 
@@ -227,7 +220,7 @@ function injectScript(response: ResponseDescription): ResponseDescription {
   }
   // The page must be asked for again on every reload, whatever --cache-control says for HTML.
   headers['Cache-Control'] = 'no-cache';
-  const { preparedHeaderBlock: _prepared, ...rest } = response;
+  const rest = response;
   const body = response.body ?? null;
   if (body === null) return { ...rest, headers };
   switch (body.kind) {

@@ -123,7 +123,6 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
   const ctx: ContentContext = {
     policy,
     compress: options.compress ?? true,
-    serverFieldLine: `Server: ${options.serverSoftware ?? 'docroot'}\r\n`,
     cache,
     logError,
   };
@@ -406,13 +405,13 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
         if (ifNoneMatch === undefined && headers['if-modified-since'] === undefined) {
           return {
             status: 200,
-            preparedHeaderBlock: entry.identity.preparedHead!,
+            headers: entry.identity.fields,
             body: { kind: 'bytes', data: entry.identity.body },
           };
         }
         // A browser revalidating with exactly our ETag (the usual 304) is answered from the cache too.
         if (ifNoneMatch === entry.etag) {
-          return { status: 304, preparedHeaderBlock: entry.identity.preparedNotModified!, body: EMPTY_BODY };
+          return { status: 304, headers: entry.identity.fields, body: EMPTY_BODY };
         }
       }
       if (entry !== undefined) return serveFileContent(request, entry, entry, ctx);

@@ -5,28 +5,40 @@
  * ranges, compression, listings and errors behave exactly alike. Loaded only when TLS is on.
  * @module
  */
-import { createReadStream } from 'node:fs';
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import { pipeline, Transform, type TransformCallback } from 'node:stream';
-import { errorResponse } from '../handlers/errors.js';
-import type { WireObserver } from '../wire/connection.js';
+import type { ObservedConnection, WireObserver } from '../wire/connection.js';
+import {
+  type ErrorRenderer,
+  HANDLER_FAILED_MESSAGE,
+  INVALID_RESPONSE_MESSAGE,
+  renderErrorSafely,
+} from '../wire/error-response.js';
+import { FILE_OPEN_FAILED_MESSAGE, openFileBody } from '../wire/file-body.js';
 import type { WireLimits } from '../wire/limits.js';
 import {
   type HttpRequest,
   isBodilessStatus,
-  preparedBlockFields,
   type RequestHandler,
   type ResponseDescription,
   responseBodyLength,
 } from '../wire/message.js';
+import type { RequestHead } from '../wire/parser.js';
+import { checkedResponseFields } from '../wire/response-fields.js';
+import { dateFieldLine } from '../wire/serialize.js';
 
 export interface Http2ServingOptions {
   handler: RequestHandler;
   serverSoftware: string;
   limits: WireLimits;
   logError(error: unknown, context: string): void;
-  /** Gets `onExchange` for every finished stream (access log); the connection-level hooks are HTTP/1.1's. */
+  /** Renders the errors this transport answers itself (server.ts passes the handlers' renderer). */
+  renderError?: ErrorRenderer;
+  /**
+   * Sees HTTP/2 as it sees HTTP/1.1: a session is a connection (`protocol: 'HTTP/2'`), each stream an
+   * exchange with its request and response heads (decoded field lines) and its `onExchange` record.
+   */
   observer?: WireObserver;
 }
 
@@ -39,20 +51,6 @@ export interface Http2Serving {
   close(graceMs: number): Promise<void>;
 }
 
-/**
- * Connection-specific fields are forbidden in HTTP/2 (RFC 9113 §8.2.2); `date` is added by node:http2
- * and `content-length` is set from the body below.
- */
-const FIELDS_NOT_FORWARDED: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'date',
-  'content-length',
-]);
-
 /** Streams a client may have open at once on one connection (RFC 9113 §6.5.2 suggests at least 100). */
 const MAX_CONCURRENT_STREAMS = 100;
 /** What is reported to the observer when a stream closes. */
@@ -60,7 +58,17 @@ interface StreamExchange {
   readonly startedAt: number;
   bytesSent: number;
   request: HttpRequest | null;
+  /** The request as observers see it (with the stream id). */
+  head: RequestHead | null;
+  readonly connection: SessionView | null;
 }
+
+/** An HTTP/2 session as observers see a connection. */
+interface SessionView extends ObservedConnection {
+  requestsServed: number;
+}
+
+const sessionViews = new WeakMap<http2.Http2Session, SessionView>();
 
 export function createHttp2Serving(options: Http2ServingOptions): Http2Serving {
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -83,6 +91,21 @@ export function createHttp2Serving(options: Http2ServingOptions): Http2Serving {
   server.on('session', (session: http2.ServerHttp2Session) => {
     sessions.add(session);
     openStreams.set(session, 0);
+    const observer = options.observer;
+    if (observer !== undefined) {
+      const socket = session.socket;
+      const view: SessionView = {
+        remoteAddress: socket?.remoteAddress ?? '',
+        remotePort: socket?.remotePort ?? 0,
+        localAddress: socket?.localAddress ?? '',
+        localPort: socket?.localPort ?? 0,
+        requestsServed: 0,
+        protocol: 'HTTP/2',
+      };
+      sessionViews.set(session, view);
+      observer.onConnectionOpen?.(view);
+      session.once('close', () => observer.onConnectionClose?.(view));
+    }
     session.on('stream', (stream: http2.ServerHttp2Stream) => {
       openStreams.set(session, (openStreams.get(session) ?? 0) + 1);
       stream.once('close', () => openStreams.set(session, (openStreams.get(session) ?? 1) - 1));
@@ -165,8 +188,7 @@ export function toHttpRequest(
     target,
     path: queryAt === -1 ? target : target.slice(0, queryAt),
     query: queryAt === -1 ? '' : target.slice(queryAt + 1),
-    // The handler's semantics are those of HTTP/1.1 (RFC 9110 is version-independent).
-    version: '1.1',
+    version: '2',
     headers: fields,
     rawHeaders,
     body: bodiless ? null : stream,
@@ -190,10 +212,17 @@ function serveStream(
   options: Http2ServingOptions,
 ): void {
   stream.on('error', () => {});
-  const exchange: StreamExchange = { startedAt: Date.now(), bytesSent: 0, request: null };
-  exchanges.set(stream, exchange);
   const observer = options.observer;
-  if (observer?.onExchange !== undefined) {
+  const view = stream.session === undefined ? undefined : sessionViews.get(stream.session);
+  const exchange: StreamExchange = {
+    startedAt: Date.now(),
+    bytesSent: 0,
+    request: null,
+    head: null,
+    connection: view ?? null,
+  };
+  exchanges.set(stream, exchange);
+  if (observer !== undefined) {
     stream.once('close', () => reportExchange(stream, exchange, observer));
   }
   let request: HttpRequest;
@@ -205,6 +234,16 @@ function serveStream(
     return;
   }
   exchange.request = request;
+  if (observer !== undefined) {
+    exchange.head = observedHead(request, stream.id ?? 0);
+    if (view !== undefined && observer.onRequestHead !== undefined) {
+      observer.onRequestHead(
+        view,
+        exchange.head,
+        Buffer.from(requestFieldText(headers, rawHeaders), 'latin1'),
+      );
+    }
+  }
   const limits = options.limits;
   // The header list's size is bounded by SETTINGS_MAX_HEADER_LIST_SIZE; its field count here, as on HTTP/1.1.
   const fieldCount = rawHeaders === undefined ? request.rawHeaders.length : countRegularFields(rawHeaders);
@@ -221,11 +260,7 @@ function serveStream(
     .then(() => options.handler(request))
     .catch((error: unknown) => {
       options.logError(error, `handler for ${request.method} ${request.target}`);
-      return errorResponse(
-        500,
-        'the server failed while handling this request (details are in the server log)',
-        request.headers.accept,
-      );
+      return renderError(options, 500, HANDLER_FAILED_MESSAGE, request);
     })
     .then((description) => respond(stream, request, description, options));
 }
@@ -244,7 +279,7 @@ function refuse(
   message: string,
   options: Http2ServingOptions,
 ): void {
-  respond(stream, request, errorResponse(status, message, request.headers.accept), options);
+  respond(stream, request, renderError(options, status, message, request), options);
   // RFC 9113 §8.1: a complete response may be followed by RST_STREAM(NO_ERROR) to stop the upload.
   if (!stream.readableEnded && !stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
 }
@@ -285,32 +320,64 @@ function limitedBody(
   return limited;
 }
 
+/** The request as an observer's head: the HTTP/1.1 parser's shape, with version `2` and the stream id. */
+function observedHead(request: HttpRequest, streamId: number): RequestHead {
+  const declared = request.contentLength;
+  return {
+    method: request.method,
+    target: request.target,
+    path: request.path,
+    query: request.query,
+    version: request.version,
+    headers: request.headers,
+    rawHeaders: [...request.rawHeaders],
+    authority: request.authority,
+    framing: declared !== null ? { kind: 'length', length: declared } : { kind: 'none' },
+    keepAlive: true,
+    expectContinue: false,
+    streamId,
+  };
+}
+
+/** The request's field lines as received, pseudo-header fields first, one per LF-ended line. */
+function requestFieldText(
+  headers: http2.IncomingHttpHeaders,
+  rawHeaders: readonly string[] | undefined,
+): string {
+  let text = '';
+  if (rawHeaders !== undefined) {
+    for (let i = 0; i + 1 < rawHeaders.length; i += 2) text += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\n`;
+    return text;
+  }
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) text += `${name}: ${item}\n`;
+  }
+  return text;
+}
+
+/** The response fields as sent, `:status` first, one per LF-ended line. */
+function responseFieldText(fields: http2.OutgoingHttpHeaders): string {
+  let text = '';
+  for (const [name, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) text += `${name}: ${item}\n`;
+  }
+  return text;
+}
+
 function reportExchange(
   stream: http2.ServerHttp2Stream,
   exchange: StreamExchange,
   observer: WireObserver,
 ): void {
   const request = exchange.request;
-  const declared = request?.contentLength ?? null;
+  if (exchange.connection !== null) exchange.connection.requestsServed++;
+  if (observer.onExchange === undefined) return;
   const sentStatus = (stream.sentHeaders as http2.OutgoingHttpHeaders | undefined)?.[':status'];
   const socket = stream.session?.socket;
-  observer.onExchange?.({
-    request:
-      request === null
-        ? null
-        : {
-            method: request.method,
-            target: request.target,
-            path: request.path,
-            query: request.query,
-            version: request.version,
-            headers: request.headers,
-            rawHeaders: [...request.rawHeaders],
-            authority: request.authority,
-            framing: declared !== null ? { kind: 'length', length: declared } : { kind: 'none' },
-            keepAlive: true,
-            expectContinue: false,
-          },
+  observer.onExchange({
+    request: exchange.head,
     status: sentStatus === undefined ? 0 : Number(sentStatus),
     bytesSent: exchange.bytesSent,
     startedAt: exchange.startedAt,
@@ -320,30 +387,53 @@ function reportExchange(
   });
 }
 
+/**
+ * Sends the response HEADERS, `date` included (set here rather than by node:http2 so the observer is
+ * shown exactly the fields that go out).
+ */
+function sendHead(
+  stream: http2.ServerHttp2Stream,
+  fields: http2.OutgoingHttpHeaders,
+  body: ResponseDescription['body'],
+  options: Http2ServingOptions,
+  endStream: boolean,
+): void {
+  const observer = options.observer;
+  const exchange = exchanges.get(stream);
+  if (observer?.onResponseHead !== undefined && exchange?.connection != null) {
+    observer.onResponseHead(exchange.connection, responseFieldText(fields), body, exchange.head);
+  }
+  stream.respond(fields, { endStream });
+}
+
+function renderError(
+  options: Http2ServingOptions,
+  status: number,
+  message: string,
+  request: HttpRequest,
+): ResponseDescription {
+  return renderErrorSafely(options.renderError, status, message, request.headers.accept, options.logError);
+}
+
 /** Response fields for node:http2: lower-case names (RFC 9113 §8.2.1), no connection-specific ones. */
 function responseFields(
   description: ResponseDescription,
   length: number | null,
   serverSoftware: string,
 ): http2.OutgoingHttpHeaders {
+  const date = dateFieldLine();
   const fields: http2.OutgoingHttpHeaders = {
     ':status': description.status,
     server: serverSoftware,
+    // "Date: " and the CRLF around the cached IMF-fixdate.
+    date: date.slice(6, -2),
   };
-  const entries =
-    description.preparedHeaderBlock !== undefined
-      ? preparedBlockFields(description.preparedHeaderBlock)
-      : Object.entries(description.headers ?? {});
-  for (const [name, value] of entries) {
-    const lower = name.toLowerCase();
-    if (FIELDS_NOT_FORWARDED.has(lower)) continue;
-    fields[lower] = typeof value === 'number' ? String(value) : (value as string | string[]);
+  for (const [name, value] of checkedResponseFields(description.headers, 'h2')) {
+    fields[name.toLowerCase()] = value;
   }
   if (length !== null && !isBodilessStatus(description.status)) fields['content-length'] = length;
   return fields;
 }
-
-/** A prepared header block (the hot-cache path) back into name/value pairs. */
 
 function respond(
   stream: http2.ServerHttp2Stream,
@@ -364,11 +454,11 @@ function respond(
     fields = responseFields(description, length, options.serverSoftware);
     if (!sendsBody || body === null) {
       if (body?.kind === 'stream') body.stream.destroy();
-      stream.respond(fields, { endStream: true });
+      sendHead(stream, fields, body, options, true);
       return;
     }
     if (body.kind === 'bytes') {
-      stream.respond(fields);
+      sendHead(stream, fields, body, options, false);
       stream.end(body.data);
       const exchange = exchanges.get(stream);
       if (exchange !== undefined) exchange.bytesSent += length ?? 0;
@@ -379,32 +469,32 @@ function respond(
     if (body?.kind === 'stream') body.stream.destroy();
     options.logError(error, `response for ${request.method} ${request.target}`);
     if (!stream.headersSent) {
-      respond(
-        stream,
-        request,
-        errorResponse(500, 'the server built an invalid response (details are in the server log)', undefined),
-        options,
-      );
+      respond(stream, request, renderError(options, 500, INVALID_RESPONSE_MESSAGE, request), options);
     }
     return;
   }
   if (body.kind === 'file') {
-    const source = createReadStream(body.path, { start: body.start, end: body.end });
-    // Open before responding, so a file that vanished still gets a clean error status.
-    source.once('error', (error: NodeJS.ErrnoException) => {
-      if (stream.headersSent) return;
-      options.logError(error, `opening ${body.path}`);
-      const status =
-        error.code === 'ENOENT' || error.code === 'ENOTDIR' ? 404 : error.code === 'EACCES' ? 403 : 500;
-      respond(stream, request, errorResponse(status, 'the file could not be opened', undefined), options);
-    });
-    source.once('open', () => {
-      stream.respond(fields);
-      sendStream(source, stream, options);
+    openFileBody(body, (opened) => {
+      if (stream.destroyed || stream.closed || stream.headersSent) {
+        if (opened.kind === 'open') opened.stream.destroy();
+        return;
+      }
+      if (opened.kind === 'error') {
+        options.logError(opened.error, `opening ${body.path}`);
+        respond(
+          stream,
+          request,
+          renderError(options, opened.status, FILE_OPEN_FAILED_MESSAGE, request),
+          options,
+        );
+        return;
+      }
+      sendHead(stream, fields, body, options, false);
+      sendStream(opened.stream, stream, options);
     });
     return;
   }
-  stream.respond(fields);
+  sendHead(stream, fields, body, options, false);
   sendStream(body.stream, stream, options);
 }
 

@@ -7,11 +7,17 @@
  * Deadlines are plain numbers checked by the listener's sweep, so a request costs no timer allocation.
  * @module
  */
-import { createReadStream } from 'node:fs';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { type BodyDecoder, ChunkedDecoder, ContentLengthDecoder } from './body.js';
+import {
+  type ErrorRenderer,
+  HANDLER_FAILED_MESSAGE,
+  INVALID_RESPONSE_MESSAGE,
+  renderErrorSafely,
+} from './error-response.js';
 import { ProtocolError } from './errors.js';
+import { FILE_OPEN_FAILED_MESSAGE, type FileBody, openFileBody } from './file-body.js';
 import type { WireLimits } from './limits.js';
 import {
   type HttpRequest,
@@ -22,17 +28,20 @@ import {
   responseBodyLength,
 } from './message.js';
 import { parseRequestHead, type RequestHead } from './parser.js';
-import { dateFieldLine, serializeFields, statusAndDateBytes, statusLine } from './serialize.js';
-import { reasonPhrase } from './status.js';
+import {
+  dateFieldLine,
+  frozenFieldBlock,
+  serializeFields,
+  statusAndDateBytes,
+  statusLine,
+} from './serialize.js';
 
 /** Bodies up to this size are copied into the same buffer as the head, so the response is one write. */
 const SINGLE_WRITE_MAX_BYTES = 64 * 1024;
-/** Read size for file bodies: large reads keep big downloads near disk speed without much memory. */
-const FILE_READ_CHUNK_BYTES = 512 * 1024;
 /** How long a closed connection may take to flush its last response and linger before it is destroyed. */
 const CLOSE_FLUSH_MS = 5_000;
 const CONTINUE_LINE = 'HTTP/1.1 100 Continue\r\n\r\n';
-/** Complete keep-alive responses of prepared blocks, valid for the second their Date names. */
+/** Complete keep-alive responses of frozen field blocks, valid for the second their Date names. */
 const wholeResponses = new WeakMap<Buffer, { second: number; status: number; body: Buffer; bytes: Buffer }>();
 const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n', 'latin1');
 const CONNECTION_KEEP_ALIVE = Buffer.from('Connection: keep-alive\r\n', 'latin1');
@@ -48,19 +57,42 @@ export interface ExchangeRecord {
   startedAt: number;
   finishedAt: number;
   remoteAddress: string;
-  /**
-   * Set for exchanges on an HTTP/2 stream (the `request` head then carries `version: '1.1'`, the
-   * semantics the handler saw); absent for docroot's own HTTP/1.x wire.
-   */
+  /** Set for exchanges on an HTTP/2 stream (the `request` head then has `version: '2'`). */
   protocol?: 'HTTP/2';
 }
 
-/** Optional observers of the wire; all calls are skipped when unset. */
+/**
+ * What an observer sees of a connection, whichever transport carries it: docroot's HTTP/1.1 `Connection`,
+ * or an HTTP/2 session (`protocol: 'HTTP/2'`), whose streams are its exchanges.
+ */
+export interface ObservedConnection {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** Exchanges completed on this connection so far. */
+  readonly requestsServed: number;
+  readonly protocol?: 'HTTP/2';
+}
+
+/**
+ * Optional observers of every transport; all calls are skipped when unset.
+ *
+ * On HTTP/1.1 `raw` is the head's bytes and `head` the response head as sent. On HTTP/2 there are no
+ * such bytes (HPACK): `raw` and `head` are the decoded field lines, pseudo-header fields (`:method`,
+ * `:status`, RFC 9113 §8.3) first, each line ending in LF, and the request head carries `streamId`.
+ */
 export interface WireObserver {
-  onConnectionOpen?(connection: Connection): void;
-  onConnectionClose?(connection: Connection): void;
-  onRequestHead?(connection: Connection, head: RequestHead, raw: Buffer): void;
-  onResponseHead?(connection: Connection, head: string, body: ResponseBody | null | undefined): void;
+  onConnectionOpen?(connection: ObservedConnection): void;
+  onConnectionClose?(connection: ObservedConnection): void;
+  onRequestHead?(connection: ObservedConnection, head: RequestHead, raw: Buffer): void;
+  /** `request` is the head this answers, or null for an answer to bytes that were never a request. */
+  onResponseHead?(
+    connection: ObservedConnection,
+    head: string,
+    body: ResponseBody | null | undefined,
+    request: RequestHead | null,
+  ): void;
   onExchange?(record: ExchangeRecord): void;
 }
 
@@ -74,9 +106,7 @@ export interface ConnectionOptions {
   logError(error: unknown, context: string): void;
   observer?: WireObserver | undefined;
   /** Makes the body of an error response; the default is one plain-text line. */
-  renderError?:
-    | ((status: number, message: string, request: RequestHead | null) => ResponseDescription)
-    | undefined;
+  renderError?: ErrorRenderer | undefined;
 }
 
 export interface ConnectionRegistry {
@@ -100,7 +130,7 @@ function newExchange(head: RequestHead | null, close: boolean): Exchange {
   return {
     head,
     isHead: head !== null && head.method === 'HEAD',
-    version: head === null ? '1.1' : head.version,
+    version: head === null || head.version !== '1.0' ? '1.1' : '1.0',
     close,
     answered: false,
     startedAt: Date.now(),
@@ -126,14 +156,6 @@ class RequestBodyStream extends Readable {
   override _read(): void {
     this.connection.onBodyWanted();
   }
-}
-
-export function plainErrorResponse(status: number, message: string): ResponseDescription {
-  return {
-    status,
-    headers: { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' },
-    body: { kind: 'bytes', data: `${status} ${reasonPhrase(status)}: ${message}\n` },
-  };
 }
 
 export class Connection {
@@ -236,7 +258,7 @@ export class Connection {
     if (this.continuePending && this.exchange !== null && !this.exchange.answered) {
       this.continuePending = false;
       this.socket.write(CONTINUE_LINE, 'latin1');
-      this.options.observer?.onResponseHead?.(this, CONTINUE_LINE, null);
+      this.options.observer?.onResponseHead?.(this, CONTINUE_LINE, null, this.exchange.head);
     }
     if (this.pausedForBody) {
       this.pausedForBody = false;
@@ -480,6 +502,17 @@ export class Connection {
     else exchange.close = true;
   }
 
+  /**
+   * Answers at once with an error and closes, without reading a request (the listener's 503 for a
+   * connection over the limit): the same rendering, observers and staged close as any other answer.
+   */
+  refuse(status: number, message: string, headers: Readonly<Record<string, string>>): void {
+    const exchange = newExchange(null, true);
+    this.exchange = exchange;
+    const rendered = this.errorResponse(status, message, null);
+    this.respond(exchange, { ...rendered, headers: { ...rendered.headers, ...headers } });
+  }
+
   private sendProtocolError(error: ProtocolError): void {
     const exchange = newExchange(null, true);
     this.exchange = exchange;
@@ -493,15 +526,23 @@ export class Connection {
   }
 
   private errorResponse(status: number, message: string, head: RequestHead | null): ResponseDescription {
-    const render = this.options.renderError;
-    if (render !== undefined) {
-      try {
-        return render(status, message, head);
-      } catch (error) {
-        this.options.logError(error, 'error page renderer');
-      }
-    }
-    return plainErrorResponse(status, message);
+    return renderErrorSafely(
+      this.options.renderError,
+      status,
+      message,
+      head?.headers.accept,
+      this.options.logError,
+    );
+  }
+
+  /** A handler's answer that cannot be serialised (a field with CR/LF): a 500 of our own instead. */
+  private responseInvalid(exchange: Exchange, error: unknown): void {
+    this.options.logError(
+      error,
+      `response for ${exchange.head?.method ?? '?'} ${exchange.head?.target ?? '?'}`,
+    );
+    if (exchange !== this.exchange || this.closed || exchange.answered) return;
+    this.respond(exchange, this.errorResponse(500, INVALID_RESPONSE_MESSAGE, exchange.head));
   }
 
   private handlerFailed(exchange: Exchange, error: unknown): void {
@@ -514,14 +555,7 @@ export class Connection {
       this.destroy();
       return;
     }
-    this.respond(
-      exchange,
-      this.errorResponse(
-        500,
-        'the server failed while handling this request (details are in the server log)',
-        exchange.head,
-      ),
-    );
+    this.respond(exchange, this.errorResponse(500, HANDLER_FAILED_MESSAGE, exchange.head));
   }
 
   private respond(exchange: Exchange, description: ResponseDescription): void {
@@ -531,8 +565,14 @@ export class Connection {
       return;
     }
     const body = description.body ?? null;
-    if (description.preparedHeaderBlock !== undefined && body !== null && body.kind === 'bytes') {
-      this.respondPrepared(exchange, description, description.preparedHeaderBlock, body.data);
+    const headers = description.headers;
+    if (
+      headers !== undefined &&
+      (body === null || body.kind === 'bytes') &&
+      description.reason === undefined &&
+      Object.isFrozen(headers)
+    ) {
+      this.respondFrozen(exchange, description, headers, body);
       return;
     }
     if (body !== null && body.kind === 'file') {
@@ -544,11 +584,11 @@ export class Connection {
       head = this.buildHead(exchange, description, responseBodyLength(body));
     } catch (error) {
       if (body?.kind === 'stream') body.stream.destroy();
-      this.handlerFailed(exchange, error);
+      this.responseInvalid(exchange, error);
       return;
     }
     exchange.answered = true;
-    this.options.observer?.onResponseHead?.(this, head, body);
+    this.options.observer?.onResponseHead?.(this, head, body, exchange.head);
     const status = description.status;
     const sendsBody = !exchange.isHead && !isBodilessStatus(status);
 
@@ -578,17 +618,33 @@ export class Connection {
   }
 
   /**
-   * The hot path for cached files: status line and Date (prebuilt once a second), the handler's prepared
-   * header block and the body are copied into one buffer and written once; no header strings are built.
+   * The hot path for cached files: a handler that returns the same frozen fields object for the same
+   * answer gets its fields serialised once (`frozenFieldBlock`); the status line and Date (prebuilt once
+   * a second), that block and the body are copied into one buffer and written once.
    */
-  private respondPrepared(
+  private respondFrozen(
     exchange: Exchange,
     description: ResponseDescription,
-    block: Buffer,
-    data: Buffer | string,
+    headers: ResponseDescription['headers'] & object,
+    body: Extract<ResponseBody, { kind: 'bytes' }> | null,
   ): void {
-    exchange.answered = true;
     const status = description.status;
+    const data = body === null ? null : body.data;
+    let block: Buffer;
+    try {
+      const length = isBodilessStatus(status)
+        ? null
+        : data === null
+          ? 0
+          : typeof data === 'string'
+            ? Buffer.byteLength(data)
+            : data.length;
+      block = frozenFieldBlock(headers, this.options.serverFieldLine, length);
+    } catch (error) {
+      this.responseInvalid(exchange, error);
+      return;
+    }
+    exchange.answered = true;
     exchange.status = status;
     if (description.close === true || this.closeAfterResponse) exchange.close = true;
     const connection = exchange.close
@@ -597,7 +653,7 @@ export class Connection {
         ? CONNECTION_KEEP_ALIVE
         : null;
     const bodyBytes =
-      exchange.isHead || isBodilessStatus(status)
+      exchange.isHead || isBodilessStatus(status) || data === null || data.length === 0
         ? null
         : typeof data === 'string'
           ? Buffer.from(data)
@@ -631,18 +687,14 @@ export class Connection {
     if (connection === null && bodyBytes !== null)
       wholeResponses.set(block, { second, status, body: bodyBytes, bytes: out });
     if (observer?.onResponseHead !== undefined) {
-      observer.onResponseHead(this, out.toString('latin1', 0, headLength), description.body);
+      observer.onResponseHead(this, out.toString('latin1', 0, headLength), description.body, exchange.head);
     }
     this.socket.write(out);
     exchange.bytesSent = bodyBytes === null ? 0 : bodyBytes.length;
     this.finishExchange(exchange);
   }
 
-  private respondWithFile(
-    exchange: Exchange,
-    description: ResponseDescription,
-    body: Extract<ResponseBody, { kind: 'file' }>,
-  ): void {
+  private respondWithFile(exchange: Exchange, description: ResponseDescription, body: FileBody): void {
     const length = body.end - body.start + 1;
     const sendsBody = !exchange.isHead && !isBodilessStatus(description.status) && length > 0;
     if (!sendsBody) {
@@ -651,36 +703,26 @@ export class Connection {
       try {
         head = this.buildHead(exchange, description, length);
       } catch (error) {
-        this.handlerFailed(exchange, error);
+        this.responseInvalid(exchange, error);
         return;
       }
       exchange.answered = true;
-      this.options.observer?.onResponseHead?.(this, head, body);
+      this.options.observer?.onResponseHead?.(this, head, body, exchange.head);
       this.socket.write(head, 'latin1');
       this.finishExchange(exchange);
       return;
     }
-    const stream = createReadStream(body.path, {
-      start: body.start,
-      end: body.end,
-      highWaterMark: Math.min(FILE_READ_CHUNK_BYTES, Math.max(length, 16 * 1024)),
-    });
-    exchange.activeStream = stream;
-    // Open before writing the head, so a file that vanished still gets a clean error status.
-    stream.once('error', (error) => {
-      if (exchange.answered) return;
-      exchange.activeStream = null;
-      this.options.logError(error, `opening ${body.path}`);
-      const code = (error as NodeJS.ErrnoException).code;
-      const status = code === 'ENOENT' || code === 'ENOTDIR' ? 404 : code === 'EACCES' ? 403 : 500;
-      this.respond(exchange, this.errorResponse(status, 'the file could not be opened', exchange.head));
-    });
-    stream.once('open', () => {
-      if (exchange !== this.exchange || this.closed) {
-        stream.destroy();
+    openFileBody(body, (opened) => {
+      if (exchange !== this.exchange || this.closed || exchange.answered) {
+        if (opened.kind === 'open') opened.stream.destroy();
         return;
       }
-      this.respond(exchange, { ...description, body: { kind: 'stream', stream, length } });
+      if (opened.kind === 'error') {
+        this.options.logError(opened.error, `opening ${body.path}`);
+        this.respond(exchange, this.errorResponse(opened.status, FILE_OPEN_FAILED_MESSAGE, exchange.head));
+        return;
+      }
+      this.respond(exchange, { ...description, body: { kind: 'stream', stream: opened.stream, length } });
     });
   }
 
@@ -701,9 +743,6 @@ export class Connection {
         : '';
     exchange.status = status;
     const line = statusLine(status, description.reason);
-    if (description.preparedHeaderBlock !== undefined) {
-      return `${line}${dateFieldLine()}${description.preparedHeaderBlock.toString('latin1')}${connection}\r\n`;
-    }
     return `${line}${dateFieldLine()}${this.options.serverFieldLine}${serializeFields(description.headers)}${framing}${connection}\r\n`;
   }
 

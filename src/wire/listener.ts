@@ -12,9 +12,9 @@ import {
   type ConnectionRegistry,
   type WireObserver,
 } from './connection.js';
+import type { ErrorRenderer } from './error-response.js';
 import { DEFAULT_LIMITS, type WireLimits } from './limits.js';
-import type { RequestHandler, ResponseDescription } from './message.js';
-import type { RequestHead } from './parser.js';
+import type { RequestHandler } from './message.js';
 
 export interface WireServerOptions {
   handler: RequestHandler;
@@ -25,7 +25,8 @@ export interface WireServerOptions {
   maxConnections?: number;
   logError?: (error: unknown, context: string) => void;
   observer?: WireObserver;
-  renderError?: (status: number, message: string, request: RequestHead | null) => ResponseDescription;
+  /** Makes error responses the wire sends itself (server.ts passes the handlers' renderer). */
+  renderError?: ErrorRenderer;
   /** Wrap accepted sockets (TLS). */
   createServer?: (onConnection: (socket: net.Socket) => void) => net.Server;
   secure?: boolean;
@@ -41,6 +42,8 @@ export class WireServer implements ConnectionRegistry {
   readonly server: net.Server;
   readonly limits: WireLimits;
   private readonly connections = new Set<Connection>();
+  /** Connections over the limit being answered with a 503; not counted, but swept for their close deadline. */
+  private readonly refused = new Set<Connection>();
   private readonly connectionOptions: ConnectionOptions;
   private readonly maxConnections: number;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -133,12 +136,14 @@ export class WireServer implements ConnectionRegistry {
         });
       }
       for (const connection of this.connections) connection.closeWhenIdle();
+      for (const connection of this.refused) connection.destroy();
       maybeDone();
     });
     return this.closing;
   }
 
   remove(connection: Connection): void {
+    this.refused.delete(connection);
     this.connections.delete(connection);
     if (this.drained !== null) this.drained();
   }
@@ -149,17 +154,14 @@ export class WireServer implements ConnectionRegistry {
       return;
     }
     if (this.connections.size >= this.maxConnections) {
-      socket.on('error', () => {});
-      const body = `503 Service Unavailable: the server is at its limit of ${this.maxConnections} connections\n`;
-      socket.end(
-        `HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n${body}`,
-        'latin1',
-      );
-      // Read and drop the request (closing with it unread would reset the connection and could lose the
-      // 503), then close when the client does, or after 5 s. Half-open sockets are not destroyed for us.
-      socket.resume();
-      socket.once('end', () => socket.destroy());
-      socket.setTimeout(5000, () => socket.destroy());
+      // Answered like any other response (renderer, observers, trace), then closed in stages: the request
+      // is read and dropped until the client closes or the closing deadline passes, so the 503 is not lost
+      // to a reset.
+      const refused = new Connection(socket, this.connectionOptions, this);
+      this.refused.add(refused);
+      refused.refuse(503, `the server is at its limit of ${this.maxConnections} connections`, {
+        'Retry-After': '1',
+      });
       return;
     }
     const connection = new Connection(socket, this.connectionOptions, this);
@@ -180,6 +182,9 @@ export class WireServer implements ConnectionRegistry {
   private sweep(): void {
     const now = Date.now();
     for (const connection of this.connections) {
+      if (connection.deadline !== 0 && connection.deadline <= now) connection.onDeadline();
+    }
+    for (const connection of this.refused) {
       if (connection.deadline !== 0 && connection.deadline <= now) connection.onDeadline();
     }
   }

@@ -6,6 +6,9 @@
  */
 import type { Readable } from 'node:stream';
 
+/** The protocol version a request arrived with. */
+export type HttpVersion = '1.0' | '1.1' | '2';
+
 /** Request header fields: lower-cased names; repeated fields joined with ", " (RFC 9110 §5.3). */
 export type RequestHeaders = Record<string, string>;
 
@@ -20,10 +23,10 @@ export interface HttpRequest {
   /** Query without the leading `?`; empty when absent. */
   query: string;
   /**
-   * `1.0` or `1.1`. An HTTP/2 stream (`src/http2/serve.ts`) reports `1.1`: the semantics a handler works
-   * with (RFC 9110) are the same on every version; only access logs tell HTTP/2 apart.
+   * `1.0`, `1.1`, or `2` for an HTTP/2 stream (`src/http2/serve.ts`). The semantics a handler works with
+   * (RFC 9110) are the same on every version; the version says how the exchange travelled.
    */
-  version: '1.0' | '1.1';
+  version: HttpVersion;
   headers: RequestHeaders;
   /** Field lines in arrival order with their original names (CGI and tracing want them). */
   rawHeaders: ReadonlyArray<readonly [string, string]>;
@@ -53,8 +56,12 @@ export type ResponseBody =
   | { readonly kind: 'file'; readonly path: string; readonly start: number; readonly end: number };
 
 /**
- * What a handler returns. The wire adds `Date`, `Server`, `Connection` and the framing header
- * (`Content-Length` or `Transfer-Encoding`); a handler should not set those itself.
+ * What a handler returns, the same for every transport: a status, fields and where the body comes from —
+ * never wire bytes. The transport adds `Date`, `Server`, `Connection` and the framing (`Content-Length`,
+ * `Transfer-Encoding`, or HTTP/2 frames); a handler's own copies of those are dropped (`response-fields.ts`).
+ *
+ * A handler that answers the same way many times (the hot-file cache) returns the same *frozen* `headers`
+ * object each time: the HTTP/1.1 wire then serialises it once and reuses the bytes.
  */
 export interface ResponseDescription {
   status: number;
@@ -64,12 +71,6 @@ export interface ResponseDescription {
   body?: ResponseBody | null;
   /** Close the connection after this response. */
   close?: boolean;
-  /**
-   * A prepared header block for hot cached responses: every field line except `Date` and `Connection`,
-   * each ending in CRLF, without the status line. When set, `headers` is ignored by the serialiser and
-   * the block is used as it is (`body` must be `bytes` and `Content-Length` must be inside the block).
-   */
-  preparedHeaderBlock?: Buffer;
 }
 
 /** The interface every request handler implements: a request in, a description out. */
@@ -91,14 +92,4 @@ export function responseBodyLength(body: ResponseBody | null | undefined): numbe
     case 'file':
       return body.end - body.start + 1;
   }
-}
-
-/** The field lines of a prepared header block as [name, value] pairs (adapters that set fields one by one). */
-export function preparedBlockFields(block: Buffer): Array<[string, string]> {
-  const fields: Array<[string, string]> = [];
-  for (const line of block.toString('latin1').split('\r\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0) fields.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
-  }
-  return fields;
 }

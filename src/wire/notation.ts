@@ -76,6 +76,16 @@ export class NotationFormatter {
     return lines;
   }
 
+  /**
+   * HTTP/2 field lines (`:method: GET`, `content-type: text/html`), one per LF-separated line of `text`,
+   * without terminators: HTTP/2 sends fields HPACK-coded in frames, so there is no CRLF to show.
+   */
+  fieldLines(sender: Sender, text: string): string[] {
+    const lines: string[] = [];
+    for (const line of text.split('\n')) if (line !== '') lines.push(this.line(sender, line, ''));
+    return lines;
+  }
+
   /** A body: its lines when it is short printable UTF-8 text, else a one-line summary. */
   body(sender: Sender, bytes: Buffer, contentType: string | undefined): string[] {
     if (bytes.length === 0) return [];

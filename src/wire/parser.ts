@@ -8,6 +8,7 @@
 import { COLON, CR, HTAB, IS_FIELD_VALUE_BYTE, IS_TARGET_BYTE, IS_TCHAR, LF, SP } from './chars.js';
 import { ProtocolError } from './errors.js';
 import type { WireLimits } from './limits.js';
+import type { HttpVersion } from './message.js';
 
 /** How the request content is delimited (RFC 9112 §6.3). */
 export type BodyFraming =
@@ -20,7 +21,10 @@ export interface RequestHead {
   target: string;
   path: string;
   query: string;
-  version: '1.0' | '1.1';
+  /** `2` only in heads an HTTP/2 stream reports to observers; this parser makes `1.0` and `1.1`. */
+  version: HttpVersion;
+  /** The HTTP/2 stream identifier (RFC 9113 §5.1.1), in heads an HTTP/2 stream reports to observers. */
+  streamId?: number;
   headers: Record<string, string>;
   rawHeaders: Array<readonly [string, string]>;
   authority: string;

@@ -4,6 +4,12 @@
  * @module
  */
 import type { ResponseHeaders } from './message.js';
+import {
+  InvalidResponseFieldError,
+  isSafeFieldName,
+  isSafeFieldValue,
+  transportOwnedFields,
+} from './response-fields.js';
 import { reasonPhrase } from './status.js';
 
 let cachedSecond = -1;
@@ -42,40 +48,9 @@ export function statusAndDateBytes(status: number, now = Date.now()): Buffer {
 }
 
 /** Field names the wire writes itself; a handler's copies are dropped so they cannot contradict the framing. */
-const WIRE_OWNED_FIELDS = new Set([
-  'date',
-  'connection',
-  'content-length',
-  'transfer-encoding',
-  'keep-alive',
-]);
+const WIRE_OWNED_FIELDS = transportOwnedFields('http/1.1');
 
-/** Thrown for a handler-supplied field that would break the message (response splitting). */
-export class InvalidResponseFieldError extends Error {
-  constructor(name: string) {
-    super(
-      `response field "${name}" has an invalid name, or a CR, LF, NUL or non-Latin-1 character in its value`,
-    );
-    this.name = 'InvalidResponseFieldError';
-  }
-}
-
-function isSafeFieldValue(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 0x0d || c === 0x0a || c === 0x00 || c > 0xff) return false;
-  }
-  return true;
-}
-
-function isSafeFieldName(name: string): boolean {
-  if (name.length === 0) return false;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c <= 0x20 || c >= 0x7f || c === 0x3a) return false;
-  }
-  return true;
-}
+export { InvalidResponseFieldError };
 
 /** Serialises handler-supplied fields, checking each so a bad value becomes a 500 rather than a split response. */
 export function serializeFields(headers: ResponseHeaders | undefined): string {
@@ -98,6 +73,44 @@ export function serializeFields(headers: ResponseHeaders | undefined): string {
     }
   }
   return out;
+}
+
+/** A frozen fields object serialised, with and without its `Content-Length` line. */
+interface FieldBlock {
+  serverLine: string;
+  fields: string;
+  /** For a bodiless status (304): no framing field. */
+  bare: Buffer | null;
+  sizedLength: number;
+  sized: Buffer | null;
+}
+
+const fieldBlocks = new WeakMap<ResponseHeaders, FieldBlock>();
+
+/**
+ * `Server`, the handler's fields and `Content-Length` (unless `length` is null) as bytes, for a *frozen*
+ * fields object: serialised the first time and reused, so a hot cached response costs no header strings
+ * (the cache returns the same frozen object for the same representation, 200 and 304 alike).
+ */
+export function frozenFieldBlock(
+  headers: ResponseHeaders,
+  serverLine: string,
+  length: number | null,
+): Buffer {
+  let block = fieldBlocks.get(headers);
+  if (block === undefined || block.serverLine !== serverLine) {
+    block = { serverLine, fields: serializeFields(headers), bare: null, sizedLength: -1, sized: null };
+    fieldBlocks.set(headers, block);
+  }
+  if (length === null) {
+    block.bare ??= Buffer.from(`${serverLine}${block.fields}`, 'latin1');
+    return block.bare;
+  }
+  if (block.sized === null || block.sizedLength !== length) {
+    block.sized = Buffer.from(`${serverLine}${block.fields}Content-Length: ${length}\r\n`, 'latin1');
+    block.sizedLength = length;
+  }
+  return block.sized;
 }
 
 export function statusLine(status: number, reason: string | undefined): string {

@@ -2,9 +2,14 @@
  * `--trace`: every request head and response head as it crossed the wire, in the lecture's notation,
  * plus connection opens, closes and keep-alive reuse. A WireObserver, so it costs nothing when it is off
  * (the server simply has no observer).
+ *
+ * HTTP/2 exchanges are shown in the same notation: the decoded field lines of each HEADERS block,
+ * pseudo-header fields (`:method`, `:path`, `:status`, RFC 9113 §8.3) as they are, without line
+ * terminators (HTTP/2 has none: its fields travel HPACK-compressed in frames), under a line naming the
+ * stream, since streams of one connection interleave.
  * @module
  */
-import type { Connection, WireObserver } from './connection.js';
+import type { ObservedConnection, WireObserver } from './connection.js';
 import type { ResponseBody } from './message.js';
 import { contentTypeInHead, NotationFormatter } from './notation.js';
 import type { RequestHead } from './parser.js';
@@ -18,20 +23,18 @@ export interface TraceOptions {
 
 interface ConnectionTrace {
   id: number;
-  /** The method of the request being answered, so a HEAD response is not said to carry a body. */
-  method: string | null;
 }
 
 export function createTraceObserver(options: TraceOptions): WireObserver {
   const format = new NotationFormatter(options.color ?? false);
   const write = options.writeLine;
-  const traces = new WeakMap<Connection, ConnectionTrace>();
+  const traces = new WeakMap<ObservedConnection, ConnectionTrace>();
   let nextId = 1;
 
-  const traceOf = (connection: Connection): ConnectionTrace => {
+  const traceOf = (connection: ObservedConnection): ConnectionTrace => {
     let trace = traces.get(connection);
     if (trace === undefined) {
-      trace = { id: nextId++, method: null };
+      trace = { id: nextId++ };
       traces.set(connection, trace);
     }
     return trace;
@@ -40,16 +43,23 @@ export function createTraceObserver(options: TraceOptions): WireObserver {
   return {
     onConnectionOpen(connection) {
       const trace = traceOf(connection);
+      const protocol = connection.protocol === undefined ? '' : ` (${connection.protocol})`;
       write(
         format.event(
-          `connection ${trace.id} opened from ${hostPort(connection.remoteAddress, connection.remotePort)}`,
+          `connection ${trace.id} opened from ${hostPort(connection.remoteAddress, connection.remotePort)}${protocol}`,
         ),
       );
     },
 
     onRequestHead(connection, head, raw) {
       const trace = traceOf(connection);
-      trace.method = head.method;
+      if (head.streamId !== undefined) {
+        write(format.event(`connection ${trace.id}, stream ${head.streamId}: request`));
+        for (const line of format.fieldLines('client', raw.toString('latin1'))) write(line);
+        const summary = requestBodySummary(format, head);
+        if (summary !== null) write(summary);
+        return;
+      }
       if (connection.requestsServed > 0) {
         write(
           format.event(
@@ -62,21 +72,24 @@ export function createTraceObserver(options: TraceOptions): WireObserver {
       if (summary !== null) write(summary);
     },
 
-    onResponseHead(connection, head, body) {
+    onResponseHead(connection, head, body, request) {
       if (isInterimHead(head)) {
         // A 1xx (100 Continue) comes before the final answer to the same request (RFC 9110 §15.2).
         for (const line of format.protocolLines('server', head)) write(line);
         return;
       }
       const trace = traceOf(connection);
-      const method = trace.method;
-      trace.method = null;
-      if (method === null) {
-        // No head was parsed for this answer: a malformed request or a timeout; its bytes were never a message.
-        write(format.event(`connection ${trace.id}: no valid request head; answering with an error`));
+      if (request?.streamId !== undefined) {
+        write(format.event(`connection ${trace.id}, stream ${request.streamId}: response`));
+        for (const line of format.fieldLines('server', head)) write(line);
+      } else {
+        if (request === null) {
+          // No head was parsed for this answer: a malformed request, a timeout, or the connection limit.
+          write(format.event(`connection ${trace.id}: no valid request head; answering with an error`));
+        }
+        for (const line of format.protocolLines('server', head)) write(line);
       }
-      for (const line of format.protocolLines('server', head)) write(line);
-      const summary = responseBodySummary(format, head, body, method === 'HEAD');
+      const summary = responseBodySummary(format, head, body, request?.method === 'HEAD');
       if (summary !== null) write(summary);
     },
 
@@ -89,6 +102,12 @@ export function createTraceObserver(options: TraceOptions): WireObserver {
 
 function isInterimHead(head: string): boolean {
   return head.startsWith('HTTP/1.1 1');
+}
+
+/** The status code of an HTTP/1.1 head (`HTTP/1.1 200 OK`) or of HTTP/2 field lines (`:status: 200`). */
+function statusOfHead(head: string): number {
+  // Both forms put the three digits at offsets 9 to 11.
+  return Number(head.slice(9, 12));
 }
 
 function hostPort(address: string, port: number): string {
@@ -111,7 +130,7 @@ function responseBodySummary(
   isHeadRequest: boolean,
 ): string | null {
   if (body === null || body === undefined || isHeadRequest) return null;
-  const status = Number(head.slice(9, 12));
+  const status = statusOfHead(head);
   if (status < 200 || status === 204 || status === 304) return null;
   let length: number | null;
   switch (body.kind) {
