@@ -224,27 +224,54 @@ export function createUploadHandler(options: UploadOptions) {
     if (where.existing !== 'directory') throw new WriteRefusal(404, 'no folder of that name');
   }
 
+  /**
+   * Saves every file part of a form. The parser, the body and each part have one error listener each for
+   * their whole life (a destroyed parser emits again, and nobody must be left to throw): any failure is
+   * recorded once, stops the parse, and the partial files' temporary copies are removed by
+   * `writeFileAtomically`. Files completed before the failure stay, as each part is a write of its own.
+   */
   async function saveFormFiles(body: Readable, contentType: string, decoded: Decoded): Promise<string[]> {
     const { default: busboy } = await import('busboy');
     const saved: string[] = [];
     const writes: Promise<void>[] = [];
     let failure: unknown = null;
-    const parser = busboy({
-      headers: { 'content-type': contentType },
-      defParamCharset: 'utf8',
-      limits: {
-        // busboy flags a file that reaches the limit, so one byte more means "too large".
-        fileSize: options.maxBytes + 1,
-        files: MAX_FILES_PER_FORM,
-        fields: MAX_FORM_FIELDS,
-        fieldSize: MAX_FORM_FIELD_BYTES,
-      },
+    let parser: ReturnType<typeof busboy>;
+    try {
+      parser = busboy({
+        headers: { 'content-type': contentType },
+        defParamCharset: 'utf8',
+        limits: {
+          // busboy flags a file that reaches the limit, so one byte more means "too large".
+          fileSize: options.maxBytes + 1,
+          files: MAX_FILES_PER_FORM,
+          fields: MAX_FORM_FIELDS,
+          fieldSize: MAX_FORM_FIELD_BYTES,
+        },
+      });
+    } catch (error) {
+      throw new WriteRefusal(400, `the multipart/form-data Content-Type is unusable: ${messageOf(error)}`);
+    }
+    let settle: () => void = () => {};
+    const settled = new Promise<void>((resolve) => {
+      settle = resolve;
     });
     const abort = (error: unknown) => {
       failure ??= error;
       body.unpipe(parser);
-      parser.destroy();
+      // The rest of the body is not wanted; the handler closes the connection after its answer.
+      body.resume();
+      if (!parser.destroyed) parser.destroy();
+      settle();
     };
+    parser.on('error', (error: unknown) => {
+      abort(
+        error instanceof WriteRefusal
+          ? error
+          : new WriteRefusal(400, `the multipart/form-data body is malformed: ${messageOf(error)}`),
+      );
+    });
+    parser.on('close', settle);
+    body.on('error', (error) => abort(error));
     parser.on('file', (_field, file, info) => {
       // Errors reach the write through its iteration; this keeps a destroyed, unread part from throwing.
       file.on('error', () => {});
@@ -287,26 +314,19 @@ export function createUploadHandler(options: UploadOptions) {
     parser.on('filesLimit', () =>
       abort(new WriteRefusal(413, `a form may carry at most ${MAX_FILES_PER_FORM} files`)),
     );
-    await new Promise<void>((resolve) => {
-      parser.once('close', resolve);
-      parser.once('error', (error: unknown) => {
-        abort(
-          error instanceof WriteRefusal
-            ? error
-            : new WriteRefusal(400, 'the multipart/form-data body is malformed'),
-        );
-        resolve();
-      });
-      body.once('error', (error) => {
-        abort(error);
-        resolve();
-      });
-      body.pipe(parser);
-    });
+    body.pipe(parser);
+    await settled;
+    // Parts begun before a failure end with it (busboy destroys the open part), so every write settles.
     await Promise.all(writes);
     if (failure !== null) throw refusalFor(failure);
     return saved;
   }
+}
+
+function messageOf(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  // One line, bounded: the reason goes into a status line's body.
+  return text.replace(/[\r\n]+/g, ' ').slice(0, 200);
 }
 
 /** The request body, or an empty stream for a bodiless PUT (an empty file). */

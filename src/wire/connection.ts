@@ -304,7 +304,7 @@ export class Connection {
       this.bodyCannotComplete();
       return;
     }
-    if (this.exchange === null && !this.waitingDrain) this.pump();
+    if (this.exchange === null && !this.waitingDrain) this.runPump();
   }
 
   /** Runs the read loop until it has to wait for bytes, a response, or the socket to drain. */
@@ -869,7 +869,8 @@ export class Connection {
       this.socket.once('drain', () => {
         this.waitingDrain = false;
         if (this.deadlineKind === 'send') this.clearDeadline();
-        this.pump();
+        // runPump, not pump: the next pipelined head corks the socket again, and only runPump uncorks.
+        this.runPump();
       });
       return;
     }
