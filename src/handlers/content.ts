@@ -188,16 +188,87 @@ function chooseCoding(
   if (acceptEncoding === undefined || !ctx.compress || !rep.compressible) return 'identity';
   // Ranges apply to the identity body only, so a range request is answered from it.
   if (request.headers.range !== undefined && request.method === 'GET') return 'identity';
+  if (rep.entry !== null) return cachedCoding(rep.entry, acceptEncoding, ctx);
+  return negotiateCoding(acceptEncoding, rep.info.size, sidecars);
+}
+
+/** The coding for an Accept-Encoding value among those this file can have (RFC 9110 §12.5.3). */
+function negotiateCoding(acceptEncoding: string, size: number, sidecars: readonly Sidecar[]): Coding {
   const available: ContentCoding[] = [];
   for (const coding of ON_THE_FLY_CODINGS) {
-    if (sidecars.some((s) => s.coding === coding) || rep.info.size >= COMPRESSION_MIN_BYTES)
-      available.push(coding);
+    if (sidecars.some((s) => s.coding === coding) || size >= COMPRESSION_MIN_BYTES) available.push(coding);
   }
   for (const sidecar of sidecars) if (!available.includes(sidecar.coding)) available.push(sidecar.coding);
   if (available.length === 0) return 'identity';
   const chosen = chooseContentEncoding(acceptEncoding, available);
   // null means even identity is refused; RFC 9110 §12.5.3 lets us send it anyway rather than a 406.
   return chosen === null || chosen === 'identity' ? 'identity' : (chosen as ContentCoding);
+}
+
+/**
+ * Distinct Accept-Encoding values remembered per cached file. Browsers send one fixed string per
+ * release (`gzip, deflate, br, zstd`), so a handful covers real traffic; a client cycling through
+ * values only ever evicts its own.
+ */
+export const NEGOTIATION_MEMO_ENTRIES = 16;
+
+/**
+ * The coding for a cached file, negotiated once per exact Accept-Encoding string: the next request with
+ * the same string costs one map lookup instead of parsing q-values.
+ */
+function cachedCoding(entry: CachedFile, acceptEncoding: string, ctx: ContentContext): Coding {
+  if (!ctx.compress || !entry.compressible) return 'identity';
+  const known = entry.negotiated.get(acceptEncoding);
+  if (known !== undefined) return known as Coding;
+  const coding = negotiateCoding(acceptEncoding, entry.size, entry.sidecars);
+  if (entry.negotiated.size >= NEGOTIATION_MEMO_ENTRIES) {
+    const oldest = entry.negotiated.keys().next();
+    if (!oldest.done) entry.negotiated.delete(oldest.value);
+  }
+  entry.negotiated.set(acceptEncoding, coding);
+  return coding;
+}
+
+/**
+ * The browser fast path: a GET or HEAD of a fresh cached file answered straight from its prepared
+ * variants — identity or an already compressed body, chosen through `cachedCoding` — including the 304
+ * for a revalidation with that variant's ETag or with the exact Last-Modified date. Returns null for
+ * anything needing the general path (ranges, If-Match, If-Unmodified-Since, a tag list, a variant not
+ * compressed yet), which then answers with the same fields.
+ */
+export function answerFromCache(
+  request: HttpRequest,
+  entry: CachedFile,
+  ctx: ContentContext,
+): ResponseDescription | null {
+  const headers = request.headers;
+  if (
+    headers.range !== undefined ||
+    headers['if-match'] !== undefined ||
+    headers['if-unmodified-since'] !== undefined
+  ) {
+    return null;
+  }
+  const acceptEncoding = headers['accept-encoding'];
+  let variant: CachedVariant | undefined = entry.identity;
+  if (acceptEncoding !== undefined) {
+    const coding = cachedCoding(entry, acceptEncoding, ctx);
+    if (coding !== 'identity') variant = entry.encoded.get(coding);
+    if (variant === undefined) return null;
+  }
+  const ifNoneMatch = headers['if-none-match'];
+  if (ifNoneMatch !== undefined) {
+    // RFC 9110 §13.2.2: If-None-Match decides alone; the usual browser value is exactly our tag.
+    if (ifNoneMatch !== variant.etag) return null;
+    return { status: 304, headers: variant.fields, body: null };
+  }
+  const ifModifiedSince = headers['if-modified-since'];
+  if (ifModifiedSince !== undefined) {
+    // A browser echoes our Last-Modified back: the same date means unchanged since (§13.1.3).
+    if (ifModifiedSince !== entry.lastModified) return null;
+    return { status: 304, headers: variant.fields, body: null };
+  }
+  return { status: 200, headers: variant.fields, body: { kind: 'bytes', data: variant.body } };
 }
 
 /**

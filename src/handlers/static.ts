@@ -19,12 +19,16 @@ import type { SearchLimits } from '../files/search.js';
 import { isKnownMethod } from '../http/method.js';
 import { chooseMediaType } from '../http/negotiate.js';
 import type { HttpRequest, RequestHandler, ResponseDescription } from '../wire/message.js';
-import { type ContentContext, type FileInfo, loadCacheEntry, serveFileContent } from './content.js';
+import {
+  answerFromCache,
+  type ContentContext,
+  type FileInfo,
+  loadCacheEntry,
+  serveFileContent,
+} from './content.js';
 import { errorResponse } from './errors.js';
 import { type CacheOptions, FileCache } from './file-cache.js';
 import { type CacheControlRule, SitePolicy } from './policy.js';
-
-const EMPTY_BODY = { kind: 'bytes', data: Buffer.alloc(0) } as const;
 
 /** A rendered listing is reused for this long: like files, never stale for more than a second. */
 const LISTING_CACHE_FRESH_MS = 1000;
@@ -390,31 +394,11 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
       if (method === 'OPTIONS') return answerOptions(request, allow);
       return fail(request, 400, 'the "*" request-target is only valid with OPTIONS');
     }
-    // The hot path: a plain GET or HEAD for a small file checked less than a second ago.
+    // The hot path: a GET or HEAD for a small file checked less than a second ago, browsers' included.
     if (cache !== null && (method === 'GET' || method === 'HEAD')) {
-      const headers = request.headers;
       const entry = cache.getFresh(request.path, Date.now());
-      if (
-        entry !== undefined &&
-        headers['accept-encoding'] === undefined &&
-        headers['if-match'] === undefined &&
-        headers['if-unmodified-since'] === undefined &&
-        headers.range === undefined
-      ) {
-        const ifNoneMatch = headers['if-none-match'];
-        if (ifNoneMatch === undefined && headers['if-modified-since'] === undefined) {
-          return {
-            status: 200,
-            headers: entry.identity.fields,
-            body: { kind: 'bytes', data: entry.identity.body },
-          };
-        }
-        // A browser revalidating with exactly our ETag (the usual 304) is answered from the cache too.
-        if (ifNoneMatch === entry.etag) {
-          return { status: 304, headers: entry.identity.fields, body: EMPTY_BODY };
-        }
-      }
-      if (entry !== undefined) return serveFileContent(request, entry, entry, ctx);
+      if (entry !== undefined)
+        return answerFromCache(request, entry, ctx) ?? serveFileContent(request, entry, entry, ctx);
     }
     return handleSlow(request);
   };
