@@ -96,7 +96,7 @@ describe('faults', () => {
     const { length, declared } = bodyAfterHead(raw);
     assert.equal(declared, LARGE);
     assert.ok(length < declared, `got ${length} of ${declared} bytes`);
-    assert.ok(docroot.errors.some((e) => /body ended after/.test(String(e))));
+    assert.ok(docroot.errors.some((e) => /changed while it was being sent/.test(String(e))));
     await assertServes(docroot.port);
   });
 

@@ -4,7 +4,6 @@
  * the response headers. Go's `serveContent` split: the caller has already decided *which* file.
  * @module
  */
-import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import {
@@ -16,6 +15,7 @@ import {
   ON_THE_FLY_CODINGS,
   type Sidecar,
 } from '../files/encodings.js';
+import { FileChangedError, OpenedFile } from '../files/opened-file.js';
 import { evaluatePreconditions, isIfRangeSatisfied } from '../http/conditional.js';
 import { formatHttpDate } from '../http/date.js';
 import { makeFileEtag, withEncodingSuffix } from '../http/etag.js';
@@ -59,13 +59,20 @@ interface Representation {
   compressible: boolean;
   cacheControl: string | undefined;
   entry: CachedFile | null;
+  /** The descriptor the body is read from (null when the cache holds the bytes). */
+  opened: OpenedFile | null;
 }
 
 function isHtmlType(contentType: string): boolean {
   return contentType.startsWith('text/html');
 }
 
-function describe(info: FileInfo, policy: SitePolicy, entry: CachedFile | null): Representation {
+function describe(
+  info: FileInfo,
+  policy: SitePolicy,
+  entry: CachedFile | null,
+  opened: OpenedFile | null = null,
+): Representation {
   const contentType = entry?.contentType ?? contentTypeFor(info.filePath);
   return {
     info,
@@ -75,6 +82,7 @@ function describe(info: FileInfo, policy: SitePolicy, entry: CachedFile | null):
     compressible: entry?.compressible ?? isCompressibleType(contentType),
     cacheControl: policy.cacheControlFor(info.urlPath, isHtmlType(contentType)),
     entry,
+    opened,
   };
 }
 
@@ -98,14 +106,32 @@ function representationHeaders(
   return { ...headers, ...ctx.policy.extraHeaders };
 }
 
-/** Reads a small file into a cache entry. Returns null when the file changed while being read. */
+/**
+ * Reads a small file into a cache entry, described from the descriptor it was read through. Returns null
+ * when the file is gone, too large by now, or changed while being read (it is then served uncached).
+ */
 export async function loadCacheEntry(
   key: string,
-  info: FileInfo,
+  pathInfo: FileInfo,
   ctx: ContentContext,
 ): Promise<CachedFile | null> {
-  const body = await readFile(info.filePath);
-  if (body.length !== info.size) return null;
+  let opened: OpenedFile;
+  try {
+    opened = await OpenedFile.open(pathInfo.filePath);
+  } catch {
+    return null;
+  }
+  let body: Buffer;
+  try {
+    if (ctx.cache !== null && opened.size > ctx.cache.maxFileBytes) return null;
+    body = await opened.readAll();
+  } catch (error) {
+    if (error instanceof FileChangedError) return null;
+    throw error;
+  } finally {
+    opened.release();
+  }
+  const info: FileInfo = { ...pathInfo, size: opened.size, mtimeMs: opened.mtimeMs };
   const contentType = contentTypeFor(info.filePath);
   const compressible = isCompressibleType(contentType);
   const entry: CachedFile = {
@@ -282,7 +308,53 @@ export async function serveFileContent(
   ctx: ContentContext,
   status = 200,
 ): Promise<ResponseDescription> {
-  const rep = describe(info, ctx.policy, entry);
+  if (entry !== null) return serveRepresentation(request, describe(info, ctx.policy, entry), ctx, status);
+  // Open first, then describe from the descriptor and send from it: what was described is what is sent.
+  let opened: OpenedFile;
+  try {
+    opened = await OpenedFile.open(info.filePath);
+  } catch (error) {
+    return openFailure(error, request, ctx, info.filePath);
+  }
+  try {
+    const described: FileInfo = { ...info, size: opened.size, mtimeMs: opened.mtimeMs };
+    return await serveRepresentation(request, describe(described, ctx.policy, null, opened), ctx, status);
+  } finally {
+    // Body streams hold their own references to the descriptor; unsent ones are destroyed by the transport.
+    opened.release();
+  }
+}
+
+/** A file resolved a moment ago that can no longer be opened: gone (404), forbidden (403), or our fault. */
+function openFailure(
+  error: unknown,
+  request: HttpRequest,
+  ctx: ContentContext,
+  filePath: string,
+): ResponseDescription {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
+    return errorResponse(404, 'the file was removed or replaced by a folder', request.headers.accept);
+  }
+  if (code === 'EACCES' || code === 'EPERM') {
+    return errorResponse(403, 'the server may not read this file', request.headers.accept);
+  }
+  ctx.logError(error, `opening ${filePath}`);
+  return errorResponse(
+    500,
+    'the file could not be opened (details are in the server log)',
+    request.headers.accept,
+  );
+}
+
+async function serveRepresentation(
+  request: HttpRequest,
+  rep: Representation,
+  ctx: ContentContext,
+  status: number,
+): Promise<ResponseDescription> {
+  const info = rep.info;
+  const entry = rep.entry;
   const sidecars =
     entry !== null
       ? entry.sidecars
@@ -338,22 +410,44 @@ export async function serveFileContent(
       body: { kind: 'bytes', data: entry.identity.body },
     };
   }
-  if (coding === 'identity') {
-    return { status, headers, body: { kind: 'file', path: info.filePath, start: 0, end: info.size - 1 } };
-  }
+  const opened = rep.opened!;
+  if (coding === 'identity') return { status, headers, body: fileBody(opened, 0, info.size - 1) };
   const sidecar = sidecars.find((s) => s.coding === coding);
   if (sidecar !== undefined) {
-    return { status, headers, body: { kind: 'file', path: sidecar.path, start: 0, end: sidecar.size - 1 } };
+    const body = await sidecarBody(sidecar, ctx);
+    if (body !== null) return { status, headers, body };
   }
   if (request.method === 'HEAD') {
     // The compressed length is unknown without compressing; a HEAD answer may omit it (RFC 9110 §8.6).
     return { status, headers, body: { kind: 'stream', stream: new PassThrough().end() } };
   }
-  const source = createReadStream(info.filePath);
+  const source = opened.stream(0, info.size - 1);
   const compressor = createCompressor(coding, info.size);
   source.on('error', (error) => compressor.destroy(error));
   compressor.on('close', () => source.destroy());
   return { status, headers, body: { kind: 'stream', stream: source.pipe(compressor) } };
+}
+
+/** Bytes `start`..`end` of the opened file as a body of known length. */
+function fileBody(opened: OpenedFile, start: number, end: number): NonNullable<ResponseDescription['body']> {
+  if (end < start) return { kind: 'bytes', data: Buffer.alloc(0) };
+  return { kind: 'stream', stream: opened.stream(start, end), length: end - start + 1 };
+}
+
+/** A precompressed sidecar, opened and described from its own descriptor; null if it cannot be opened. */
+async function sidecarBody(sidecar: Sidecar, ctx: ContentContext): Promise<ResponseDescription['body']> {
+  let opened: OpenedFile;
+  try {
+    opened = await OpenedFile.open(sidecar.path);
+  } catch (error) {
+    ctx.logError(error, `opening ${sidecar.path}`);
+    return null;
+  }
+  try {
+    return fileBody(opened, 0, opened.size - 1);
+  } finally {
+    opened.release();
+  }
 }
 
 /** A 206 or 416 for a Range header, or null to ignore it and send the whole file (RFC 9110 §14.2). */
@@ -395,7 +489,7 @@ function rangeBody(rep: Representation, range: ByteRange): NonNullable<ResponseD
   const entry = rep.entry;
   if (entry !== null)
     return { kind: 'bytes', data: entry.identity.body.subarray(range.start, range.end + 1) };
-  return { kind: 'file', path: rep.info.filePath, start: range.start, end: range.end };
+  return fileBody(rep.opened!, range.start, range.end);
 }
 
 /** The parts of a multipart/byteranges body, each range read from disk in turn (never the whole file). */
@@ -406,15 +500,20 @@ function multipartStream(
 ): Readable {
   const out = new PassThrough();
   const entry = rep.entry;
+  // Every part's reader is made now, so each holds the descriptor until it is read or the body is dropped.
+  const pieces = entry === null ? parts.map((part) => rep.opened!.stream(part.start, part.end)) : [];
+  out.on('close', () => {
+    for (const piece of pieces) piece.destroy();
+  });
   (async () => {
-    for (const part of parts) {
+    for (const [index, part] of parts.entries()) {
       if (out.destroyed) return;
       if (!out.write(part.head)) await waitForDrain(out);
       if (entry !== null) {
         if (!out.write(entry.identity.body.subarray(part.start, part.end + 1))) await waitForDrain(out);
         continue;
       }
-      const piece = createReadStream(rep.info.filePath, { start: part.start, end: part.end });
+      const piece = pieces[index]!;
       for await (const chunk of piece) {
         if (out.destroyed) {
           piece.destroy();
