@@ -29,6 +29,7 @@ import {
   planMultipartByteranges,
   unsatisfiedContentRange,
 } from '../http/range.js';
+import { fileOpenErrorStatus } from '../wire/file-body.js';
 import type { HttpRequest, ResponseDescription, ResponseHeaders } from '../wire/message.js';
 import { errorResponse } from './errors.js';
 import type { CachedFile, CachedVariant, FileCache } from './file-cache.js';
@@ -332,11 +333,12 @@ function openFailure(
   ctx: ContentContext,
   filePath: string,
 ): ResponseDescription {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
+  // The same mapping as every transport's for a `file` body (wire/file-body.ts), with this case's wording.
+  const status = fileOpenErrorStatus((error as NodeJS.ErrnoException).code);
+  if (status === 404) {
     return errorResponse(404, 'the file was removed or replaced by a folder', request.headers.accept);
   }
-  if (code === 'EACCES' || code === 'EPERM') {
+  if (status === 403) {
     return errorResponse(403, 'the server may not read this file', request.headers.accept);
   }
   ctx.logError(error, `opening ${filePath}`);

@@ -21,9 +21,9 @@ export type OpenedFileBody =
   | { readonly kind: 'open'; readonly stream: ReadStream; readonly length: number }
   | { readonly kind: 'error'; readonly status: number; readonly error: NodeJS.ErrnoException };
 
-/** The status for an open that failed: gone (404), not ours to read (403), anything else (500). */
+/** The status for an open that failed: gone or now a folder (404), not ours to read (403), else 500. */
 export function fileOpenErrorStatus(code: string | undefined): number {
-  if (code === 'ENOENT' || code === 'ENOTDIR') return 404;
+  if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return 404;
   if (code === 'EACCES' || code === 'EPERM') return 403;
   return 500;
 }

@@ -10,7 +10,7 @@
  * @module
  */
 import type { ObservedConnection, WireObserver } from './connection.js';
-import type { ResponseBody } from './message.js';
+import { type ResponseBody, responseBodyLength } from './message.js';
 import { contentTypeInHead, NotationFormatter } from './notation.js';
 import type { RequestHead } from './parser.js';
 
@@ -132,18 +132,7 @@ function responseBodySummary(
   if (body === null || body === undefined || isHeadRequest) return null;
   const status = statusOfHead(head);
   if (status < 200 || status === 204 || status === 304) return null;
-  let length: number | null;
-  switch (body.kind) {
-    case 'bytes':
-      length = typeof body.data === 'string' ? Buffer.byteLength(body.data) : body.data.length;
-      break;
-    case 'stream':
-      length = body.length ?? null;
-      break;
-    case 'file':
-      length = body.end - body.start + 1;
-      break;
-  }
+  const length = responseBodyLength(body);
   if (length === 0) return null;
   return format.summary('server', length, contentTypeInHead(head));
 }
