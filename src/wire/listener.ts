@@ -34,6 +34,8 @@ export interface WireServerOptions {
 /** The sweep never runs less often than this, so second-scale deadlines are checked promptly. */
 const MAX_SWEEP_INTERVAL_MS = 1000;
 const MIN_SWEEP_INTERVAL_MS = 20;
+/** The longest a refused connection may take to take its 503 (it is small: usually no wait at all). */
+const OVER_LIMIT_FLUSH_MS = 1000;
 /** How long graceful shutdown waits for in-flight responses before destroying their sockets. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 
@@ -149,21 +151,28 @@ export class WireServer implements ConnectionRegistry {
       return;
     }
     if (this.connections.size >= this.maxConnections) {
-      socket.on('error', () => {});
-      const body = `503 Service Unavailable: the server is at its limit of ${this.maxConnections} connections\n`;
-      socket.end(
-        `HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n${body}`,
-        'latin1',
-      );
-      // Read and drop the request (closing with it unread would reset the connection and could lose the
-      // 503), then close when the client does, or after 5 s. Half-open sockets are not destroyed for us.
-      socket.resume();
-      socket.once('end', () => socket.destroy());
-      socket.setTimeout(5000, () => socket.destroy());
+      this.refuse(socket);
       return;
     }
     const connection = new Connection(socket, this.connectionOptions, this);
     this.connections.add(connection);
+  }
+
+  /**
+   * A connection over the limit gets its 503 and is closed as soon as that is written, so the descriptors
+   * in use stay bounded by the limit even against fast connectors. Whatever the client already sent is
+   * read first (closing with unread bytes makes the kernel send a reset, which could discard the 503).
+   */
+  private refuse(socket: net.Socket): void {
+    socket.on('error', () => {});
+    const body = `503 Service Unavailable: the server is at its limit of ${this.maxConnections} connections\n`;
+    socket.resume();
+    socket.setTimeout(OVER_LIMIT_FLUSH_MS, () => socket.destroy());
+    socket.end(
+      `HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n${body}`,
+      'latin1',
+      () => socket.destroy(),
+    );
   }
 
   private startSweep(): void {
