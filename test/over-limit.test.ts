@@ -13,14 +13,21 @@ import { FIXTURE_ROOT } from './helpers/servers.js';
 const LIMIT = 20;
 const FLOOD = 600;
 
-/** Connects, sends nothing, and resolves with what the server sent once it closes the connection. */
-function refusedConnection(port: number): Promise<string> {
+/**
+ * Connects, sends nothing, and resolves with what the server sent once the server has ended its side. The
+ * client keeps its own side open (as a careless or hostile client does), so only the server can free the
+ * connection.
+ */
+function refusedConnection(port: number, open: net.Socket[]): Promise<string> {
   return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    open.push(socket);
     const chunks: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('error', () => {});
-    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    const done = () => resolve(Buffer.concat(chunks).toString('latin1'));
+    socket.on('end', done);
+    socket.on('close', done);
   });
 }
 
@@ -38,7 +45,10 @@ describe('connections over the limit', () => {
     const held = await openSockets(server.port, LIMIT);
     assert.ok(await waitUntil(async () => (await server.stats()).connections === LIMIT, 5_000));
     // All at once: with a linger, each would hold a descriptor for seconds.
-    const answers = await Promise.all(Array.from({ length: FLOOD }, () => refusedConnection(server.port)));
+    const flood: net.Socket[] = [];
+    const answers = await Promise.all(
+      Array.from({ length: FLOOD }, () => refusedConnection(server.port, flood)),
+    );
     const refused = answers.filter((text) => text.startsWith('HTTP/1.1 503 ')).length;
     assert.ok(refused >= FLOOD * 0.95, `${refused} of ${FLOOD} got the 503 before the close`);
     const during = await server.stats();
@@ -46,6 +56,7 @@ describe('connections over the limit', () => {
     // Every refused connection is already closed on the server's side: only the held ones remain.
     assert.ok(during.fds <= baseline.fds + LIMIT + 5, `fds ${baseline.fds} → ${during.fds}`);
     assert.equal(during.connections, LIMIT);
+    for (const socket of flood) socket.destroy();
 
     for (const socket of held) socket.destroy();
     assert.ok(await waitUntil(async () => (await server.stats()).connections === 0, 5_000));
