@@ -36,6 +36,8 @@ export interface ServerOptions
   limits?: Partial<WireLimits>;
   /** Most simultaneous connections; more get a 503. @default unlimited */
   maxConnections?: number;
+  /** HTTP/2 streams open at once over all connections; more are refused (REFUSED_STREAM). @default 1000 */
+  maxStreams?: number;
   /** Observers of the wire (access log, trace). */
   observer?: WireObserver;
   /** A handler for script paths; set by `cgi`, or bring your own. */
@@ -335,6 +337,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
           limits: wire.limits,
           logError,
           ...(options.observer ? { observer: options.observer } : {}),
+          ...(options.maxStreams !== undefined ? { maxOpenStreams: options.maxStreams } : {}),
         });
       }
       const address = await wire.listen(port, host);

@@ -10,8 +10,13 @@ import type { Stats } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 
-/** Read size for file bodies: large reads keep big downloads near disk speed without much memory. */
+/** Largest read for file bodies: large reads keep big downloads near disk speed without much memory. */
 export const FILE_READ_CHUNK_BYTES = 512 * 1024;
+/**
+ * First read of a body; each further read doubles up to FILE_READ_CHUNK_BYTES. A client that reads
+ * keeps big reads; one that never reads (a stalled HTTP/2 stream) holds ~3 of these until its timeout.
+ */
+export const FILE_FIRST_READ_BYTES = 64 * 1024;
 
 /** The body could not be read as it was described: the file changed while it was sent. */
 export class FileChangedError extends Error {
@@ -91,15 +96,16 @@ export class OpenedFile {
       this.release();
     };
     const file = this;
-    const highWaterMark = Math.min(FILE_READ_CHUNK_BYTES, Math.max(end - start + 1, 16 * 1024));
+    let readBytes = FILE_FIRST_READ_BYTES;
     return new Readable({
-      highWaterMark,
-      read(size) {
+      highWaterMark: FILE_FIRST_READ_BYTES,
+      read() {
         if (position > end) {
           this.push(null);
           return;
         }
-        const want = Math.min(Math.max(size, highWaterMark), end - position + 1);
+        const want = Math.min(readBytes, end - position + 1);
+        readBytes = Math.min(readBytes * 2, FILE_READ_CHUNK_BYTES);
         const chunk = Buffer.allocUnsafe(want);
         file.handle
           .read(chunk, 0, want, position)

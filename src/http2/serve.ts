@@ -7,7 +7,7 @@
  */
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
-import { pipeline, Transform, type TransformCallback } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import type { ObservedConnection, WireObserver } from '../wire/connection.js';
 import {
   type ErrorRenderer,
@@ -27,6 +27,7 @@ import {
 import type { RequestHead } from '../wire/parser.js';
 import { checkedResponseFields } from '../wire/response-fields.js';
 import { dateFieldLine } from '../wire/serialize.js';
+import { endGuarded, noteSessionProgress, type SendGuardOptions, sendGuarded } from './send-guard.js';
 
 export interface Http2ServingOptions {
   handler: RequestHandler;
@@ -40,6 +41,8 @@ export interface Http2ServingOptions {
    * exchange with its request and response heads (decoded field lines) and its `onExchange` record.
    */
   observer?: WireObserver;
+  /** Streams open at once over all sessions; further ones are refused (REFUSED_STREAM). @default 1000 */
+  maxOpenStreams?: number;
 }
 
 export interface Http2Serving {
@@ -47,12 +50,24 @@ export interface Http2Serving {
   accept(socket: Socket): void;
   /** Open HTTP/2 connections (sessions). */
   readonly sessionCount: number;
+  /** Open streams over all sessions. */
+  readonly streamCount: number;
   /** GOAWAY to every session (open streams finish), then destroy what is left after `graceMs`. */
   close(graceMs: number): Promise<void>;
 }
 
 /** Streams a client may have open at once on one connection (RFC 9113 §6.5.2 suggests at least 100). */
 const MAX_CONCURRENT_STREAMS = 100;
+/**
+ * Streams open at once over all connections: each may hold an open file and a few read buffers until its
+ * send timeout, so this bounds descriptors and memory whatever the number of connections.
+ */
+export const DEFAULT_MAX_OPEN_STREAMS = 1000;
+/**
+ * Streams every connection may open even when the total bound is reached, so that clients filling it
+ * cannot lock others out; the total stays bounded by this times the connections (--max-connections).
+ */
+const STREAMS_ALWAYS_ALLOWED_PER_SESSION = 4;
 /** What is reported to the observer when a stream closes. */
 interface StreamExchange {
   readonly startedAt: number;
@@ -72,6 +87,9 @@ const sessionViews = new WeakMap<http2.Http2Session, SessionView>();
 
 export function createHttp2Serving(options: Http2ServingOptions): Http2Serving {
   const sessions = new Set<http2.ServerHttp2Session>();
+  const maxOpenStreams = options.maxOpenStreams ?? DEFAULT_MAX_OPEN_STREAMS;
+  let openTotal = 0;
+  const ownStreams = new WeakMap<http2.Http2Session, number>();
   const server = http2.createServer({
     settings: {
       maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
@@ -90,6 +108,7 @@ export function createHttp2Serving(options: Http2ServingOptions): Http2Serving {
   });
   server.on('session', (session: http2.ServerHttp2Session) => {
     sessions.add(session);
+    noteSessionProgress(session);
     openStreams.set(session, 0);
     const observer = options.observer;
     if (observer !== undefined) {
@@ -121,6 +140,20 @@ export function createHttp2Serving(options: Http2ServingOptions): Http2Serving {
       _flags: number,
       rawHeaders: string[] | undefined,
     ) => {
+      const session = stream.session;
+      const own = session === undefined ? 0 : (ownStreams.get(session) ?? 0);
+      if (openTotal >= maxOpenStreams && own >= STREAMS_ALWAYS_ALLOWED_PER_SESSION) {
+        // RFC 9113 §8.7: a refused stream was not processed and may be retried.
+        stream.on('error', () => {});
+        stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        return;
+      }
+      openTotal++;
+      if (session !== undefined) ownStreams.set(session, own + 1);
+      stream.once('close', () => {
+        openTotal--;
+        if (session !== undefined) ownStreams.set(session, (ownStreams.get(session) ?? 1) - 1);
+      });
       serveStream(stream, headers, rawHeaders, options);
     },
   );
@@ -132,6 +165,9 @@ export function createHttp2Serving(options: Http2ServingOptions): Http2Serving {
     },
     get sessionCount() {
       return sessions.size;
+    },
+    get streamCount() {
+      return openTotal;
     },
     close(graceMs) {
       return new Promise((resolve) => {
@@ -459,7 +495,7 @@ function respond(
     }
     if (body.kind === 'bytes') {
       sendHead(stream, fields, body, options, false);
-      stream.end(body.data);
+      endGuarded(body.data, stream, guardOptions(stream, options));
       const exchange = exchanges.get(stream);
       if (exchange !== undefined) exchange.bytesSent += length ?? 0;
       return;
@@ -498,23 +534,16 @@ function respond(
   sendStream(body.stream, stream, options);
 }
 
-/** Pipes with backpressure; a failing body resets the stream (RST_STREAM), the HTTP/2 way to say "cut". */
-function sendStream(
-  source: NodeJS.ReadableStream & { destroy(error?: Error): void },
-  stream: http2.ServerHttp2Stream,
-  options: Http2ServingOptions,
-): void {
+/** Sends with backpressure and the send timeout (the wire's bodyTimeoutMs, as HTTP/1.1 uses it). */
+function sendStream(source: Readable, stream: http2.ServerHttp2Stream, options: Http2ServingOptions): void {
+  sendGuarded(source, stream, guardOptions(stream, options));
+}
+
+function guardOptions(stream: http2.ServerHttp2Stream, options: Http2ServingOptions): SendGuardOptions {
   const exchange = exchanges.get(stream);
-  if (exchange !== undefined) {
-    source.on('data', (chunk: Buffer | string) => {
-      exchange.bytesSent += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-    });
-  }
-  pipeline(source, stream, (error) => {
-    if (error === undefined || error === null) return;
-    if ((error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
-      options.logError(error, 'HTTP/2 response body');
-    }
-    if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
-  });
+  return {
+    sendTimeoutMs: options.limits.bodyTimeoutMs,
+    logError: options.logError,
+    ...(exchange !== undefined ? { onBytes: (bytes: number) => (exchange.bytesSent += bytes) } : {}),
+  };
 }

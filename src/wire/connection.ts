@@ -192,6 +192,9 @@ export class Connection {
   private peerEnded = false;
   private removedFromRegistry = false;
   private corked = false;
+  /** Destroy as soon as the last answer is written instead of lingering (a refused connection). */
+  private closeOnceWritten = false;
+  private closeFlushMs = CLOSE_FLUSH_MS;
 
   constructor(socket: Socket, options: ConnectionOptions, registry: ConnectionRegistry) {
     this.socket = socket;
@@ -503,10 +506,13 @@ export class Connection {
   }
 
   /**
-   * Answers at once with an error and closes, without reading a request (the listener's 503 for a
-   * connection over the limit): the same rendering, observers and staged close as any other answer.
+   * Answers at once with an error, without reading a request (the listener's 503 for a connection over
+   * the limit): the same rendering and observers as any other answer, but no lingering close — the socket
+   * is destroyed once the answer is written, or after `flushMs`, so refused connections hold no descriptor.
    */
-  refuse(status: number, message: string, headers: Readonly<Record<string, string>>): void {
+  refuse(status: number, message: string, headers: Readonly<Record<string, string>>, flushMs: number): void {
+    this.closeOnceWritten = true;
+    this.closeFlushMs = flushMs;
     const exchange = newExchange(null, true);
     this.exchange = exchange;
     const rendered = this.errorResponse(status, message, null);
@@ -881,14 +887,14 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     this.input = null;
-    this.setDeadline('closing', CLOSE_FLUSH_MS);
+    this.setDeadline('closing', this.closeFlushMs);
     this.socket.end();
     // RFC 9112 §9.6: close in stages. After our FIN, keep reading (and dropping: `onData` ignores a closed
     // connection) whatever the client is still sending until it closes too, or the closing deadline
     // passes. Closing with unread bytes makes the kernel send a reset, which can destroy our last
     // response (a 400 or 413 for a request whose body is still coming) before the client reads it.
     this.socket.once('finish', () => {
-      if (this.peerEnded || this.socket.readableEnded) this.socket.destroy();
+      if (this.closeOnceWritten || this.peerEnded || this.socket.readableEnded) this.socket.destroy();
       else this.socket.resume();
     });
   }

@@ -35,6 +35,8 @@ export interface WireServerOptions {
 /** The sweep never runs less often than this, so second-scale deadlines are checked promptly. */
 const MAX_SWEEP_INTERVAL_MS = 1000;
 const MIN_SWEEP_INTERVAL_MS = 20;
+/** The longest a refused connection may take to take its 503 (it is small: usually no wait at all). */
+const OVER_LIMIT_FLUSH_MS = 1000;
 /** How long graceful shutdown waits for in-flight responses before destroying their sockets. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 
@@ -154,14 +156,16 @@ export class WireServer implements ConnectionRegistry {
       return;
     }
     if (this.connections.size >= this.maxConnections) {
-      // Answered like any other response (renderer, observers, trace), then closed in stages: the request
-      // is read and dropped until the client closes or the closing deadline passes, so the 503 is not lost
-      // to a reset.
+      // Answered like any other response (renderer, observers, trace), and closed as soon as the 503 is
+      // written, so a flood of connectors keeps the descriptors in use bounded by the limit.
       const refused = new Connection(socket, this.connectionOptions, this);
       this.refused.add(refused);
-      refused.refuse(503, `the server is at its limit of ${this.maxConnections} connections`, {
-        'Retry-After': '1',
-      });
+      refused.refuse(
+        503,
+        `the server is at its limit of ${this.maxConnections} connections`,
+        { 'Retry-After': '1' },
+        OVER_LIMIT_FLUSH_MS,
+      );
       return;
     }
     const connection = new Connection(socket, this.connectionOptions, this);
