@@ -156,6 +156,10 @@ function parseCompleteHead(
   const line = parseRequestLine(buf, start, requestLineEnd - 1);
   if (line instanceof ProtocolError) return fail(line);
 
+  // The field lines decoded once (latin1 is one character per byte, so offsets carry over); names and
+  // values are then slices of it, which costs far less than one native decode per name and per value.
+  const text = buf.toString('latin1', requestLineEnd + 1, linesEnd);
+  const textBase = requestLineEnd + 1;
   const headers = new HeaderRecord() as Record<string, string>;
   const rawHeaders: Array<readonly [string, string]> = [];
   let hostCount = 0;
@@ -192,7 +196,7 @@ function parseCompleteHead(
         ),
       );
     }
-    const field = parseFieldLine(buf, pos, lineEnd, lineNumber);
+    const field = parseFieldLine(buf, pos, lineEnd, lineNumber, text, textBase);
     if (field instanceof ProtocolError) return fail(field);
     const [name, value] = field;
     rawHeaders.push(field);
@@ -233,7 +237,7 @@ function parseRequestLine(buf: Buffer, start: number, end: number): RequestLine 
   if (buf[i] !== SP) {
     return new ProtocolError('BAD_METHOD', 'the method is not a token followed by a single space');
   }
-  const method = buf.toString('latin1', start, i);
+  const methodEnd = i;
   const targetStart = ++i;
   while (i < end && IS_TARGET_BYTE[buf[i]!] === 1) i++;
   if (i === targetStart) {
@@ -247,9 +251,16 @@ function parseRequestLine(buf: Buffer, start: number, end: number): RequestLine 
         : 'the request-target contains a byte that is not visible US-ASCII (a space, control, # or non-ASCII byte)',
     );
   }
-  const target = buf.toString('latin1', targetStart, i);
+  const targetEnd = i;
   i++;
-  if (end - i !== 8 || buf.toString('latin1', i, i + 5) !== 'HTTP/') {
+  if (
+    end - i !== 8 ||
+    buf[i] !== 0x48 ||
+    buf[i + 1] !== 0x54 ||
+    buf[i + 2] !== 0x54 ||
+    buf[i + 3] !== 0x50 ||
+    buf[i + 4] !== 0x2f /* HTTP/ */
+  ) {
     return new ProtocolError('BAD_VERSION', 'the HTTP version is not of the form HTTP/x.y followed by CRLF');
   }
   const major = buf[i + 5]!;
@@ -264,7 +275,13 @@ function parseRequestLine(buf: Buffer, start: number, end: number): RequestLine 
       `HTTP/${String.fromCharCode(major)}.${String.fromCharCode(minor)} is not supported; use HTTP/1.1 or HTTP/1.0`,
     );
   }
-  return { method, target, version: minor === 0x31 ? '1.1' : '1.0' };
+  // One decode for the line; method and target are slices of it (latin1: one character per byte).
+  const line = buf.toString('latin1', start, targetEnd);
+  return {
+    method: line.slice(0, methodEnd - start),
+    target: line.slice(targetStart - start),
+    version: minor === 0x31 ? '1.1' : '1.0',
+  };
 }
 
 /** field-line = field-name ":" OWS field-value OWS (RFC 9112 §5). */
@@ -273,6 +290,8 @@ function parseFieldLine(
   start: number,
   end: number,
   lineNumber: number,
+  text: string,
+  textBase: number,
 ): readonly [string, string] | ProtocolError {
   const first = buf[start];
   if (first === SP || first === HTAB) {
@@ -295,7 +314,7 @@ function parseFieldLine(
   }
   if (i === start)
     return new ProtocolError('BAD_HEADER', `header line ${lineNumber} has an empty field name`);
-  const name = buf.toString('latin1', start, i);
+  const name = text.slice(start - textBase, i - textBase);
   let valueStart = i + 1;
   let valueEnd = end;
   while (valueStart < valueEnd && (buf[valueStart] === SP || buf[valueStart] === HTAB)) valueStart++;
@@ -308,7 +327,7 @@ function parseFieldLine(
       );
     }
   }
-  return [name, buf.toString('latin1', valueStart, valueEnd)] as const;
+  return [name, text.slice(valueStart - textBase, valueEnd - textBase)] as const;
 }
 
 function finishHead(
