@@ -6,6 +6,8 @@
  * Each member is a 512-byte header, the file's bytes, and zeros up to the next 512-byte boundary; the
  * archive ends with two zero blocks. Unlike ZIP, tar needs the size before the data, so the size seen by
  * the walk is the size written: a file that shrinks meanwhile is padded with zeros, one that grows is cut.
+ * Both copying and padding go in pieces of at most FILE_READ_CHUNK_BYTES, so memory stays fixed whatever
+ * the file does meanwhile (a file cut from gigabytes to nothing is padded a megabyte at a time).
  * @module
  */
 import type { FileHandle } from 'node:fs/promises';
@@ -17,6 +19,8 @@ const BLOCK_BYTES = 512;
 const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK_BYTES);
 /** Large reads: per-chunk overhead (stream hops, chunk framing) dominates at 64 KiB. */
 const FILE_READ_CHUNK_BYTES = 1024 * 1024;
+/** Zeros for padding a file that shrank, handed out in slices (never written to). */
+const ZERO_PIECE = Buffer.alloc(FILE_READ_CHUNK_BYTES);
 
 /** ustar field widths (POSIX.1-2001 "pax" format, ustar header block). */
 const NAME_BYTES = 100;
@@ -67,11 +71,18 @@ async function* fileData(handle: FileHandle, size: number): AsyncGenerator<Buffe
     const buffer = Buffer.allocUnsafe(length);
     const { bytesRead } = await handle.read(buffer, 0, length, position);
     if (bytesRead === 0) {
-      yield Buffer.alloc(size - position);
+      yield* zeros(size - position);
       return;
     }
     position += bytesRead;
     yield bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
+  }
+}
+
+/** `count` zero bytes, a piece at a time. */
+export function* zeros(count: number): Generator<Buffer, void, undefined> {
+  for (let left = count; left > 0; left -= ZERO_PIECE.length) {
+    yield ZERO_PIECE.subarray(0, Math.min(left, ZERO_PIECE.length));
   }
 }
 

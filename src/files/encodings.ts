@@ -81,7 +81,15 @@ export function createCompressor(coding: ContentCoding, sizeHint: number): Trans
   }
 }
 
+/** Bodies compressed for the cache so far (each should be compressed once: an observable for tests). */
+let buffersCompressed = 0;
+
+export function buffersCompressedSoFar(): number {
+  return buffersCompressed;
+}
+
 export function compressBuffer(coding: ContentCoding, data: Buffer): Promise<Buffer> {
+  buffersCompressed++;
   return new Promise((resolve, reject) => {
     const done = (error: Error | null, result: Buffer) => (error ? reject(error) : resolve(result));
     switch (coding) {

@@ -93,6 +93,16 @@ export interface WriteHandler {
   handle(request: HttpRequest, decoded: Extract<DecodedPath, { kind: 'ok' }>): Promise<ResponseDescription>;
 }
 
+/**
+ * The cache key of a resolved path: its canonical, percent-encoded URL path. Aliases of one file
+ * (`//f.txt`, `/./f.txt`, `/%66.txt`) resolve to the same key, so they share one entry and its compressed
+ * forms; the hot path (looked up by the raw request path) serves the canonical spelling, which is what
+ * links and browsers send.
+ */
+function cacheKeyOf(urlPath: string): string {
+  return urlPath.split('/').map(encodeURIComponent).join('/');
+}
+
 const LISTING_MEDIA_TYPES: readonly string[] = ['text/html', 'text/plain', 'application/json'];
 const LISTING_FORMAT_BY_TYPE: Readonly<Record<string, ListingFormat>> = {
   'text/html': 'html',
@@ -257,7 +267,7 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
           stats,
           urlPath: `${resolution.urlPath}index.html`,
         };
-        return serveResolvedFile(request, indexResolution, request.path);
+        return serveResolvedFile(request, indexResolution, cacheKeyOf(resolution.urlPath));
       }
     } catch {
       // No index.html: list the folder.
@@ -358,7 +368,7 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     const resolution = await resolvePath(decoded, resolveOptions);
     switch (resolution.kind) {
       case 'file':
-        return serveResolvedFile(request, resolution, request.path);
+        return serveResolvedFile(request, resolution, cacheKeyOf(resolution.urlPath));
       case 'directory':
         return serveDirectory(request, resolution);
       case 'error': {

@@ -5,13 +5,15 @@
  * answers `'stats'` with `{ fds, heapUsed, connections }`. Does nothing when loaded any other way (the
  * test runner loads every file under build/test).
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type ServerOptions } from '../../src/server.js';
 
 export interface ChildStats {
   fds: number;
   heapUsed: number;
   rss: number;
+  /** Highest resident set size so far (VmHWM), in bytes; -1 where unknown. */
+  peakRss: number;
   connections: number;
   errors: number;
   /** Failed accepts (EMFILE) reported by the listening socket. */
@@ -23,6 +25,15 @@ function countFds(): number {
     return readdirSync('/proc/self/fd').length;
   } catch {
     return -1; // reading the directory needs a descriptor too: -1 means none was left
+  }
+}
+
+function peakRss(): number {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'latin1'));
+    return match === null ? -1 : Number(match[1]) * 1024;
+  } catch {
+    return -1;
   }
 }
 
@@ -54,6 +65,7 @@ if (flag !== -1 && process.send !== undefined) {
         fds: countFds(),
         heapUsed: memory().heapUsed,
         rss: memory().rss,
+        peakRss: peakRss(),
         connections: server.wire.connectionCount,
         errors,
         acceptErrors,
