@@ -35,6 +35,19 @@ const opt = (name, dflt) => {
   return i >= 0 ? argv[i + 1] : dflt;
 };
 const workload = opt('--workload', '1k');
+/** Chrome's request headers for a stylesheet (the same as bench/run.js's browser workloads). */
+const BROWSER_HEADERS = [
+  'User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+  'Accept: text/css,*/*;q=0.1',
+  'Accept-Encoding: gzip, deflate, br, zstd',
+  'Accept-Language: en-GB,en;q=0.9,de;q=0.8',
+  'Cookie: session=0123456789abcdef0123456789abcdef; theme=dark',
+  'Sec-Fetch-Dest: style',
+  'Sec-Fetch-Mode: no-cors',
+  'Sec-Fetch-Site: same-origin',
+  'Sec-Ch-Ua: "Chromium";v="131", "Not_A Brand";v="24"',
+  'Referer: http://127.0.0.1/',
+];
 const duration = Number(opt('--duration', process.env.BENCH_DURATION ?? '8'));
 const top = Number(opt('--top', '25'));
 
@@ -88,6 +101,8 @@ async function main() {
       '1k-close': { path: '/1k.bin', headers: ['Connection: close'] },
       '100k': { path: '/100k.bin', headers: [] },
       304: { path: '/1k.bin', headers: [] },
+      'css-1k': { path: '/b1k.css', headers: [] },
+      'browser-1k': { path: '/b1k.css', headers: BROWSER_HEADERS },
     }[workload];
     if (!wl) throw new Error(`unknown workload ${workload}`);
     if (workload === '304') {
