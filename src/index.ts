@@ -41,11 +41,13 @@ export {
   createAccessLogObserver,
 } from './wire/access-log.js';
 export { type BufferedLineSink, createBufferedLineSink } from './wire/buffered-sink.js';
-export type { ExchangeRecord, WireObserver } from './wire/connection.js';
+export type { ExchangeRecord, ObservedConnection, WireObserver } from './wire/connection.js';
+export { type ErrorRenderer, plainErrorResponse } from './wire/error-response.js';
 export { DEFAULT_LIMITS, type WireLimits } from './wire/limits.js';
 export { WireServer, type WireServerOptions } from './wire/listener.js';
 export type {
   HttpRequest,
+  HttpVersion,
   RequestHandler,
   ResponseBody,
   ResponseDescription,
