@@ -427,7 +427,7 @@ function respond(
   if (body.kind === 'file') {
     const source = createReadStream(body.path, { start: body.start, end: body.end });
     // Open before responding, so a file that vanished still gets a clean error status.
-    source.once('error', (error: NodeJS.ErrnoException) => {
+    source.on('error', (error: NodeJS.ErrnoException) => {
       if (stream.headersSent) return;
       options.logError(error, `opening ${body.path}`);
       const status =

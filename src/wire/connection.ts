@@ -667,7 +667,7 @@ export class Connection {
     });
     exchange.activeStream = stream;
     // Open before writing the head, so a file that vanished still gets a clean error status.
-    stream.once('error', (error) => {
+    stream.on('error', (error) => {
       if (exchange.answered) return;
       exchange.activeStream = null;
       this.options.logError(error, `opening ${body.path}`);
@@ -782,7 +782,7 @@ export class Connection {
       if (chunked) socket.write('0\r\n\r\n', 'latin1');
       this.finishExchange(exchange);
     });
-    stream.once('error', (error) => {
+    stream.on('error', (error) => {
       exchange.activeStream = null;
       this.options.logError(error, 'response body stream');
       this.destroy();
