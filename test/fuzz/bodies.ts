@@ -130,14 +130,12 @@ export const multipartBody: fc.Arbitrary<{ contentType: string; body: Buffer }> 
         // Many parts.
         {
           weight: 1,
-          arbitrary: fc
-            .nat({ max: 1500 })
-            .map((n) =>
-              Array.from({ length: n }, () => ({
-                head: ['Content-Disposition: form-data; name="k"'],
-                content: Buffer.from('v'),
-              })),
-            ),
+          arbitrary: fc.nat({ max: 1500 }).map((n) =>
+            Array.from({ length: n }, () => ({
+              head: ['Content-Disposition: form-data; name="k"'],
+              content: Buffer.from('v'),
+            })),
+          ),
         },
       ),
       preamble: fc.constantFrom('', 'preamble\r\n', '\r\n'),
