@@ -297,7 +297,7 @@ function pipeToResponse(
     if (!res.writableFinished) stream.destroy();
   };
   res.once('close', onClose);
-  stream.once('error', (error) => {
+  stream.on('error', (error) => {
     logError(error, 'response body stream');
     res.destroy();
   });

@@ -97,7 +97,7 @@ export class OpenedFile {
     };
     const file = this;
     let readBytes = FILE_FIRST_READ_BYTES;
-    return new Readable({
+    const body = new Readable({
       highWaterMark: FILE_FIRST_READ_BYTES,
       read() {
         if (position > end) {
@@ -130,6 +130,10 @@ export class OpenedFile {
         callback(error);
       },
     });
+    // A body that fails before a transport listens (or after it stopped) must not be an unhandled error;
+    // the transport's own listener still sees every error.
+    body.on('error', () => {});
+    return body;
   }
 
   /** Size and modification time as first described; anything else means the bytes may be a mix. */

@@ -785,6 +785,10 @@ function execute(
       }
     }
 
+    // A failing pipe (EIO) ends the script's output like its exit does; it must never be an unhandled error.
+    stdout.on('error', (error) => options.logError(error, context));
+    stderr.on('error', (error) => options.logError(error, context));
+
     // stderr: each line goes to the log, tagged with the script.
     let partialLine = '';
     stderr.setEncoding('utf8');

@@ -108,7 +108,7 @@ export function sendGuarded(
   source.once('end', () => {
     if (!stream.destroyed) stream.end(watchdog.begin());
   });
-  source.once('error', (error) => {
+  source.on('error', (error) => {
     watchdog.stop();
     if ((error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
       options.logError(error, 'HTTP/2 response body');

@@ -827,7 +827,7 @@ export class Connection {
       if (chunked) socket.write('0\r\n\r\n', 'latin1');
       this.finishExchange(exchange);
     });
-    stream.once('error', (error) => {
+    stream.on('error', (error) => {
       exchange.activeStream = null;
       this.options.logError(error, 'response body stream');
       this.destroy();

@@ -45,6 +45,9 @@ export function openFileBody(body: FileBody, done: (opened: OpenedFileBody) => v
   };
   const onOpen = () => {
     stream.off('error', onError);
+    // A read error later is the consumer's to report; this keeps one error path for the stream's whole
+    // life, even if the consumer has already let go of it.
+    stream.on('error', () => {});
     done({ kind: 'open', stream, length });
   };
   stream.once('error', onError);
