@@ -279,6 +279,13 @@ export function createUploadHandler(options: UploadOptions) {
         file.resume();
         return;
       }
+      // busboy 1.6 still emits parts that follow the closing delimiter in the same chunk, and never ends
+      // them (the rest of the body is ignored), which would leave the upload waiting forever.
+      if ((parser as unknown as { _complete?: boolean })._complete === true) {
+        file.resume();
+        abort(new WriteRefusal(400, 'the form has a part after its closing delimiter'));
+        return;
+      }
       // A file input left empty still sends a part with an empty name.
       if (info.filename === undefined || info.filename === '') {
         file.resume();
