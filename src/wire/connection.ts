@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { type BodyDecoder, ChunkedDecoder, ContentLengthDecoder } from './body.js';
-import { ProtocolError } from './errors.js';
+import { ProtocolError, type ProtocolErrorCode } from './errors.js';
 import type { WireLimits } from './limits.js';
 import {
   type HttpRequest,
@@ -48,6 +48,8 @@ export interface ExchangeRecord {
   startedAt: number;
   finishedAt: number;
   remoteAddress: string;
+  /** The protocol error the wire answered this exchange with, if it was one (tests and traces read it). */
+  errorCode?: ProtocolErrorCode;
   /**
    * Set for exchanges on an HTTP/2 stream (the `request` head then carries `version: '1.1'`, the
    * semantics the handler saw); absent for docroot's own HTTP/1.x wire.
@@ -93,6 +95,13 @@ interface Exchange {
   status: number;
   bytesSent: number;
   activeStream: Readable | null;
+  /** The protocol error the wire answered with (the client's fault). */
+  protocolError: ProtocolError | null;
+  /**
+   * What the request body failed with because of the client (a broken framing rule, a stall, a client
+   * that left). The wire has dealt with it, so a handler failing with it is no server error to log.
+   */
+  bodyFailure: Error | null;
 }
 
 /** A new exchange for a parsed head, or for an error answered before any head could be parsed. */
@@ -107,6 +116,8 @@ function newExchange(head: RequestHead | null, close: boolean): Exchange {
     status: 0,
     bytesSent: 0,
     activeStream: null,
+    protocolError: null,
+    bodyFailure: null,
   };
 }
 
@@ -220,7 +231,8 @@ export class Connection {
       return;
     }
     if (kind === 'body' && this.exchange !== null && !this.exchange.answered) {
-      this.bodyStream?.destroy(new Error('request body timed out'));
+      this.exchange.bodyFailure = new Error('request body timed out');
+      this.bodyStream?.destroy(this.exchange.bodyFailure);
       this.bodyStream = null;
       this.answerWithError(
         this.exchange,
@@ -475,6 +487,7 @@ export class Connection {
       this.bodyStream = null;
     }
     const exchange = this.exchange;
+    if (exchange !== null) exchange.bodyFailure = error;
     if (exchange !== null && !exchange.answered) this.answerWithError(exchange, error);
     else if (exchange === null) this.destroy();
     else exchange.close = true;
@@ -488,6 +501,7 @@ export class Connection {
   }
 
   private answerWithError(exchange: Exchange, error: ProtocolError): void {
+    exchange.protocolError = error;
     if (error.closeConnection) exchange.close = true;
     this.respond(exchange, this.errorResponse(error.status, error.message, exchange.head));
   }
@@ -505,10 +519,14 @@ export class Connection {
   }
 
   private handlerFailed(exchange: Exchange, error: unknown): void {
-    this.options.logError(
-      error,
-      `handler for ${exchange.head?.method ?? '?'} ${exchange.head?.target ?? '?'}`,
-    );
+    // A handler that fails because the body it was reading broke a framing rule has nothing to report:
+    // the wire has answered that error to the client already.
+    if (error !== exchange.bodyFailure) {
+      this.options.logError(
+        error,
+        `handler for ${exchange.head?.method ?? '?'} ${exchange.head?.target ?? '?'}`,
+      );
+    }
     if (exchange !== this.exchange || this.closed) return;
     if (exchange.answered) {
       this.destroy();
@@ -800,6 +818,7 @@ export class Connection {
       startedAt: exchange.startedAt,
       finishedAt: Date.now(),
       remoteAddress: this.remoteAddress,
+      ...(exchange.protocolError === null ? {} : { errorCode: exchange.protocolError.code }),
     });
     if (this.readingBody) {
       // The handler answered without reading all of the body.
@@ -860,7 +879,9 @@ export class Connection {
     this.exchange = null;
     if (exchange?.activeStream) exchange.activeStream.destroy();
     if (this.bodyStream !== null) {
-      this.bodyStream.destroy(new Error('client closed the connection'));
+      const failure = new Error('client closed the connection');
+      if (exchange !== null) exchange.bodyFailure = failure;
+      this.bodyStream.destroy(failure);
       this.bodyStream = null;
     }
     this.input = null;
