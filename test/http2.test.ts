@@ -16,6 +16,7 @@ import { generateSelfSignedCertificate } from '../src/tls/self-signed.js';
 import { createAccessLogObserver } from '../src/wire/access-log.js';
 import { DEFAULT_LIMITS } from '../src/wire/limits.js';
 import { FIXTURE_ROOT, type RunningDocroot, readAll, startDocroot } from './helpers/servers.js';
+import { waitFor } from './helpers/wait.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -224,7 +225,7 @@ describe('HTTP/2 access log and limits', () => {
     try {
       const answer = await h2Request(session, '/text.txt');
       assert.equal(answer.headers[':status'], 200);
-      for (let i = 0; i < 50 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      await waitFor(() => lines.length > 0, 'the access-log line');
       assert.equal(lines.length, 1);
       assert.match(lines[0]!, new RegExp(`"GET /text\\.txt HTTP/2\\.0" 200 ${answer.body.length} \\d+$`));
     } finally {

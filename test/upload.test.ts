@@ -16,11 +16,11 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseByteSize } from '../src/cli/args.js';
 import { parseContentRange, sanitizeFileName } from '../src/handlers/upload.js';
 import { connect, exchange, parseResponses, type RawResponse } from './helpers/raw-client.js';
 import { type RunningDocroot, startDocroot } from './helpers/servers.js';
+import { waitFor } from './helpers/wait.js';
 
 function makeRoot(): string {
   return mkdtempSync(path.join(os.tmpdir(), 'docroot-upload-'));
@@ -53,14 +53,6 @@ async function send(
   const response = result.responses.find((r) => r.status >= 200);
   assert.ok(response, `no response to ${method} ${target}: ${result.raw.toString('latin1')}`);
   return response;
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 describe('uploads', () => {
@@ -152,10 +144,13 @@ describe('uploads', () => {
     });
     const piece = 64 * 1024;
     for (let offset = 0; offset < size; offset += piece) {
-      sockets.forEach((socket, i) => {
-        socket.write(bodies[i]!.subarray(offset, offset + piece));
-      });
-      await sleep(1);
+      // Both uploads advance piece by piece, each piece handed to the kernel before the next.
+      await Promise.all(
+        sockets.map(
+          (socket, i) =>
+            new Promise((resolve) => socket.write(bodies[i]!.subarray(offset, offset + piece), resolve)),
+        ),
+      );
     }
     const statuses = await Promise.all(answers);
     for (const status of statuses) assert.ok(status === 201 || status === 204, `status ${status}`);
@@ -346,12 +341,12 @@ describe('upload limits', () => {
     const closed = new Promise((resolve) => socket.on('close', resolve));
     socket.write('PUT /big.bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
     const piece = Buffer.alloc(16 * 1024, 0x62);
-    // Stop sending once the answer is in: writing on would make the closing server reset the connection.
-    for (let i = 0; i < 8 && !socket.destroyed && received.length === 0; i++) {
+    // Send just past the limit, then stop: writing on would make the closing server reset the connection.
+    const pieces = Math.floor(maxBytes / piece.length) + 1;
+    for (let i = 0; i < pieces && !socket.destroyed && received.length === 0; i++) {
       socket.write(`${piece.length.toString(16)}\r\n`);
       socket.write(piece);
-      socket.write('\r\n');
-      await sleep(5);
+      await new Promise((resolve) => socket.write('\r\n', resolve));
     }
     await closed;
     assert.equal(parseResponses(Buffer.concat(received), [], true).responses[0]?.status, 413);
