@@ -18,6 +18,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseByteSize } from '../src/cli/args.js';
 import { parseContentRange, sanitizeFileName } from '../src/handlers/upload.js';
+import { openSockets, startChildServer } from './helpers/load.js';
 import { connect, exchange, parseResponses, type RawResponse } from './helpers/raw-client.js';
 import { type RunningDocroot, startDocroot } from './helpers/servers.js';
 import { waitFor } from './helpers/wait.js';
@@ -388,5 +389,41 @@ describe('without --upload', () => {
     }
     const listing = await send(docroot.port, 'GET', '/', null, { Accept: 'text/html' });
     assert.doesNotMatch(listing.body.toString(), /<form id="upload"/);
+  });
+});
+
+describe('an unexpected write failure', () => {
+  test('is a 500 with a generic line for the client, and goes to the server log', async (t) => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'docroot-upload-emfile-'));
+    // Out of descriptors (EMFILE), the temporary file cannot be opened: no refusal a client caused.
+    const child = await startChildServer({ root, upload: { maxBytes: 1024 } }, 64);
+    try {
+      // The first write loads the upload module: done before the flood, which would stop that too.
+      const warm = await send(child.port, 'PUT', '/warm.txt', 'warm');
+      assert.equal(warm.status, 201);
+      const held = await openSockets(child.port, 120, 20);
+      await waitFor(async () => {
+        const stats = await child.stats();
+        return stats.fds === -1 || stats.fds >= 60;
+      }, 'the descriptor flood to reach the limit');
+      const first = held[0]!;
+      const received: Buffer[] = [];
+      first.on('data', (chunk: Buffer) => received.push(chunk));
+      first.write('PUT /new.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello');
+      const answer = await waitFor(
+        () => parseResponses(Buffer.concat(received), [], true).responses[0],
+        'the answer to the PUT',
+      );
+      t.diagnostic(`PUT while out of descriptors: ${answer.status} ${answer.body.toString().trim()}`);
+      for (const socket of held) socket.destroy();
+      if (answer.status === 503) return t.skip('the connection was refused before the write (503)');
+      assert.equal(answer.status, 500);
+      assert.match(answer.body.toString(), /^500 Internal Server Error: the file could not be written\n$/);
+      const stats = await child.stats();
+      assert.ok(stats.errorContexts.includes('PUT /new.txt'), `logged: ${stats.errorContexts.join(', ')}`);
+    } finally {
+      await child.stop();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
