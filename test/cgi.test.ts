@@ -419,7 +419,11 @@ describe('CGI scripts over a real server', () => {
     // The server had every chance to buffer once the script is stuck writing into a full pipe, and
     // still is after the server's event loop has turned (a buffering server would have drained it).
     const blocked = () => SENDING_BLOCKED.test(readFileSync(`/proc/${pid}/wchan`, 'utf8'));
-    await waitFor(async () => blocked() && (await turn(3), blocked()), 'the script to block on a full pipe');
+    await waitFor(async () => {
+      if (!blocked()) return false;
+      await turn(3);
+      return blocked();
+    }, 'the script to block on a full pipe');
     // Freed Buffer memory is returned by a concurrent sweeper: measure until it has caught up (or the
     // deadline passes with memory still high, which is the failure this test is for).
     let paused = process.memoryUsage();

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { RequestHandler } from '../src/wire/message.js';
 import { connect, exchange, get, parseResponses } from './helpers/raw-client.js';
 import { echoHandler, type RunningWire, readAll, startWire } from './helpers/servers.js';
-import { type Gate, gate, waitFor } from './helpers/wait.js';
+import { type Gate, gate, nextEvent, waitFor } from './helpers/wait.js';
 
 /** `/wait` answers once the running test opens this gate. */
 let slowResponse: Gate = gate();
@@ -310,6 +310,35 @@ describe('wire over real sockets', () => {
 });
 
 describe('graceful shutdown', () => {
+  test('a client that connected just before the shutdown still gets its first request answered', async () => {
+    const server = await startWire(handler);
+    const socket = await connect(server.port);
+    const received: Buffer[] = [];
+    socket.on('data', (d) => received.push(d));
+    const closed = nextEvent(socket, 'close', 'the server to close the connection');
+    await waitFor(() => server.server.connectionCount === 1, 'the server to accept the connection');
+    const closing = server.close();
+    socket.write(get('/late'));
+    await closed;
+    await closing;
+    const { responses } = parseResponses(Buffer.concat(received), [], true);
+    assert.equal(responses[0]?.body.toString(), 'GET /late  body=');
+    assert.equal(responses[0]?.headers.connection, 'close');
+  });
+
+  test('an idle keep-alive connection is closed at once', async () => {
+    const server = await startWire(handler);
+    const socket = await connect(server.port);
+    const received: Buffer[] = [];
+    socket.on('data', (d) => received.push(d));
+    socket.write(get('/first'));
+    await waitFor(() => parseResponses(Buffer.concat(received)).responses.length === 1, 'the first answer');
+    const closed = nextEvent(socket, 'close', 'the server to close the idle connection');
+    await server.close();
+    await closed;
+    assert.equal(parseResponses(Buffer.concat(received), [], true).responses.length, 1);
+  });
+
   test('finishes an in-flight response, then closes', async () => {
     const server = await startWire(handler);
     slowResponse = gate();

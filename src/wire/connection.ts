@@ -208,7 +208,10 @@ export class Connection {
   /** Finish what is in progress, then close (graceful shutdown). */
   closeWhenIdle(): void {
     this.closeAfterResponse = true;
-    if (this.isIdle) this.endSocket();
+    // A connection that has not sent its first request yet is not idle between requests: its client has
+    // just connected and is about to ask. It gets that answer (with Connection: close) within the head
+    // deadline, rather than a close that loses the request.
+    if (this.isIdle && this.requestsServed > 0) this.endSocket();
   }
 
   destroy(): void {

@@ -19,6 +19,8 @@ if (!Number.isInteger(runs) || runs < 1) {
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 /** The per-test deadline: a test that hangs fails by name instead of stopping the soak. */
 const TEST_TIMEOUT_MS = 180_000;
+/** Lines of each failure's message printed (the assertion and what it compared). */
+const ERROR_LINES = 6;
 
 function testFiles(dir) {
   const out = [];
@@ -63,9 +65,18 @@ function failuresIn(tap) {
     for (let j = i + 1; j < lines.length && !/^ *\.\.\.$/.test(lines[j]); j++) {
       const type = /failureType: '(\w+)'/.exec(lines[j]);
       if (type) failureType = type[1];
-      const message = /^ *error: (.*)$/.exec(lines[j]);
+      const message = /^( *)error: (.*)$/.exec(lines[j]);
       if (message && error === '') {
-        error = message[1] === '|-' ? (lines[j + 1] ?? '').trim() : message[1].replace(/^'|'$/g, '');
+        if (message[2] !== '|-') {
+          error = message[2].replace(/^'|'$/g, '');
+        } else {
+          // A block scalar: its lines are indented deeper than the key; the first few say enough.
+          const block = [];
+          for (let k = j + 1; k < lines.length && lines[k].startsWith(`${message[1]}  `); k++) {
+            if (lines[k].trim() !== '') block.push(lines[k].trim());
+          }
+          error = block.slice(0, ERROR_LINES).join(' | ');
+        }
       }
     }
     if (failureType === 'subtestsFailed') continue;
