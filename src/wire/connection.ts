@@ -40,6 +40,9 @@ const CONNECTION_KEEP_ALIVE = Buffer.from('Connection: keep-alive\r\n', 'latin1'
 export type DeadlineKind = 'none' | 'headers' | 'keep-alive' | 'body' | 'send' | 'closing';
 
 /** What the connection reports about each finished exchange (access logs, tracing). */
+/** At shutdown, how long a connection that has not sent any request yet may take to start one. */
+export const SHUTDOWN_FIRST_REQUEST_GRACE_MS = 1000;
+
 export interface ExchangeRecord {
   request: RequestHead | null;
   status: number;
@@ -208,10 +211,17 @@ export class Connection {
   /** Finish what is in progress, then close (graceful shutdown). */
   closeWhenIdle(): void {
     this.closeAfterResponse = true;
-    // A connection that has not sent its first request yet is not idle between requests: its client has
-    // just connected and is about to ask. It gets that answer (with Connection: close) within the head
-    // deadline, rather than a close that loses the request.
-    if (this.isIdle && this.requestsServed > 0) this.endSocket();
+    if (!this.isIdle) return;
+    if (this.requestsServed > 0) {
+      this.endSocket();
+      return;
+    }
+    // Not yet asked is not idle between requests: a client that has just connected is about to ask, so
+    // its request is answered (with Connection: close) if it starts within a short grace. A connection
+    // opened only in case (a browser's preconnect) does not hold the shutdown any longer than that.
+    const remaining = this.deadline - Date.now();
+    if (remaining > SHUTDOWN_FIRST_REQUEST_GRACE_MS)
+      this.setDeadline('keep-alive', SHUTDOWN_FIRST_REQUEST_GRACE_MS);
   }
 
   destroy(): void {
