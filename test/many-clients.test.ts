@@ -9,6 +9,7 @@ import { describe, test } from 'node:test';
 import { openFileLimit, openSockets, waitUntil } from './helpers/load.js';
 import { exchange, get, parseResponses } from './helpers/raw-client.js';
 import { startDocroot } from './helpers/servers.js';
+import { STRESS } from './helpers/stress.js';
 
 const SLOW_HEAD_TIMEOUT_MS = 10_000;
 
@@ -32,7 +33,7 @@ function collect(sockets: net.Socket[]): { data: Buffer[][]; closed: boolean[] }
   return { data, closed };
 }
 
-describe('slow and many clients', () => {
+describe('slow and many clients', STRESS, () => {
   test('5,000 slowloris sockets: a normal client is still answered, then each slow one gets 408', async (t) => {
     const n = scaled(5_000, (m) => t.diagnostic(m));
     if (n < 100) {

@@ -354,7 +354,10 @@ describe('renderListing edge cases', () => {
   });
 });
 
-describe('renderListing on large folders', () => {
+/** Skipped by `npm run test:fast` (see test/helpers/stress.ts): 100,000 files take a while to make. */
+const STRESS = process.env.DOCROOT_TEST_FAST === '1' ? { skip: 'a long stress part: npm test runs it' } : {};
+
+describe('renderListing on large folders', STRESS, () => {
   let largeDirPath = '';
   let backpressureDirPath = '';
 
