@@ -25,7 +25,7 @@ import {
 import { createFileHandler } from '../src/handlers/static.js';
 import type { RequestHandler } from '../src/wire/message.js';
 import { exchange, get } from './helpers/raw-client.js';
-import { type RunningWire, startWire } from './helpers/servers.js';
+import { ErrorLog, type RunningWire, startWire } from './helpers/servers.js';
 import { gate, turn, waitFor } from './helpers/wait.js';
 
 const ROOT = realpathSync(fileURLToPath(new URL('../../test/fixtures/root', import.meta.url)));
@@ -65,13 +65,18 @@ interface CgiServer extends RunningWire {
 
 async function startCgiServer(overrides: Partial<CgiOptions> = {}): Promise<CgiServer> {
   const logged: Array<{ error: unknown; context: string }> = [];
+  let running: RunningWire | null = null;
   const options: CgiOptions = {
     root: ROOT,
     cgiDir: 'cgi-bin',
     interpreters: {},
     timeoutMs: NORMAL_TIMEOUT_MS,
     serverSoftware: 'docroot/0.1.0',
-    logError: (error, context) => logged.push({ error, context }),
+    logError: (error, context) => {
+      logged.push({ error, context });
+      // Also where close() checks: a test declares the script errors it provokes.
+      running?.log.record(error, context);
+    },
     redispatch: (request) => Promise.resolve(handler(request)),
     ...overrides,
   };
@@ -83,8 +88,8 @@ async function startCgiServer(overrides: Partial<CgiOptions> = {}): Promise<CgiS
     if (!CGI_METHODS.includes(request.method)) return cgiErrorResponse(405, 'not for CGI');
     return runCgiScript(request, script, options);
   };
-  const running = await startWire(handler, { maxBodyBytes: 64 * 1024 * 1024, maxHeaderCount: 200 });
-  return { ...running, logged };
+  running = await startWire(handler, { maxBodyBytes: 64 * 1024 * 1024, maxHeaderCount: 200 });
+  return Object.assign(running, { logged });
 }
 
 function post(target: string, body: Buffer | string, contentType = 'application/x-test'): Buffer {
@@ -273,6 +278,7 @@ describe('CGI scripts over a real server', () => {
   });
 
   test('a local redirect loop stops with 502', async () => {
+    server.expectErrors(/^cgi: \/cgi-bin\/loop\.py: Error: more than 10 local redirects in a row/);
     const { responses } = await exchange(server.port, get('/cgi-bin/loop.py'), { timeoutMs: 20_000 });
     const response = responses[0]!;
     assert.equal(response.status, 502);
@@ -287,6 +293,7 @@ describe('CGI scripts over a real server', () => {
   });
 
   test('a script that exits 1 without output gives 502 with its exit code', async () => {
+    server.expectErrors(/^cgi: \/cgi-bin\/crash\.py: Error: the script exited with code 1$/);
     const { responses } = await exchange(server.port, get('/cgi-bin/crash.py'));
     const response = responses[0]!;
     assert.equal(response.status, 502);
@@ -298,6 +305,9 @@ describe('CGI scripts over a real server', () => {
   });
 
   test('a malformed head gives 502 naming the rule', async () => {
+    server.expectErrors(
+      /^cgi: \/cgi-bin\/bad-head\.py: Error: line 1 of the script's header block has no colon/,
+    );
     const { responses } = await exchange(server.port, get('/cgi-bin/bad-head.py'));
     const response = responses[0]!;
     assert.equal(response.status, 502);
@@ -314,6 +324,9 @@ describe('CGI scripts over a real server', () => {
     assert.equal(response.headers['x-nph'], 'yes');
     assert.equal(response.headers['content-type'], 'text/plain');
     assert.equal(response.body.toString(), 'raw nph body\n');
+    server.expectErrors(
+      /^cgi: \/cgi-bin\/nph-bad\.py: Error: an nph- script must start its output with a status line/,
+    );
     const bad = (await exchange(server.port, get('/cgi-bin/nph-bad.py'))).responses[0]!;
     assert.equal(bad.status, 502);
     assert.match(bad.body.toString(), /status line/);
@@ -332,6 +345,7 @@ describe('CGI scripts over a real server', () => {
   });
 
   test('stderr lines are logged with the script path', async () => {
+    server.expectErrors(/^cgi: \/cgi-bin\/stderr\.py: (first|second) warning$/);
     const { responses } = await exchange(server.port, get('/cgi-bin/stderr.py'));
     assert.equal(responses[0]!.body.toString(), 'logged\n');
     await waitFor(
@@ -508,6 +522,7 @@ describe('CGI scripts over a real server', () => {
 
   test('a missing interpreter gives 502 with a one-line reason', async () => {
     const broken = await startCgiServer({ cgiDir: null, interpreters: { '.py': 'no-such-interpreter-xyz' } });
+    broken.expectErrors(/^cgi: \/make_time\.py: Error: spawn no-such-interpreter-xyz ENOENT/);
     try {
       const { responses } = await exchange(broken.port, get('/make_time.py'));
       assert.equal(responses[0]!.status, 502);
@@ -531,10 +546,14 @@ describe('CGI behind the static file handler', () => {
       interpreters: { '.js': 'node' },
       timeoutMs: NORMAL_TIMEOUT_MS,
       serverSoftware: 'docroot/0.1.0',
-      logError: () => {},
+      logError: (error, context) => running.log.record(error, context),
       redispatch: async (request) => fileHandler!(request),
     });
-    fileHandler = createFileHandler({ root: ROOT, scriptHandler: scripts, logError: () => {} });
+    fileHandler = createFileHandler({
+      root: ROOT,
+      scriptHandler: scripts,
+      logError: (error, context) => running.log.record(error, context),
+    });
     running = await startWire(fileHandler);
   });
   after(() => running.close());
@@ -571,7 +590,10 @@ describe('CGI timeouts', () => {
   let scratch: string;
   before(async () => {
     server = await startCgiServer({ timeoutMs: HANG_TIMEOUT_MS });
-    server.expectErrors(/^response body stream: Error: the script did not finish within 1500 ms$/);
+    server.expectErrors(
+      /^response body stream: Error: the script did not finish within 1500 ms$/,
+      /^cgi: \/cgi-bin\/(hang|stubborn|stall)\.py: Error: the script did not finish within 1500 ms$/,
+    );
     scratch = await mkdtemp(path.join(tmpdir(), 'docroot-cgi-hang-'));
   });
   after(async () => {
@@ -629,6 +651,7 @@ describe('CGI timeouts', () => {
 });
 
 describe('findCgiScript', () => {
+  const findLog = new ErrorLog();
   let root: string;
   let outside: string;
   const base = (): CgiOptions => ({
@@ -637,8 +660,9 @@ describe('findCgiScript', () => {
     interpreters: { '.py': 'python3' },
     timeoutMs: NORMAL_TIMEOUT_MS,
     serverSoftware: 'docroot/test',
-    logError: () => {},
+    logError: findLog.record,
   });
+  after(() => findLog.check());
   before(async () => {
     const scratch = realpathSync(await mkdtemp(path.join(tmpdir(), 'docroot-cgi-find-')));
     root = path.join(scratch, 'root');
@@ -728,6 +752,7 @@ describe('findCgiScript', () => {
   }
 
   test('a non-executable file in the CGI folder answers 502, not its source', async () => {
+    findLog.expect(/^cgi: \/cgi-bin\/plain\.txt: Error: spawn .*plain\.txt EACCES \(EACCES\)$/);
     const script = await find('/cgi-bin/plain.txt');
     assert.ok(script !== null);
     const response = await runCgiScript(
