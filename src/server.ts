@@ -207,6 +207,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
       dotfiles: options.dotfiles ?? false,
       followSymlinks: options.followSymlinks ?? false,
       maxBytes: maxUploadBytes,
+      logError,
     };
     let handleWrite: WriteHandler['handle'] | null = null;
     // Loaded on the first write, so servers that only read never pay for it.

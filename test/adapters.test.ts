@@ -14,10 +14,13 @@ import { createFileHandler } from '../src/handlers/static.js';
 import { resolveRoot } from '../src/server.js';
 import type { RequestHandler } from '../src/wire/message.js';
 import { exchange, get } from './helpers/raw-client.js';
-import { FIXTURE_ROOT } from './helpers/servers.js';
+import { ErrorLog, FIXTURE_ROOT } from './helpers/servers.js';
 
 const root = resolveRoot(FIXTURE_ROOT);
-const quiet = { logError: () => {} };
+/** What the adapters log: checked once every test has run, so an unexpected error fails the file. */
+const adapterLog = new ErrorLog();
+const quiet = { logError: adapterLog.record };
+after(() => adapterLog.check());
 
 async function listen(server: http.Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -187,6 +190,7 @@ describe('plain node:http with toNodeHttpHandler', () => {
   });
 
   test('a handler that throws is a 500 with the one-line body', async () => {
+    adapterLog.expect(/: Error: on purpose$/);
     const { responses } = await exchange(port, get('/throw'));
     assert.equal(responses[0]!.status, 500);
     assert.match(responses[0]!.body.toString(), /^500 Internal Server Error: /);

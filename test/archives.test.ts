@@ -22,6 +22,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { contentDisposition } from '../src/handlers/folder-tools.js';
 import { type RunningDocroot, startDocroot } from './helpers/servers.js';
+import { STRESS } from './helpers/stress.js';
 
 interface Download {
   status: number;
@@ -262,7 +263,7 @@ describe('archives follow the server settings', () => {
   });
 });
 
-describe('archive memory', () => {
+describe('archive memory', STRESS, () => {
   const SPARSE_BYTES = 512 * 1024 * 1024;
   const SMALL_FILES = 2000;
   /** Far below the archive's size: a buffered archive would blow through it many times over. */

@@ -289,15 +289,43 @@ describe('caching, ranges and compression', () => {
     assert.deepEqual(r.body, data);
   });
 
-  test('an edited file is served fresh within a second', async () => {
+  test('an edited file is served fresh within a second', async (t) => {
+    // The server's clock (Date.now) stands still unless the test moves it: the re-check is exact.
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     const file = path.join(dir, 'edited.txt');
     writeFileSync(file, 'version one');
     assert.equal((await send('/edited.txt')).body.toString(), 'version one');
     assert.equal((await send('/edited.txt')).body.toString(), 'version one');
     writeFileSync(file, 'version two');
     utimesSync(file, new Date(), new Date(Date.now() + 5000));
-    await new Promise((r) => setTimeout(r, 1050));
+    t.mock.timers.tick(999);
+    assert.equal((await send('/edited.txt')).body.toString(), 'version one', 'trusted for a second');
+    t.mock.timers.tick(2);
     assert.equal((await send('/edited.txt')).body.toString(), 'version two');
+  });
+
+  test('the Date field is rebuilt when the second changes, on the hot path too', async (t) => {
+    writeFileSync(path.join(dir, 'hot.txt'), 'served from the hot cache');
+    const start = Math.ceil(Date.now() / 1000) * 1000 + 100;
+    t.mock.timers.enable({ apis: ['Date'], now: start });
+    const dates = async () => {
+      const { responses } = await exchange(
+        docroot.port,
+        get('/hot.txt') + get('/hot.txt') + get('/missing'),
+        {
+          responses: 3,
+        },
+      );
+      return responses.map((r) => r.headers.date);
+    };
+    const first = new Date(start).toUTCString();
+    assert.deepEqual(await dates(), [first, first, first]);
+    t.mock.timers.tick(899);
+    assert.deepEqual(await dates(), [first, first, first]);
+    t.mock.timers.tick(1);
+    const next = new Date(start + 900).toUTCString();
+    assert.notEqual(next, first);
+    assert.deepEqual(await dates(), [next, next, next]);
   });
 
   test("curl's --continue-at resumes a download", async () => {

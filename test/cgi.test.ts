@@ -10,7 +10,6 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -26,7 +25,8 @@ import {
 import { createFileHandler } from '../src/handlers/static.js';
 import type { RequestHandler } from '../src/wire/message.js';
 import { exchange, get } from './helpers/raw-client.js';
-import { type RunningWire, startWire } from './helpers/servers.js';
+import { ErrorLog, type RunningWire, startWire } from './helpers/servers.js';
+import { gate, turn, waitFor } from './helpers/wait.js';
 
 const ROOT = realpathSync(fileURLToPath(new URL('../../test/fixtures/root', import.meta.url)));
 /** Short enough that the hang test is quick, long enough for a cold python3 under a loaded test run. */
@@ -35,10 +35,8 @@ const NORMAL_TIMEOUT_MS = 20_000;
 /** How long a killed script may take to disappear (SIGTERM, then SIGKILL after the 1 s grace). */
 const DEATH_WAIT_MS = 4000;
 const BIG_BODY_BYTES = 50 * 1024 * 1024;
-/** How long the big-output client stops reading, long enough for python to write all 50 MiB if it could. */
-const PAUSE_MS = 700;
 /**
- * Allowed growth of this process (server and client) measured at the end of that pause. Buffering the
+ * Allowed growth of this process (server and client) measured while the client is paused. Buffering the
  * script's output would show as ~50 MiB; the bound leaves room for heap growth and not-yet-collected
  * garbage from the first MiB without approaching the body size.
  */
@@ -48,8 +46,10 @@ const BIG_BODY_RSS_GROWTH_LIMIT_BYTES = 24 * 1024 * 1024;
  * 0.3 MiB is typical), against the 50 MiB that buffering the output would add.
  */
 const BIG_BODY_BUFFER_GROWTH_LIMIT_BYTES = 8 * 1024 * 1024;
-/** Time given to V8's sweeper after a forced collection before memory is read. */
-const SWEEP_SETTLE_MS = 50;
+/** Where a process sleeps (`/proc/<pid>/wchan`) while its stdout (a pipe or a socket pair) is full. */
+const SENDING_BLOCKED = /pipe_write|sock_alloc_send|sk_stream_wait_memory|unix_wait_for_peer/;
+/** Longest the paused big-output client waits for memory to come back under the bounds. */
+const MEMORY_SETTLE_DEADLINE_MS = 5000;
 const CONCURRENT_REQUESTS = 50;
 
 /** Garbage collection on demand, so memory is measured as live data rather than not-yet-collected garbage. */
@@ -65,13 +65,18 @@ interface CgiServer extends RunningWire {
 
 async function startCgiServer(overrides: Partial<CgiOptions> = {}): Promise<CgiServer> {
   const logged: Array<{ error: unknown; context: string }> = [];
+  let running: RunningWire | null = null;
   const options: CgiOptions = {
     root: ROOT,
     cgiDir: 'cgi-bin',
     interpreters: {},
     timeoutMs: NORMAL_TIMEOUT_MS,
     serverSoftware: 'docroot/0.1.0',
-    logError: (error, context) => logged.push({ error, context }),
+    logError: (error, context) => {
+      logged.push({ error, context });
+      // Also where close() checks: a test declares the script errors it provokes.
+      running?.log.record(error, context);
+    },
     redispatch: (request) => Promise.resolve(handler(request)),
     ...overrides,
   };
@@ -83,8 +88,8 @@ async function startCgiServer(overrides: Partial<CgiOptions> = {}): Promise<CgiS
     if (!CGI_METHODS.includes(request.method)) return cgiErrorResponse(405, 'not for CGI');
     return runCgiScript(request, script, options);
   };
-  const running = await startWire(handler, { maxBodyBytes: 64 * 1024 * 1024, maxHeaderCount: 200 });
-  return { ...running, logged };
+  running = await startWire(handler, { maxBodyBytes: 64 * 1024 * 1024, maxHeaderCount: 200 });
+  return Object.assign(running, { logged });
 }
 
 function post(target: string, body: Buffer | string, contentType = 'application/x-test'): Buffer {
@@ -123,19 +128,16 @@ after(() => {
 
 /** The pids a fixture script wrote (space-separated) to a file, once it exists. */
 async function readPids(file: string): Promise<number[]> {
-  const deadline = Date.now() + NORMAL_TIMEOUT_MS;
-  while (Date.now() < deadline) {
+  const pids = await waitFor(() => {
     try {
       const text = readFileSync(file, 'utf8').trim();
-      if (text !== '') {
-        const pids = text.split(/\s+/).map(Number);
-        for (const pid of pids) scriptPids.add(pid);
-        return pids;
-      }
-    } catch {}
-    await delay(20);
-  }
-  throw new Error(`no pid in ${file}`);
+      return text !== '' && text.split(/\s+/).map(Number);
+    } catch {
+      return false;
+    }
+  }, `a pid in ${file}`);
+  for (const pid of pids) scriptPids.add(pid);
+  return pids;
 }
 
 async function readPid(file: string): Promise<number> {
@@ -158,12 +160,7 @@ function isAlive(pid: number): boolean {
 }
 
 async function waitForDeath(pid: number): Promise<boolean> {
-  const deadline = Date.now() + DEATH_WAIT_MS;
-  while (Date.now() < deadline) {
-    if (!isAlive(pid)) return true;
-    await delay(50);
-  }
-  return !isAlive(pid);
+  return waitFor(() => !isAlive(pid), `process ${pid} to end`, DEATH_WAIT_MS).catch(() => false);
 }
 
 describe('CGI scripts over a real server', () => {
@@ -281,6 +278,7 @@ describe('CGI scripts over a real server', () => {
   });
 
   test('a local redirect loop stops with 502', async () => {
+    server.expectErrors(/^cgi: \/cgi-bin\/loop\.py: Error: more than 10 local redirects in a row/);
     const { responses } = await exchange(server.port, get('/cgi-bin/loop.py'), { timeoutMs: 20_000 });
     const response = responses[0]!;
     assert.equal(response.status, 502);
@@ -295,6 +293,7 @@ describe('CGI scripts over a real server', () => {
   });
 
   test('a script that exits 1 without output gives 502 with its exit code', async () => {
+    server.expectErrors(/^cgi: \/cgi-bin\/crash\.py: Error: the script exited with code 1$/);
     const { responses } = await exchange(server.port, get('/cgi-bin/crash.py'));
     const response = responses[0]!;
     assert.equal(response.status, 502);
@@ -306,6 +305,9 @@ describe('CGI scripts over a real server', () => {
   });
 
   test('a malformed head gives 502 naming the rule', async () => {
+    server.expectErrors(
+      /^cgi: \/cgi-bin\/bad-head\.py: Error: line 1 of the script's header block has no colon/,
+    );
     const { responses } = await exchange(server.port, get('/cgi-bin/bad-head.py'));
     const response = responses[0]!;
     assert.equal(response.status, 502);
@@ -322,6 +324,9 @@ describe('CGI scripts over a real server', () => {
     assert.equal(response.headers['x-nph'], 'yes');
     assert.equal(response.headers['content-type'], 'text/plain');
     assert.equal(response.body.toString(), 'raw nph body\n');
+    server.expectErrors(
+      /^cgi: \/cgi-bin\/nph-bad\.py: Error: an nph- script must start its output with a status line/,
+    );
     const bad = (await exchange(server.port, get('/cgi-bin/nph-bad.py'))).responses[0]!;
     assert.equal(bad.status, 502);
     assert.match(bad.body.toString(), /status line/);
@@ -340,15 +345,13 @@ describe('CGI scripts over a real server', () => {
   });
 
   test('stderr lines are logged with the script path', async () => {
+    server.expectErrors(/^cgi: \/cgi-bin\/stderr\.py: (first|second) warning$/);
     const { responses } = await exchange(server.port, get('/cgi-bin/stderr.py'));
     assert.equal(responses[0]!.body.toString(), 'logged\n');
-    const deadline = Date.now() + 2000;
-    while (
-      Date.now() < deadline &&
-      server.logged.filter((e) => e.context === 'cgi: /cgi-bin/stderr.py').length < 2
-    ) {
-      await delay(20);
-    }
+    await waitFor(
+      () => server.logged.filter((e) => e.context === 'cgi: /cgi-bin/stderr.py').length >= 2,
+      'two stderr lines',
+    );
     const lines = server.logged.filter((e) => e.context === 'cgi: /cgi-bin/stderr.py').map((e) => e.error);
     assert.deepEqual(lines, ['first warning', 'second warning']);
   });
@@ -401,38 +404,59 @@ describe('CGI scripts over a real server', () => {
     // with backpressure the script blocks and only socket and stream buffers (a few MiB) are held.
     collectGarbage();
     const before = process.memoryUsage();
+    const pidFile = path.join(scratch, 'big-memory.pid');
     let received = 0;
-    let duringPause: NodeJS.MemoryUsage | null = null;
-    const status = await new Promise<number>((resolve, reject) => {
+    const pausedAfterFirstMiB = gate();
+    let response: http.IncomingMessage | null = null;
+    let pausedOnce = false;
+    const finished = new Promise<number>((resolve, reject) => {
       const request = http.get(
-        { port: server.port, host: '127.0.0.1', path: '/cgi-bin/big.py', agent: false },
-        (response) => {
-          let paused = false;
-          response.on('data', (chunk: Buffer) => {
+        { port: server.port, host: '127.0.0.1', path: `/cgi-bin/big.py?${pidFile}`, agent: false },
+        (res) => {
+          response = res;
+          res.on('data', (chunk: Buffer) => {
             received += chunk.length;
-            if (!paused && received >= 1024 * 1024) {
-              paused = true;
-              response.pause();
-              setTimeout(() => {
-                collectGarbage();
-                // Freed Buffer memory is returned by a concurrent sweeper; let it catch up before measuring.
-                setTimeout(() => {
-                  duringPause = process.memoryUsage();
-                  response.resume();
-                }, SWEEP_SETTLE_MS);
-              }, PAUSE_MS);
+            if (received >= 1024 * 1024 && !pausedOnce) {
+              pausedOnce = true;
+              res.pause();
+              pausedAfterFirstMiB.open();
             }
           });
-          response.on('end', () => resolve(response.statusCode ?? 0));
-          response.on('error', reject);
+          res.on('end', () => resolve(res.statusCode ?? 0));
+          res.on('error', reject);
         },
       );
       request.on('error', reject);
     });
+    await pausedAfterFirstMiB.promise;
+    const pid = await readPid(pidFile);
+    // The server had every chance to buffer once the script is stuck writing into a full pipe, and
+    // still is after the server's event loop has turned (a buffering server would have drained it).
+    const blocked = () => SENDING_BLOCKED.test(readFileSync(`/proc/${pid}/wchan`, 'utf8'));
+    await waitFor(async () => {
+      if (!blocked()) return false;
+      await turn(3);
+      return blocked();
+    }, 'the script to block on a full pipe');
+    // Freed Buffer memory is returned by a concurrent sweeper: measure until it has caught up (or the
+    // deadline passes with memory still high, which is the failure this test is for).
+    let paused = process.memoryUsage();
+    await waitFor(
+      () => {
+        collectGarbage();
+        paused = process.memoryUsage();
+        return (
+          paused.rss - before.rss < BIG_BODY_RSS_GROWTH_LIMIT_BYTES &&
+          paused.arrayBuffers - before.arrayBuffers < BIG_BODY_BUFFER_GROWTH_LIMIT_BYTES
+        );
+      },
+      'memory to settle while the client is paused',
+      MEMORY_SETTLE_DEADLINE_MS,
+    ).catch(() => {});
+    (response as http.IncomingMessage | null)?.resume();
+    const status = await finished;
     assert.equal(status, 200);
     assert.equal(received, BIG_BODY_BYTES);
-    assert.ok(duringPause !== null);
-    const paused = duringPause as NodeJS.MemoryUsage;
     const rssGrowth = paused.rss - before.rss;
     const bufferGrowth = paused.arrayBuffers - before.arrayBuffers;
     assert.ok(
@@ -498,6 +522,7 @@ describe('CGI scripts over a real server', () => {
 
   test('a missing interpreter gives 502 with a one-line reason', async () => {
     const broken = await startCgiServer({ cgiDir: null, interpreters: { '.py': 'no-such-interpreter-xyz' } });
+    broken.expectErrors(/^cgi: \/make_time\.py: Error: spawn no-such-interpreter-xyz ENOENT/);
     try {
       const { responses } = await exchange(broken.port, get('/make_time.py'));
       assert.equal(responses[0]!.status, 502);
@@ -521,10 +546,14 @@ describe('CGI behind the static file handler', () => {
       interpreters: { '.js': 'node' },
       timeoutMs: NORMAL_TIMEOUT_MS,
       serverSoftware: 'docroot/0.1.0',
-      logError: () => {},
+      logError: (error, context) => running.log.record(error, context),
       redispatch: async (request) => fileHandler!(request),
     });
-    fileHandler = createFileHandler({ root: ROOT, scriptHandler: scripts, logError: () => {} });
+    fileHandler = createFileHandler({
+      root: ROOT,
+      scriptHandler: scripts,
+      logError: (error, context) => running.log.record(error, context),
+    });
     running = await startWire(fileHandler);
   });
   after(() => running.close());
@@ -561,6 +590,10 @@ describe('CGI timeouts', () => {
   let scratch: string;
   before(async () => {
     server = await startCgiServer({ timeoutMs: HANG_TIMEOUT_MS });
+    server.expectErrors(
+      /^response body stream: Error: the script did not finish within 1500 ms$/,
+      /^cgi: \/cgi-bin\/(hang|stubborn|stall)\.py: Error: the script did not finish within 1500 ms$/,
+    );
     scratch = await mkdtemp(path.join(tmpdir(), 'docroot-cgi-hang-'));
   });
   after(async () => {
@@ -618,6 +651,7 @@ describe('CGI timeouts', () => {
 });
 
 describe('findCgiScript', () => {
+  const findLog = new ErrorLog();
   let root: string;
   let outside: string;
   const base = (): CgiOptions => ({
@@ -626,8 +660,9 @@ describe('findCgiScript', () => {
     interpreters: { '.py': 'python3' },
     timeoutMs: NORMAL_TIMEOUT_MS,
     serverSoftware: 'docroot/test',
-    logError: () => {},
+    logError: findLog.record,
   });
+  after(() => findLog.check());
   before(async () => {
     const scratch = realpathSync(await mkdtemp(path.join(tmpdir(), 'docroot-cgi-find-')));
     root = path.join(scratch, 'root');
@@ -717,6 +752,7 @@ describe('findCgiScript', () => {
   }
 
   test('a non-executable file in the CGI folder answers 502, not its source', async () => {
+    findLog.expect(/^cgi: \/cgi-bin\/plain\.txt: Error: spawn .*plain\.txt EACCES \(EACCES\)$/);
     const script = await find('/cgi-bin/plain.txt');
     assert.ok(script !== null);
     const response = await runCgiScript(

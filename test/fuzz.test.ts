@@ -19,10 +19,11 @@ import {
   splitPoints,
 } from './fuzz/model.js';
 import { echoHandler, type RunningWire, startDocroot, startWire } from './helpers/servers.js';
+import { STRESS } from './helpers/stress.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
 
-describe('fuzz (short run)', () => {
+describe('fuzz (short run)', STRESS, () => {
   let wire: RunningWire;
   before(async () => {
     wire = await startWire(echoHandler);

@@ -5,15 +5,31 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import type { RequestHandler } from '../src/wire/message.js';
+import type { HttpRequest, RequestHandler } from '../src/wire/message.js';
 import { parseResponses } from './helpers/raw-client.js';
 import { echoHandler, type RunningWire, startWire } from './helpers/servers.js';
+import { waitFor } from './helpers/wait.js';
 
-/** Answers after a timer, as a handler that stats a file or asks a CGI script would. */
-const slowHandler: RequestHandler = async (request) => {
-  await new Promise((resolve) => setTimeout(resolve, 30));
-  return echoHandler(request);
-};
+/**
+ * Remembers, per client port, when the server-side socket sees `event` (`end`: the client's FIN has been
+ * read; `close`: the client is gone), so a handler can answer only after that has happened, as a handler
+ * that stats a file or asks a CGI script may.
+ */
+function whenSocket(wire: RunningWire, event: 'end' | 'close'): (request: HttpRequest) => Promise<void> {
+  const seen = new Map<number, Promise<void>>();
+  wire.server.server.on('connection', (socket: net.Socket) => {
+    seen.set(socket.remotePort!, new Promise((resolve) => socket.once(event, () => resolve())));
+  });
+  return (request) => seen.get(request.remotePort) ?? Promise.reject(new Error('unknown connection'));
+}
+
+/** A handler that answers once `wait` resolves for its request. */
+function answerAfter(wait: () => (request: HttpRequest) => Promise<void>): RequestHandler {
+  return async (request) => {
+    await wait()(request);
+    return echoHandler(request);
+  };
+}
 
 /** Writes `data`, half-closes, and collects everything until the server closes. */
 function sendAndShutdown(port: number, data: string): Promise<{ raw: Buffer; ms: number }> {
@@ -29,8 +45,10 @@ function sendAndShutdown(port: number, data: string): Promise<{ raw: Buffer; ms:
 
 describe('half-closing clients', () => {
   let wire: RunningWire;
+  let peerEnded: (request: HttpRequest) => Promise<void>;
   before(async () => {
-    wire = await startWire(slowHandler);
+    wire = await startWire(answerAfter(() => peerEnded));
+    peerEnded = whenSocket(wire, 'end');
   });
   after(async () => {
     await wire.close();
@@ -92,11 +110,23 @@ describe('half-closing clients', () => {
   });
 
   test('a client leaving mid-upload before the handler reads the body does not crash the process', async () => {
+    let gone: (request: HttpRequest) => Promise<void>;
+    let started = 0;
+    let handled = 0;
+    // Listeners are attached only after the client is gone.
     const late = await startWire(async (request) => {
-      // Listeners are attached only after the client is gone.
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      return echoHandler(request);
+      if (request.path !== '/u') return echoHandler(request);
+      started++;
+      await gone(request);
+      try {
+        return await echoHandler(request);
+      } finally {
+        handled++;
+      }
     });
+    gone = whenSocket(late, 'close');
+    let accepted = 0;
+    late.server.server.on('connection', () => accepted++);
     for (let i = 0; i < 5; i++) {
       await new Promise<void>((resolve) => {
         const socket = net.connect(late.port, '127.0.0.1', () => {
@@ -109,7 +139,10 @@ describe('half-closing clients', () => {
         socket.on('error', () => {});
       });
     }
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await waitFor(
+      () => accepted === 5 && late.server.connectionCount === 0 && handled === started,
+      'the server to be done with the five abandoned uploads',
+    );
     const { raw } = await sendAndShutdown(late.port, 'GET /alive HTTP/1.1\r\nHost: h\r\n\r\n');
     assert.match(raw.toString(), /GET \/alive/);
     await late.close();

@@ -15,7 +15,8 @@ import { SERVER_SOFTWARE } from '../src/server.js';
 import { generateSelfSignedCertificate } from '../src/tls/self-signed.js';
 import { createAccessLogObserver } from '../src/wire/access-log.js';
 import { DEFAULT_LIMITS } from '../src/wire/limits.js';
-import { FIXTURE_ROOT, type RunningDocroot, readAll, startDocroot } from './helpers/servers.js';
+import { ErrorLog, FIXTURE_ROOT, type RunningDocroot, readAll, startDocroot } from './helpers/servers.js';
+import { waitFor } from './helpers/wait.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -224,7 +225,7 @@ describe('HTTP/2 access log and limits', () => {
     try {
       const answer = await h2Request(session, '/text.txt');
       assert.equal(answer.headers[':status'], 200);
-      for (let i = 0; i < 50 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      await waitFor(() => lines.length > 0, 'the access-log line');
       assert.equal(lines.length, 1);
       assert.match(lines[0]!, new RegExp(`"GET /text\\.txt HTTP/2\\.0" 200 ${answer.body.length} \\d+$`));
     } finally {
@@ -253,6 +254,7 @@ describe('HTTP/2 access log and limits', () => {
     let server: tls.Server;
     let port: number;
     let serving: ReturnType<typeof createHttp2Serving>;
+    const servingLog = new ErrorLog();
     before(async () => {
       const certificate = generateSelfSignedCertificate();
       serving = createHttp2Serving({
@@ -266,7 +268,7 @@ describe('HTTP/2 access log and limits', () => {
         },
         serverSoftware: 'docroot/test',
         limits: { ...DEFAULT_LIMITS, maxBodyBytes: 1000, keepAliveTimeoutMs: 300, headersTimeoutMs: 300 },
-        logError: () => {},
+        logError: servingLog.record,
       });
       server = tls.createServer(
         { cert: certificate.cert, key: certificate.key, ALPNProtocols: ['h2'] },
@@ -278,6 +280,7 @@ describe('HTTP/2 access log and limits', () => {
     after(async () => {
       await serving.close(100);
       await new Promise((resolve) => server.close(resolve));
+      servingLog.check();
     });
 
     test('a body within the limit reaches the handler', async () => {

@@ -28,7 +28,7 @@ function refusedUpload(
           socket.end();
           return;
         }
-        socket.write(piece, () => setTimeout(pump, 2));
+        socket.write(piece, () => setImmediate(pump));
       };
       pump();
     });
@@ -37,7 +37,7 @@ function refusedUpload(
       error = e.code ?? e.message;
     });
     socket.on('close', () => resolve({ raw: Buffer.concat(chunks), error }));
-    setTimeout(() => socket.destroy(), 10_000).unref();
+    setTimeout(() => socket.destroy(), 10_000).unref(); // deadline
   });
 }
 

@@ -13,6 +13,7 @@ import { gunzipSync } from 'node:zlib';
 import { injectIntoHtml, LIVE_RELOAD_PATH, LIVE_RELOAD_SCRIPT } from '../src/handlers/livereload.js';
 import { exchange, get } from './helpers/raw-client.js';
 import { type RunningDocroot, startDocroot } from './helpers/servers.js';
+import { nextEvent, waitFor } from './helpers/wait.js';
 
 const PAGE = '<!doctype html>\n<html><head><title>t</title></head><body><h1>Hello</h1></body></html>\n';
 /** Larger than the hot cache's 256 KiB file limit, so it is served from disk. */
@@ -44,12 +45,18 @@ async function openEventStream(port: number): Promise<{ text(): string; socket: 
   return { text: () => received, socket };
 }
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** Sends `request` and resolves with what came back once the server has closed the connection. */
+async function closedByServer(port: number, request: string): Promise<string> {
+  const socket = net.connect(port, '127.0.0.1');
+  let received = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => {
+    received += chunk;
+  });
+  socket.on('error', () => {});
+  socket.write(request);
+  await nextEvent(socket, 'close', 'the server to close a connection');
+  return received;
 }
 
 describe('injectIntoHtml', () => {
@@ -227,7 +234,14 @@ describe('--watch: the event stream', () => {
 
   test('sends a change event after a file is edited, even after idling past the deadlines', async () => {
     const stream = await openEventStream(docroot.port);
-    await new Promise((r) => setTimeout(r, 800));
+    // The stream has idled past the keep-alive and head deadlines too once the wire has enforced them on
+    // connections opened after it.
+    const [idle, partial] = await Promise.all([
+      closedByServer(docroot.port, get('/notes.txt')),
+      closedByServer(docroot.port, 'GET /notes.txt HTTP/1.1\r\n'),
+    ]);
+    assert.match(idle, /^HTTP\/1\.1 200 OK/);
+    assert.match(partial, /^HTTP\/1\.1 408 /);
     assert.ok(!stream.socket.destroyed && stream.socket.readyState === 'open', 'still open after idling');
     writeFileSync(path.join(root, 'sub', 'page.html'), `${PAGE}<!-- edited -->\n`);
     await waitFor(() => stream.text().includes('event: change'), 'a change event');
@@ -238,8 +252,14 @@ describe('--watch: the event stream', () => {
   test('hidden files do not trigger a reload', async () => {
     const stream = await openEventStream(docroot.port);
     writeFileSync(path.join(root, '.hidden'), 'x');
-    await new Promise((r) => setTimeout(r, 400));
-    assert.ok(!stream.text().includes('event: change'));
+    // The watcher reports in order, so once the visible edit made after it arrives, the hidden one had
+    // its chance: it must have been neither sent on its own nor listed with the visible one.
+    writeFileSync(path.join(root, 'notes.txt'), 'edited after the hidden file\n');
+    await waitFor(() => stream.text().includes('event: change'), 'a change event');
+    const events = stream.text().match(/event: change\r?\ndata: .*\n/g) ?? [];
+    assert.deepEqual(events.length, 1, stream.text());
+    assert.match(events[0]!, /"\/notes\.txt"/);
+    assert.doesNotMatch(events[0]!, /hidden/);
     stream.socket.destroy();
   });
 

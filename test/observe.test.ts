@@ -7,20 +7,16 @@ import { describe, test } from 'node:test';
 import { createAccessLogObserver } from '../src/wire/access-log.js';
 import { createBufferedLineSink } from '../src/wire/buffered-sink.js';
 import type { WireObserver } from '../src/wire/connection.js';
-import { WireServer } from '../src/wire/listener.js';
 import { NotationFormatter } from '../src/wire/notation.js';
 import { combineObservers } from '../src/wire/observers.js';
 import { createTraceObserver } from '../src/wire/trace.js';
 import { connect, exchange, get } from './helpers/raw-client.js';
-import { readAll, startDocroot } from './helpers/servers.js';
+import { readAll, startDocroot, startWire } from './helpers/servers.js';
+import { waitFor } from './helpers/wait.js';
 
 /** Resolves once `lines` has a line matching `pattern` (the close is reported after the client sees it). */
-async function waitForLine(lines: string[], pattern: RegExp, timeoutMs = 2000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!lines.some((line) => pattern.test(line))) {
-    if (Date.now() > until) throw new Error(`no line matching ${pattern} in:\n${lines.join('\n')}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+async function waitForLine(lines: string[], pattern: RegExp): Promise<void> {
+  await waitFor(() => lines.some((line) => pattern.test(line)), `a trace line matching ${pattern}`);
 }
 
 /** Masks the values that change from run to run: dates, validators and the client's port. */
@@ -106,28 +102,25 @@ describe('--trace', () => {
 
   test('traces an interim 100 Continue before the final response of the same request', async () => {
     const lines: string[] = [];
-    const server = new WireServer({
-      handler: async (request) => ({
+    const server = await startWire(
+      async (request) => ({
         status: 200,
         body: { kind: 'bytes', data: String((await readAll(request)).length) },
       }),
-      observer: createTraceObserver({ writeLine: (l) => lines.push(l) }),
-      logError: () => {},
-    });
-    const { port } = await server.listen(0, '127.0.0.1');
+      {},
+      { observer: createTraceObserver({ writeLine: (l) => lines.push(l) }) },
+    );
     try {
-      const socket = await connect(port);
+      const socket = await connect(server.port);
       const received: Buffer[] = [];
       socket.on('data', (d) => received.push(d));
       socket.write('PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n');
-      while (!Buffer.concat(received).toString().includes('100 Continue'))
-        await new Promise((r) => setTimeout(r, 10));
+      await waitFor(() => Buffer.concat(received).toString().includes('100 Continue'), '100 Continue');
       socket.write('abc');
-      while (!Buffer.concat(received).toString().includes('200 OK'))
-        await new Promise((r) => setTimeout(r, 10));
+      await waitFor(() => Buffer.concat(received).toString().includes('200 OK'), 'the final response');
       socket.destroy();
     } finally {
-      await server.close(500);
+      await server.close();
     }
     const interim = lines.indexOf('S (<--): HTTP/1.1 100 Continue<CRLF>');
     const final = lines.indexOf('S (<--): HTTP/1.1 200 OK<CRLF>');
@@ -164,8 +157,7 @@ describe('access logs', () => {
       );
       await exchange(docroot.port, get('/missing'));
       await exchange(docroot.port, 'BAD\r\n\r\n', { waitForClose: true });
-      const until = Date.now() + 2000;
-      while (lines.length < 3 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      await waitFor(() => lines.length >= 3, 'three access-log lines');
     } finally {
       await docroot.close();
     }
@@ -246,7 +238,8 @@ describe('observer plumbing', () => {
     assert.equal(combineObservers(), undefined);
   });
 
-  test('the buffered sink writes in batches: on size, on its timer, and on close', async () => {
+  test('the buffered sink writes in batches: on size, on its timer, and on close', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const writes: string[] = [];
     const sink = createBufferedLineSink((text) => writes.push(text), {
       maxBufferedChars: 20,
@@ -258,7 +251,9 @@ describe('observer plumbing', () => {
     sink.writeLine('a line long enough');
     assert.deepEqual(writes, ['one\ntwo\na line long enough\n']);
     sink.writeLine('later');
-    await new Promise((r) => setTimeout(r, 60));
+    t.mock.timers.tick(19);
+    assert.deepEqual(writes.at(-1), 'one\ntwo\na line long enough\n', 'not before its interval');
+    t.mock.timers.tick(1);
     assert.deepEqual(writes.at(-1), 'later\n');
     sink.writeLine('last');
     sink.close();

@@ -16,11 +16,12 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseByteSize } from '../src/cli/args.js';
 import { parseContentRange, sanitizeFileName } from '../src/handlers/upload.js';
+import { openSockets, startChildServer } from './helpers/load.js';
 import { connect, exchange, parseResponses, type RawResponse } from './helpers/raw-client.js';
 import { type RunningDocroot, startDocroot } from './helpers/servers.js';
+import { waitFor } from './helpers/wait.js';
 
 function makeRoot(): string {
   return mkdtempSync(path.join(os.tmpdir(), 'docroot-upload-'));
@@ -53,14 +54,6 @@ async function send(
   const response = result.responses.find((r) => r.status >= 200);
   assert.ok(response, `no response to ${method} ${target}: ${result.raw.toString('latin1')}`);
   return response;
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 describe('uploads', () => {
@@ -152,10 +145,13 @@ describe('uploads', () => {
     });
     const piece = 64 * 1024;
     for (let offset = 0; offset < size; offset += piece) {
-      sockets.forEach((socket, i) => {
-        socket.write(bodies[i]!.subarray(offset, offset + piece));
-      });
-      await sleep(1);
+      // Both uploads advance piece by piece, each piece handed to the kernel before the next.
+      await Promise.all(
+        sockets.map(
+          (socket, i) =>
+            new Promise((resolve) => socket.write(bodies[i]!.subarray(offset, offset + piece), resolve)),
+        ),
+      );
     }
     const statuses = await Promise.all(answers);
     for (const status of statuses) assert.ok(status === 201 || status === 204, `status ${status}`);
@@ -346,12 +342,12 @@ describe('upload limits', () => {
     const closed = new Promise((resolve) => socket.on('close', resolve));
     socket.write('PUT /big.bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
     const piece = Buffer.alloc(16 * 1024, 0x62);
-    // Stop sending once the answer is in: writing on would make the closing server reset the connection.
-    for (let i = 0; i < 8 && !socket.destroyed && received.length === 0; i++) {
+    // Send just past the limit, then stop: writing on would make the closing server reset the connection.
+    const pieces = Math.floor(maxBytes / piece.length) + 1;
+    for (let i = 0; i < pieces && !socket.destroyed && received.length === 0; i++) {
       socket.write(`${piece.length.toString(16)}\r\n`);
       socket.write(piece);
-      socket.write('\r\n');
-      await sleep(5);
+      await new Promise((resolve) => socket.write('\r\n', resolve));
     }
     await closed;
     assert.equal(parseResponses(Buffer.concat(received), [], true).responses[0]?.status, 413);
@@ -393,5 +389,41 @@ describe('without --upload', () => {
     }
     const listing = await send(docroot.port, 'GET', '/', null, { Accept: 'text/html' });
     assert.doesNotMatch(listing.body.toString(), /<form id="upload"/);
+  });
+});
+
+describe('an unexpected write failure', () => {
+  test('is a 500 with a generic line for the client, and goes to the server log', async (t) => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'docroot-upload-emfile-'));
+    // Out of descriptors (EMFILE), the temporary file cannot be opened: no refusal a client caused.
+    const child = await startChildServer({ root, upload: { maxBytes: 1024 } }, 64);
+    try {
+      // The first write loads the upload module: done before the flood, which would stop that too.
+      const warm = await send(child.port, 'PUT', '/warm.txt', 'warm');
+      assert.equal(warm.status, 201);
+      const held = await openSockets(child.port, 120, 20);
+      await waitFor(async () => {
+        const stats = await child.stats();
+        return stats.fds === -1 || stats.fds >= 60;
+      }, 'the descriptor flood to reach the limit');
+      const first = held[0]!;
+      const received: Buffer[] = [];
+      first.on('data', (chunk: Buffer) => received.push(chunk));
+      first.write('PUT /new.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello');
+      const answer = await waitFor(
+        () => parseResponses(Buffer.concat(received), [], true).responses[0],
+        'the answer to the PUT',
+      );
+      t.diagnostic(`PUT while out of descriptors: ${answer.status} ${answer.body.toString().trim()}`);
+      for (const socket of held) socket.destroy();
+      if (answer.status === 503) return t.skip('the connection was refused before the write (503)');
+      assert.equal(answer.status, 500);
+      assert.match(answer.body.toString(), /^500 Internal Server Error: the file could not be written\n$/);
+      const stats = await child.stats();
+      assert.ok(stats.errorContexts.includes('PUT /new.txt'), `logged: ${stats.errorContexts.join(', ')}`);
+    } finally {
+      await child.stop();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

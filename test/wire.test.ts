@@ -4,6 +4,10 @@ import { after, before, describe, test } from 'node:test';
 import type { RequestHandler } from '../src/wire/message.js';
 import { connect, exchange, get, parseResponses } from './helpers/raw-client.js';
 import { echoHandler, type RunningWire, readAll, startWire } from './helpers/servers.js';
+import { type Gate, gate, nextEvent, waitFor } from './helpers/wait.js';
+
+/** `/wait` answers once the running test opens this gate. */
+let slowResponse: Gate = gate();
 
 const handler: RequestHandler = async (request) => {
   if (request.path === '/sync-throw') throw new Error('sync');
@@ -22,7 +26,7 @@ const handler: RequestHandler = async (request) => {
     };
   }
   if (request.path === '/wait') {
-    await new Promise((r) => setTimeout(r, 100));
+    await slowResponse.promise;
     return { status: 200, body: { kind: 'bytes', data: 'waited' } };
   }
   if (request.path === '/ignore-body') return { status: 200, body: { kind: 'bytes', data: 'ignored' } };
@@ -66,7 +70,11 @@ describe('wire over real sockets', () => {
   });
 
   test('answers pipelined requests in order even when the first is slower', async () => {
-    const { responses } = await exchange(server.port, get('/wait') + get('/fast'), { responses: 2 });
+    slowResponse = gate();
+    const answered = exchange(server.port, get('/wait') + get('/fast'), { responses: 2 });
+    await server.requestHead('/wait');
+    slowResponse.open();
+    const { responses } = await answered;
     assert.deepEqual(
       responses.map((r) => r.body.toString()),
       ['waited', 'GET /fast  body='],
@@ -162,11 +170,13 @@ describe('wire over real sockets', () => {
     const received: Buffer[] = [];
     socket.on('data', (d) => received.push(d));
     socket.write(get('/count', 'Content-Length: 4\r\nExpect: 100-continue\r\n', 'PUT'));
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => Buffer.concat(received).length > 0, 'the interim response');
     assert.equal(Buffer.concat(received).toString(), 'HTTP/1.1 100 Continue\r\n\r\n');
     socket.write('data');
-    await new Promise((r) => setTimeout(r, 100));
-    const { responses } = parseResponses(Buffer.concat(received));
+    const { responses } = await waitFor(() => {
+      const parsed = parseResponses(Buffer.concat(received));
+      return parsed.responses.length === 2 && parsed;
+    }, 'the final response');
     assert.equal(responses[1]?.status, 200);
     assert.equal(responses[1]?.body.toString(), '4');
     socket.destroy();
@@ -255,6 +265,7 @@ describe('wire over real sockets', () => {
   }
 
   test('an exception in the handler becomes a 500 for that request only', async () => {
+    server.expectErrors(/^handler for GET \/throw: Error: handler threw on purpose$/);
     const { responses } = await exchange(server.port, get('/throw') + get('/ok'), { responses: 2 });
     assert.equal(responses[0]?.status, 500);
     assert.match(responses[0]?.body.toString() ?? '', /^500 Internal Server Error: /);
@@ -262,6 +273,7 @@ describe('wire over real sockets', () => {
   });
 
   test('a response field with CR/LF from a handler becomes a 500, never a split response', async () => {
+    server.expectErrors(/^handler for GET \/bad-header: /);
     const { responses, raw } = await exchange(server.port, get('/bad-header'));
     assert.equal(responses[0]?.status, 500);
     assert.doesNotMatch(raw.toString(), /Set-Cookie/);
@@ -298,11 +310,43 @@ describe('wire over real sockets', () => {
 });
 
 describe('graceful shutdown', () => {
+  test('a client that connected just before the shutdown still gets its first request answered', async () => {
+    const server = await startWire(handler);
+    const socket = await connect(server.port);
+    const received: Buffer[] = [];
+    socket.on('data', (d) => received.push(d));
+    const closed = nextEvent(socket, 'close', 'the server to close the connection');
+    await waitFor(() => server.server.connectionCount === 1, 'the server to accept the connection');
+    const closing = server.close();
+    socket.write(get('/late'));
+    await closed;
+    await closing;
+    const { responses } = parseResponses(Buffer.concat(received), [], true);
+    assert.equal(responses[0]?.body.toString(), 'GET /late  body=');
+    assert.equal(responses[0]?.headers.connection, 'close');
+  });
+
+  test('an idle keep-alive connection is closed at once', async () => {
+    const server = await startWire(handler);
+    const socket = await connect(server.port);
+    const received: Buffer[] = [];
+    socket.on('data', (d) => received.push(d));
+    socket.write(get('/first'));
+    await waitFor(() => parseResponses(Buffer.concat(received)).responses.length === 1, 'the first answer');
+    const closed = nextEvent(socket, 'close', 'the server to close the idle connection');
+    await server.close();
+    await closed;
+    assert.equal(parseResponses(Buffer.concat(received), [], true).responses.length, 1);
+  });
+
   test('finishes an in-flight response, then closes', async () => {
     const server = await startWire(handler);
+    slowResponse = gate();
     const pending = exchange(server.port, get('/wait'), { waitForClose: true });
-    await new Promise((r) => setTimeout(r, 30));
-    await server.close();
+    await server.requestHead('/wait');
+    const closing = server.close();
+    slowResponse.open();
+    await closing;
     const { responses, closed } = await pending;
     assert.equal(responses[0]?.body.toString(), 'waited');
     assert.equal(responses[0]?.headers.connection, 'close');

@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { CRASH_LOOP_LIMIT, restartDelayMs, workerCount } from '../src/cli/workers.js';
 import { exchange, get } from './helpers/raw-client.js';
 import { FIXTURE_ROOT } from './helpers/servers.js';
+import { nextEvent, waitFor } from './helpers/wait.js';
 
 const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 
@@ -78,16 +79,6 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('the crash-loop guard', () => {
   test(`replaces at once up to ${CRASH_LOOP_LIMIT} exits in the window, then backs off doubling to 30 s`, () => {
     assert.equal(restartDelayMs(1), 0);
@@ -146,12 +137,19 @@ describe('docroot --workers 2', () => {
   test('SIGHUP replaces every worker one by one while requests go on', async () => {
     const before = childPids(server.child.pid!);
     server.child.kill('SIGHUP');
-    let failures = 0;
+    const failures: string[] = [];
     let requests = 0;
     await waitFor(async () => {
       requests++;
-      const { responses } = await exchange(server.port, get('/text.txt', 'Connection: close\r\n'));
-      if (responses[0]?.status !== 200) failures++;
+      const { responses, closed, timedOut, raw } = await exchange(
+        server.port,
+        get('/text.txt', 'Connection: close\r\n'),
+      );
+      if (responses[0]?.status !== 200) {
+        failures.push(
+          `request ${requests}: ${JSON.stringify({ closed, timedOut, raw: raw.toString('latin1', 0, 40) })}`,
+        );
+      }
       return server.stderr().includes('restart finished') ? true : undefined;
     }, 'the restart to finish');
     const after = childPids(server.child.pid!);
@@ -160,7 +158,7 @@ describe('docroot --workers 2', () => {
       after.every((pid) => !before.includes(pid)),
       `old ${before} new ${after}`,
     );
-    assert.equal(failures, 0, `${failures} of ${requests} requests failed during the restart`);
+    assert.deepEqual(failures, [], `${failures.length} of ${requests} requests failed during the restart`);
   });
 
   test('SIGTERM stops the workers and the primary with exit code 0', async () => {
@@ -228,9 +226,15 @@ test('a download in progress during SIGHUP finishes before its worker exits', as
     });
     socket.write(get('/big.bin', 'Connection: close\r\n'));
     await waitFor(() => (received > 0 ? true : undefined), 'the first bytes');
+    // An idle keep-alive connection to the same (only) worker: it closes it when told to shut down.
+    const idle = net.connect(port, '127.0.0.1');
+    idle.on('error', () => {});
+    idle.write(get('/missing'));
+    await nextEvent(idle, 'data', 'the answer on the idle connection');
+    const idleClosed = nextEvent(idle, 'close', 'the old worker to close its idle connection');
     child.kill('SIGHUP');
     await waitFor(() => (err.includes('restarting 1 workers') ? true : undefined), 'the restart to begin');
-    await new Promise((r) => setTimeout(r, 500));
+    await idleClosed;
     assert.ok(!err.includes('restart finished'), 'the old worker waits for its download');
     const closed = new Promise<void>((r) => socket.once('close', () => r()));
     socket.on('data', () => socket.resume());

@@ -13,7 +13,13 @@
 import type { FileHandle } from 'node:fs/promises';
 import { pipeline, Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { type ArchiveEntry, type ArchiveWriterOptions, openArchiveEntry } from './zip.js';
+import {
+  type ArchiveEntry,
+  type ArchiveWriterOptions,
+  DEFAULT_FORMAT_LIMITS,
+  openArchiveEntry,
+  USTAR_MAX_SIZE,
+} from './zip.js';
 
 const BLOCK_BYTES = 512;
 const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK_BYTES);
@@ -25,8 +31,6 @@ const ZERO_PIECE = Buffer.alloc(FILE_READ_CHUNK_BYTES);
 /** ustar field widths (POSIX.1-2001 "pax" format, ustar header block). */
 const NAME_BYTES = 100;
 const PREFIX_BYTES = 155;
-/** 11 octal digits: sizes up to 8 GiB - 1 fit the ustar field; larger ones go in a pax `size` record. */
-const USTAR_MAX_SIZE = 0o77777777777;
 
 const TYPE_FILE = '0';
 const TYPE_DIRECTORY = '5';
@@ -45,12 +49,13 @@ async function* generateTar(
   entries: AsyncIterable<ArchiveEntry>,
   options: ArchiveWriterOptions,
 ): AsyncGenerator<Buffer, void, undefined> {
+  const ustarSizeMax = options.formatLimits?.ustarSizeMax ?? DEFAULT_FORMAT_LIMITS.ustarSizeMax;
   for await (const entry of entries) {
     const opened = await openArchiveEntry(entry, options);
     if (opened === null) continue;
     const handle = opened.handle;
     try {
-      yield* memberHeader(entry);
+      yield* memberHeader(entry, ustarSizeMax);
       if (handle !== null && entry.size > 0) {
         yield* fileData(handle, entry.size);
         const remainder = entry.size % BLOCK_BYTES;
@@ -86,13 +91,13 @@ export function* zeros(count: number): Generator<Buffer, void, undefined> {
   }
 }
 
-function* memberHeader(entry: ArchiveEntry): Generator<Buffer, void, undefined> {
+function* memberHeader(entry: ArchiveEntry, ustarSizeMax: number): Generator<Buffer, void, undefined> {
   const name = entry.isDirectory ? `${entry.name}/` : entry.name;
   const size = entry.isDirectory ? 0 : entry.size;
   const split = splitUstarName(name);
   const pax: Array<[string, string]> = [];
   if (split === null) pax.push(['path', name]);
-  if (size > USTAR_MAX_SIZE) pax.push(['size', String(size)]);
+  if (size > ustarSizeMax) pax.push(['size', String(size)]);
   const mtimeSeconds = Math.max(0, Math.floor(entry.mtime.getTime() / 1000));
   if (pax.length > 0) {
     const records = Buffer.from(pax.map(([key, value]) => paxRecord(key, value)).join(''), 'utf8');
@@ -112,7 +117,7 @@ function* memberHeader(entry: ArchiveEntry): Generator<Buffer, void, undefined> 
     name: split?.name ?? asciiFallback(name).slice(-NAME_BYTES),
     prefix: split?.prefix ?? '',
     mode: entry.mode & 0o7777,
-    size: size > USTAR_MAX_SIZE ? 0 : size,
+    size: size > ustarSizeMax ? 0 : size,
     mtimeSeconds,
     type: entry.isDirectory ? TYPE_DIRECTORY : TYPE_FILE,
   });

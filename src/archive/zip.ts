@@ -37,6 +37,23 @@ export interface ArchiveWriterOptions {
   isCompressedAlready?: (name: string) => boolean;
   /** A file that cannot be opened is left out; this is told why. */
   onSkip?: (entry: ArchiveEntry, error: unknown) => void;
+  /** Where fixed-width fields overflow; only tests change these (to reach ZIP64 and pax with small data). */
+  formatLimits?: Partial<ArchiveFormatLimits>;
+}
+
+/**
+ * The values at which an archive format's fixed-width fields no longer suffice and the writer switches to
+ * its extension (ZIP64, a pax record). The defaults are the fields' own limits.
+ */
+export interface ArchiveFormatLimits {
+  /** ZIP sizes and offsets at or above this go in ZIP64 fields (APPNOTE §4.5.3). */
+  zipFieldMax: number;
+  /** ZIP entry counts at or above this need the ZIP64 end records (APPNOTE §4.3.14). */
+  zipEntryCountMax: number;
+  /** A ZIP entry of at least this many bytes gets ZIP64 fields in its local header. */
+  zip64EntryFromStart: number;
+  /** tar sizes above this go in a pax `size` record (ustar's 11 octal digits). */
+  ustarSizeMax: number;
 }
 
 /**
@@ -87,6 +104,15 @@ const UINT32_MAX = 0xffffffff;
  * deflated size is known, and deflate can grow incompressible data slightly, so leave a margin.
  */
 const ZIP64_ENTRY_THRESHOLD = UINT32_MAX - 64 * 1024 * 1024;
+/** 11 octal digits: sizes up to 8 GiB - 1 fit the ustar field; larger ones go in a pax `size` record. */
+export const USTAR_MAX_SIZE = 0o77777777777;
+
+export const DEFAULT_FORMAT_LIMITS: ArchiveFormatLimits = {
+  zipFieldMax: UINT32_MAX,
+  zipEntryCountMax: UINT16_MAX,
+  zip64EntryFromStart: ZIP64_ENTRY_THRESHOLD,
+  ustarSizeMax: USTAR_MAX_SIZE,
+};
 
 /** MS-DOS dates start in 1980 (APPNOTE §4.4.6). */
 const DOS_EPOCH_YEAR = 1980;
@@ -128,6 +154,7 @@ async function* generateZip(
   entries: AsyncIterable<ArchiveEntry>,
   options: ArchiveWriterOptions,
 ): AsyncGenerator<Buffer, void, undefined> {
+  const limits = { ...DEFAULT_FORMAT_LIMITS, ...options.formatLimits };
   const records: CentralRecord[] = [];
   let offset = 0;
   for await (const entry of entries) {
@@ -152,7 +179,7 @@ async function* generateZip(
       uncompressedSize: 0,
       offset,
       mode: entry.mode & 0o7777,
-      zip64: entry.size >= ZIP64_ENTRY_THRESHOLD,
+      zip64: entry.size >= limits.zip64EntryFromStart,
     };
     try {
       const header = localFileHeader(record);
@@ -175,11 +202,11 @@ async function* generateZip(
   }
   const centralStart = offset;
   for (const record of records) {
-    const header = centralDirectoryHeader(record);
+    const header = centralDirectoryHeader(record, limits);
     yield header;
     offset += header.length;
   }
-  yield endOfCentralDirectory(records.length, centralStart, offset - centralStart);
+  yield endOfCentralDirectory(records.length, centralStart, offset - centralStart, limits);
 }
 
 /** Yields the entry's data, stored or deflated, and records its CRC and sizes; returns the bytes yielded. */
@@ -261,13 +288,15 @@ function dataDescriptor(record: CentralRecord): Buffer {
   return descriptor;
 }
 
-function centralDirectoryHeader(record: CentralRecord): Buffer {
+function centralDirectoryHeader(record: CentralRecord, limits: ArchiveFormatLimits): Buffer {
   // APPNOTE §4.5.3: only the fields that overflow go in the ZIP64 extra, in this order.
   const overflow: number[] = [];
   const sizesOverflow =
-    record.zip64 || record.uncompressedSize >= UINT32_MAX || record.compressedSize >= UINT32_MAX;
+    record.zip64 ||
+    record.uncompressedSize >= limits.zipFieldMax ||
+    record.compressedSize >= limits.zipFieldMax;
   if (sizesOverflow) overflow.push(record.uncompressedSize, record.compressedSize);
-  const offsetOverflows = record.offset >= UINT32_MAX;
+  const offsetOverflows = record.offset >= limits.zipFieldMax;
   if (offsetOverflows) overflow.push(record.offset);
   const extras = [extendedTimestampExtra(record.unixSeconds)];
   if (overflow.length > 0) extras.push(zip64Extra(overflow));
@@ -296,8 +325,16 @@ function centralDirectoryHeader(record: CentralRecord): Buffer {
   return Buffer.concat([header, record.name, extra]);
 }
 
-function endOfCentralDirectory(count: number, centralStart: number, centralSize: number): Buffer {
-  const needsZip64 = count >= UINT16_MAX || centralStart >= UINT32_MAX || centralSize >= UINT32_MAX;
+function endOfCentralDirectory(
+  count: number,
+  centralStart: number,
+  centralSize: number,
+  limits: ArchiveFormatLimits,
+): Buffer {
+  const countOverflows = count >= limits.zipEntryCountMax;
+  const startOverflows = centralStart >= limits.zipFieldMax;
+  const sizeOverflows = centralSize >= limits.zipFieldMax;
+  const needsZip64 = countOverflows || startOverflows || sizeOverflows;
   const parts: Buffer[] = [];
   if (needsZip64) {
     // APPNOTE §4.3.14 and §4.3.15: the ZIP64 end record, then the locator pointing back at it.
@@ -323,10 +360,11 @@ function endOfCentralDirectory(count: number, centralStart: number, centralSize:
   end.writeUInt32LE(END_OF_CENTRAL_DIRECTORY_SIGNATURE, 0);
   end.writeUInt16LE(0, 4);
   end.writeUInt16LE(0, 6);
-  end.writeUInt16LE(Math.min(count, UINT16_MAX), 8);
-  end.writeUInt16LE(Math.min(count, UINT16_MAX), 10);
-  end.writeUInt32LE(Math.min(centralSize, UINT32_MAX), 12);
-  end.writeUInt32LE(Math.min(centralStart, UINT32_MAX), 16);
+  // An overflowing field holds all ones: readers then take the value from the ZIP64 end record.
+  end.writeUInt16LE(countOverflows ? UINT16_MAX : count, 8);
+  end.writeUInt16LE(countOverflows ? UINT16_MAX : count, 10);
+  end.writeUInt32LE(sizeOverflows ? UINT32_MAX : centralSize, 12);
+  end.writeUInt32LE(startOverflows ? UINT32_MAX : centralStart, 16);
   end.writeUInt16LE(0, 20);
   parts.push(end);
   return Buffer.concat(parts);

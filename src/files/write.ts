@@ -37,8 +37,10 @@ export class WriteRefusal extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** The file-system error this refusal stands for, when it was not a rule of ours. */
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
     this.name = 'WriteRefusal';
   }
 }
@@ -125,7 +127,7 @@ export function refusalFor(error: unknown): WriteRefusal {
     case 'ENOSPC':
     case 'EDQUOT':
       // RFC 4918 §11.5: the server cannot store the representation.
-      return new WriteRefusal(507, 'the disk is full; nothing was kept');
+      return new WriteRefusal(507, 'the disk is full; nothing was kept', error);
     case 'EACCES':
     case 'EPERM':
       return new WriteRefusal(403, 'the server has no permission to write here');
@@ -143,7 +145,7 @@ export function refusalFor(error: unknown): WriteRefusal {
     case 'ENAMETOOLONG':
       return new WriteRefusal(400, 'the name is too long for the file system');
     default:
-      return new WriteRefusal(500, 'the file could not be written');
+      return new WriteRefusal(500, 'the file could not be written', error);
   }
 }
 

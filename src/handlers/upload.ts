@@ -27,6 +27,8 @@ import { errorResponse } from './errors.js';
 export interface UploadOptions extends ResolveOptions {
   /** Largest file (and largest request body) accepted; 413 beyond. */
   maxBytes: number;
+  /** Told about failures that are the server's, not the client's (the 500s and 507s of unexpected errors). */
+  logError?: (error: unknown, context: string) => void;
 }
 
 /** The methods `--upload` turns on, in the order Allow lists them. */
@@ -64,6 +66,11 @@ export function createUploadHandler(options: UploadOptions) {
       }
     } catch (error) {
       const refusal = refusalFor(error);
+      // A refusal we chose, or a body the client broke off, is the client's story; an unexpected error
+      // that ends in a 5xx is the server's and goes to its log (the client only gets a generic line).
+      if (refusal.status >= 500 && refusal.cause !== undefined && !request.body?.errored) {
+        options.logError?.(refusal.cause, `${request.method} ${request.path}`);
+      }
       request.body?.resume();
       // An unread body would have to be skipped before the next request; closing is cheaper and surer.
       const response = fail(request, refusal);

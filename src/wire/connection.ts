@@ -16,7 +16,7 @@ import {
   INVALID_RESPONSE_MESSAGE,
   renderErrorSafely,
 } from './error-response.js';
-import { ProtocolError } from './errors.js';
+import { ProtocolError, type ProtocolErrorCode } from './errors.js';
 import { FILE_OPEN_FAILED_MESSAGE, type FileBody, openFileBody } from './file-body.js';
 import type { WireLimits } from './limits.js';
 import {
@@ -49,6 +49,9 @@ const CONNECTION_KEEP_ALIVE = Buffer.from('Connection: keep-alive\r\n', 'latin1'
 export type DeadlineKind = 'none' | 'headers' | 'keep-alive' | 'body' | 'send' | 'closing';
 
 /** What the connection reports about each finished exchange (access logs, tracing). */
+/** At shutdown, how long a connection that has not sent any request yet may take to start one. */
+export const SHUTDOWN_FIRST_REQUEST_GRACE_MS = 1000;
+
 export interface ExchangeRecord {
   request: RequestHead | null;
   status: number;
@@ -57,6 +60,8 @@ export interface ExchangeRecord {
   startedAt: number;
   finishedAt: number;
   remoteAddress: string;
+  /** The protocol error the wire answered this exchange with, if it was one (tests and traces read it). */
+  errorCode?: ProtocolErrorCode;
   /** Set for exchanges on an HTTP/2 stream (the `request` head then has `version: '2'`). */
   protocol?: 'HTTP/2';
 }
@@ -123,6 +128,13 @@ interface Exchange {
   status: number;
   bytesSent: number;
   activeStream: Readable | null;
+  /** The protocol error the wire answered with (the client's fault). */
+  protocolError: ProtocolError | null;
+  /**
+   * What the request body failed with because of the client (a broken framing rule, a stall, a client
+   * that left). The wire has dealt with it, so a handler failing with it is no server error to log.
+   */
+  bodyFailure: Error | null;
 }
 
 /** A new exchange for a parsed head, or for an error answered before any head could be parsed. */
@@ -137,6 +149,8 @@ function newExchange(head: RequestHead | null, close: boolean): Exchange {
     status: 0,
     bytesSent: 0,
     activeStream: null,
+    protocolError: null,
+    bodyFailure: null,
   };
 }
 
@@ -222,7 +236,17 @@ export class Connection {
   /** Finish what is in progress, then close (graceful shutdown). */
   closeWhenIdle(): void {
     this.closeAfterResponse = true;
-    if (this.isIdle) this.endSocket();
+    if (!this.isIdle) return;
+    if (this.requestsServed > 0) {
+      this.endSocket();
+      return;
+    }
+    // Not yet asked is not idle between requests: a client that has just connected is about to ask, so
+    // its request is answered (with Connection: close) if it starts within a short grace. A connection
+    // opened only in case (a browser's preconnect) does not hold the shutdown any longer than that.
+    const remaining = this.deadline - Date.now();
+    if (remaining > SHUTDOWN_FIRST_REQUEST_GRACE_MS)
+      this.setDeadline('keep-alive', SHUTDOWN_FIRST_REQUEST_GRACE_MS);
   }
 
   destroy(): void {
@@ -245,7 +269,8 @@ export class Connection {
       return;
     }
     if (kind === 'body' && this.exchange !== null && !this.exchange.answered) {
-      this.bodyStream?.destroy(new Error('request body timed out'));
+      this.exchange.bodyFailure = new Error('request body timed out');
+      this.bodyStream?.destroy(this.exchange.bodyFailure);
       this.bodyStream = null;
       this.answerWithError(
         this.exchange,
@@ -500,6 +525,7 @@ export class Connection {
       this.bodyStream = null;
     }
     const exchange = this.exchange;
+    if (exchange !== null) exchange.bodyFailure = error;
     if (exchange !== null && !exchange.answered) this.answerWithError(exchange, error);
     else if (exchange === null) this.destroy();
     else exchange.close = true;
@@ -527,6 +553,7 @@ export class Connection {
   }
 
   private answerWithError(exchange: Exchange, error: ProtocolError): void {
+    exchange.protocolError = error;
     if (error.closeConnection) exchange.close = true;
     this.respond(exchange, this.errorResponse(error.status, error.message, exchange.head));
   }
@@ -552,10 +579,14 @@ export class Connection {
   }
 
   private handlerFailed(exchange: Exchange, error: unknown): void {
-    this.options.logError(
-      error,
-      `handler for ${exchange.head?.method ?? '?'} ${exchange.head?.target ?? '?'}`,
-    );
+    // A handler that fails because the body it was reading broke a framing rule has nothing to report:
+    // the wire has answered that error to the client already.
+    if (error !== exchange.bodyFailure) {
+      this.options.logError(
+        error,
+        `handler for ${exchange.head?.method ?? '?'} ${exchange.head?.target ?? '?'}`,
+      );
+    }
     if (exchange !== this.exchange || this.closed) return;
     if (exchange.answered) {
       this.destroy();
@@ -845,6 +876,7 @@ export class Connection {
       startedAt: exchange.startedAt,
       finishedAt: Date.now(),
       remoteAddress: this.remoteAddress,
+      ...(exchange.protocolError === null ? {} : { errorCode: exchange.protocolError.code }),
     });
     if (this.readingBody) {
       // The handler answered without reading all of the body.
@@ -906,7 +938,9 @@ export class Connection {
     this.exchange = null;
     if (exchange?.activeStream) exchange.activeStream.destroy();
     if (this.bodyStream !== null) {
-      this.bodyStream.destroy(new Error('client closed the connection'));
+      const failure = new Error('client closed the connection');
+      if (exchange !== null) exchange.bodyFailure = failure;
+      this.bodyStream.destroy(failure);
       this.bodyStream = null;
     }
     this.input = null;

@@ -152,7 +152,11 @@ export class WireServer implements ConnectionRegistry {
 
   private accept(socket: net.Socket): void {
     if (this.closing !== null) {
-      socket.destroy();
+      // Handed over after shutdown began (a cluster primary's last connection to a retiring worker): its
+      // request is answered, then the connection closes. Dropping it would lose a request mid-restart.
+      const connection = new Connection(socket, this.connectionOptions, this);
+      this.connections.add(connection);
+      connection.closeWhenIdle();
       return;
     }
     if (this.connections.size >= this.maxConnections) {

@@ -16,6 +16,8 @@ export interface ChildStats {
   peakRss: number;
   connections: number;
   errors: number;
+  /** The context of each logged error (`PUT /a.txt`, `response body`…), in order. */
+  errorContexts: string[];
   /** Failed accepts (EMFILE) reported by the listening socket. */
   acceptErrors: number;
 }
@@ -51,7 +53,16 @@ const flag = process.argv.indexOf('--child-server');
 if (flag !== -1 && process.send !== undefined) {
   const options = JSON.parse(process.argv[flag + 1] ?? '{}') as ServerOptions;
   let errors = 0;
-  const server = createServer({ ...options, port: 0, host: '127.0.0.1', logError: () => errors++ });
+  const errorContexts: string[] = [];
+  const server = createServer({
+    ...options,
+    port: 0,
+    host: '127.0.0.1',
+    logError: (_error, context) => {
+      errors++;
+      errorContexts.push(context);
+    },
+  });
   const { port } = await server.listen();
   let acceptErrors = 0;
   server.wire.server.on('error', () => acceptErrors++);
@@ -68,6 +79,7 @@ if (flag !== -1 && process.send !== undefined) {
         peakRss: peakRss(),
         connections: server.wire.connectionCount,
         errors,
+        errorContexts,
         acceptErrors,
       };
       process.send?.({ stats });

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { ServerOptions } from '../../src/server.js';
 import type { ChildStats } from './child-server.js';
+import { waitFor } from './wait.js';
 
 /** The soft limit on open files of this process (from /proc/self/limits), or Infinity when unknown. */
 export function openFileLimit(): number {
@@ -52,13 +53,12 @@ export async function openSockets(port: number, count: number, batch = 250): Pro
   return sockets;
 }
 
-/** Polls `probe` every `everyMs` until it returns true or `limitMs` passes; returns the last answer. */
-export async function waitUntil(probe: () => boolean | Promise<boolean>, limitMs: number, everyMs = 50) {
-  const until = Date.now() + limitMs;
-  for (;;) {
-    if (await probe()) return true;
-    if (Date.now() >= until) return false;
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
+/** `waitFor` that answers false instead of throwing once `limitMs` passes (stress scripts report it). */
+export async function waitUntil(probe: () => boolean | Promise<boolean>, limitMs: number): Promise<boolean> {
+  try {
+    return await waitFor(probe, 'a condition', limitMs);
+  } catch {
+    return false;
   }
 }
 
@@ -258,7 +258,7 @@ function act(port: number, action: SoakAction, options: SoakOptions, rand: () =>
           break;
         case 'abandoned-upload':
           socket.write('POST /upload HTTP/1.1\r\nHost: soak\r\nContent-Length: 100000\r\n\r\npartial');
-          setTimeout(() => finish('abandoned'), 5);
+          setImmediate(() => finish('abandoned'));
           break;
       }
     });

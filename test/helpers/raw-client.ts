@@ -3,6 +3,7 @@
  * normalisation (fetch and node:http would hide exactly what these tests look at).
  */
 import net from 'node:net';
+import { DEFAULT_DEADLINE_MS } from './wait.js';
 
 export interface RawResponse {
   version: string;
@@ -32,7 +33,7 @@ export interface ExchangeOptions {
   headResponses?: number[];
   /** Resolve only when the server closes the socket. */
   waitForClose?: boolean;
-  /** Give up after this long and resolve with what arrived. @default 5000 */
+  /** Give up after this long and resolve with what arrived. @default DEFAULT_DEADLINE_MS */
   timeoutMs?: number;
   /** Write the request in pieces of this many bytes, one per event-loop turn. */
   splitEvery?: number;
@@ -151,7 +152,7 @@ export function exchange(
       }
       socket.destroy();
     };
-    const timer = setTimeout(() => finish(true), options.timeoutMs ?? 5000);
+    const timer = setTimeout(() => finish(true), options.timeoutMs ?? DEFAULT_DEADLINE_MS);
     socket.on('data', (chunk) => {
       chunks.push(chunk);
       if (options.waitForClose) return;

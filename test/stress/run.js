@@ -199,4 +199,4 @@ for (const [label, value] of summary) console.log(`  ${String(value).padStart(8)
 console.log(failed ? 'FAILED' : 'all checks passed');
 process.exitCode = failed ? 1 : 0;
 // Sockets still open after a failure must not keep the process alive.
-setTimeout(() => process.exit(process.exitCode), 1_000).unref();
+setTimeout(() => process.exit(process.exitCode), 1_000).unref(); // deadline
