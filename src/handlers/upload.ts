@@ -64,8 +64,9 @@ export function createUploadHandler(options: UploadOptions) {
       }
     } catch (error) {
       const refusal = refusalFor(error);
-      request.body?.resume();
-      // An unread body would have to be skipped before the next request; closing is cheaper and surer.
+      // The body is left alone: a client waiting for 100 Continue then never sends it (the wire only sends
+      // 100 when the body is first read). An unread body would have to be skipped before the next request;
+      // closing is cheaper and surer.
       const response = fail(request, refusal);
       if (request.body !== null && !request.body.readableEnded) response.close = true;
       return response;
