@@ -182,7 +182,10 @@ describe('path traversal corpus', () => {
   });
 
   test('symlinks that stay inside the root still work', async () => {
-    const { responses } = await exchange(docroot.port, 'GET /inside-link HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    const { responses } = await exchange(
+      docroot.port,
+      'GET /inside-link HTTP/1.1\r\nHost: localhost\r\n\r\n',
+    );
     assert.equal(responses[0]?.status, 200);
     assert.equal(responses[0]?.body.toString(), 'sub file');
   });
@@ -191,7 +194,10 @@ describe('path traversal corpus', () => {
     const refused = await exchange(docroot.port, 'GET /escape-file HTTP/1.1\r\nHost: localhost\r\n\r\n');
     assert.equal(refused.responses[0]?.status, 403);
     const following = await startDocroot({ root: docroot.server.root, followSymlinks: true });
-    const { responses } = await exchange(following.port, 'GET /escape-file HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    const { responses } = await exchange(
+      following.port,
+      'GET /escape-file HTTP/1.1\r\nHost: localhost\r\n\r\n',
+    );
     assert.equal(responses[0]?.body.toString(), CANARY);
     await following.close();
   });
