@@ -20,6 +20,7 @@ import {
   type WriteTarget,
   writeFileAtomically,
 } from '../files/write.js';
+import { sameOriginPath } from '../http/location.js';
 import { chooseMediaType } from '../http/negotiate.js';
 import type { HttpRequest, ResponseDescription } from '../wire/message.js';
 import { errorResponse } from './errors.js';
@@ -202,7 +203,7 @@ export function createUploadHandler(options: UploadOptions) {
     await checkFolder(decoded);
     if (request.body === null) throw new WriteRefusal(400, 'the form has no body');
     const saved = await saveFormFiles(request.body, contentType, decoded);
-    const location = request.path;
+    const location = sameOriginPath(request.path);
     const wantsJson =
       chooseMediaType(request.headers.accept, ['text/html', 'application/json']) === 'application/json';
     if (wantsJson) {
@@ -315,8 +316,9 @@ function bodyOf(request: HttpRequest): Readable {
   return request.body ?? Readable.from([]);
 }
 
-function written(created: boolean, location: string): ResponseDescription {
+function written(created: boolean, requestPath: string): ResponseDescription {
   if (!created) return { status: 204 };
+  const location = sameOriginPath(requestPath);
   return {
     status: 201,
     headers: { Location: location, 'Content-Type': 'text/plain; charset=utf-8' },
