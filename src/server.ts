@@ -178,6 +178,15 @@ function readAccessCheck(gate: LazyAuthGate): (request: HttpRequest, urlPath: st
   };
 }
 
+/** The real path when it exists, else the path as given (a folder that may be made later). */
+function realOrSelf(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return file;
+  }
+}
+
 /** The real absolute path of a document root, or a RootError saying what is wrong with it. */
 export function resolveRoot(root: string): string {
   const absolute = path.resolve(root);
@@ -235,11 +244,19 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
   let writeHandler: WriteHandler | undefined;
   const maxUploadBytes = options.upload?.maxBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
   if (options.upload !== undefined) {
+    if (options.cgi !== undefined && Object.keys(options.cgi.interpreters ?? {}).length > 0) {
+      throw new TypeError(
+        'upload with cgi.interpreters would let anyone who may write upload a script and run it; use cgi.dir (never writable by uploads) instead',
+      );
+    }
+    const cgiDir =
+      options.cgi === undefined ? null : options.cgi.dir === undefined ? 'cgi-bin' : options.cgi.dir;
     const uploadOptions = {
       root,
       dotfiles: options.dotfiles ?? false,
       followSymlinks: options.followSymlinks ?? false,
       maxBytes: maxUploadBytes,
+      ...(cgiDir !== null ? { scriptDir: realOrSelf(path.join(root, cgiDir)) } : {}),
     };
     let handleWrite: WriteHandler['handle'] | null = null;
     // Loaded on the first write, so servers that only read never pay for it.

@@ -63,9 +63,17 @@ export interface WriteTarget {
  * RFC 4918 §9.7.1 says for PUT and §9.3.1 for MKCOL); hidden names need `dotfiles`; a symlink leading out of
  * the root is refused unless `followSymlinks`, exactly as for reads.
  */
+export interface WriteOptions extends ResolveOptions {
+  /**
+   * The real path of a folder whose scripts run (the CGI folder): nothing in it may be written, so that an
+   * upload can never become a program.
+   */
+  scriptDir?: string;
+}
+
 export async function resolveWriteTarget(
   decoded: Extract<DecodedPath, { kind: 'ok' }>,
-  options: ResolveOptions,
+  options: WriteOptions,
 ): Promise<WriteTarget | WriteRefusal> {
   const segments = decoded.segments;
   const name = segments[segments.length - 1];
@@ -93,6 +101,9 @@ export async function resolveWriteTarget(
   if (!isInside(options.root, entryPath)) {
     return new WriteRefusal(400, 'the path leads outside the document root');
   }
+  if (options.scriptDir !== undefined && touchesFolder(options.scriptDir, parent.filePath, entryPath)) {
+    return new WriteRefusal(403, 'the CGI folder is never written by uploads: its files run as programs');
+  }
   let existing: ExistingKind = 'none';
   let filePath = entryPath;
   let size = 0;
@@ -116,6 +127,16 @@ export async function resolveWriteTarget(
     if (code !== 'ENOENT') return refusalFor(error);
   }
   return { parentDir: path.dirname(filePath), filePath, entryPath, name, existing, size };
+}
+
+/**
+ * Whether a write to `entryPath` (in the real folder `parentDir`) would change `folder` or anything in it.
+ * Compared ignoring case, so that on a case-insensitive disk `/CGI-BIN/x` is caught too.
+ */
+function touchesFolder(folder: string, parentDir: string, entryPath: string): boolean {
+  const guarded = folder.toLowerCase();
+  const parent = parentDir.toLowerCase();
+  return entryPath.toLowerCase() === guarded || parent === guarded || parent.startsWith(guarded + path.sep);
 }
 
 /** The status and reason for a failed file-system call: the disk is full, or we may not write there. */

@@ -9,13 +9,14 @@
  */
 import { mkdir, open, rmdir, unlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import type { DecodedPath, ResolveOptions } from '../files/resolve.js';
+import type { DecodedPath } from '../files/resolve.js';
 import {
   copyInto,
   isUploadTempName,
   MAX_FILE_NAME_BYTES,
   refusalFor,
   resolveWriteTarget,
+  type WriteOptions,
   WriteRefusal,
   type WriteTarget,
   writeFileAtomically,
@@ -25,7 +26,7 @@ import { chooseMediaType } from '../http/negotiate.js';
 import type { HttpRequest, ResponseDescription } from '../wire/message.js';
 import { errorResponse } from './errors.js';
 
-export interface UploadOptions extends ResolveOptions {
+export interface UploadOptions extends WriteOptions {
   /** Largest file (and largest request body) accepted; 413 beyond. */
   maxBytes: number;
 }
