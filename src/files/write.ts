@@ -6,7 +6,18 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, lstat, open, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import {
+  copyFile,
+  type FileHandle,
+  link,
+  lstat,
+  open,
+  realpath,
+  rename,
+  stat,
+  unlink,
+} from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -174,6 +185,14 @@ export interface AtomicWriteResult {
   readonly bytes: number;
 }
 
+export interface AtomicWriteOptions {
+  /**
+   * Never replace (`If-None-Match: *`): the complete file is linked into place with link(2), which fails
+   * when the name exists, so of concurrent creators exactly one wins and the others get 412.
+   */
+  createOnly?: boolean;
+}
+
 /**
  * Streams `source` into a new temporary file beside `target`, fsyncs it, and renames it over `target`
  * (rename(2) is atomic within one file system). Anything going wrong — the source erroring because the
@@ -184,6 +203,7 @@ export async function writeFileAtomically(
   target: string,
   source: Readable,
   maxBytes: number,
+  writeOptions: AtomicWriteOptions = {},
 ): Promise<AtomicWriteResult> {
   const tempPath = path.join(
     path.dirname(target),
@@ -197,6 +217,12 @@ export async function writeFileAtomically(
     await handle.sync();
     await handle.close();
     handle = null;
+    if (writeOptions.createOnly === true) {
+      await placeWithoutReplacing(tempPath, target);
+      await unlink(tempPath).catch(() => {});
+      await syncDirectory(path.dirname(target));
+      return { created: true, bytes };
+    }
     const created = await stat(target).then(
       () => false,
       () => true,
@@ -211,6 +237,34 @@ export async function writeFileAtomically(
     await unlink(tempPath).catch(() => {});
     throw refusalFor(error);
   }
+}
+
+/** Error codes of file systems without hard links (FAT, some network and FUSE file systems). */
+const NO_HARD_LINKS: ReadonlySet<string> = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK']);
+
+/**
+ * Puts the finished temporary file at `target` only if nothing is there: link(2) fails with EEXIST when
+ * the name exists, atomically. Without hard links, an exclusive copy (O_EXCL) decides the same race.
+ */
+async function placeWithoutReplacing(tempPath: string, target: string): Promise<void> {
+  try {
+    await link(tempPath, target);
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') throw existsRefusal();
+    if (!NO_HARD_LINKS.has(code)) throw error;
+  }
+  try {
+    await copyFile(tempPath, target, fsConstants.COPYFILE_EXCL);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw existsRefusal();
+    throw error;
+  }
+}
+
+function existsRefusal(): WriteRefusal {
+  return new WriteRefusal(412, 'If-None-Match: * was sent and the file already exists');
 }
 
 /**

@@ -98,10 +98,13 @@ export function createUploadHandler(options: UploadOptions) {
     if (where.existing === 'directory') throw new WriteRefusal(409, 'a folder of that name exists');
     if (where.existing === 'other') throw new WriteRefusal(409, 'only regular files can be replaced');
     // RFC 9110 §13.1.2: "If-None-Match: *" asks to create only, never to replace.
-    if (request.headers['if-none-match']?.trim() === '*' && where.existing !== 'none') {
+    const createOnly = request.headers['if-none-match']?.trim() === '*';
+    if (createOnly && where.existing !== 'none') {
       throw new WriteRefusal(412, 'If-None-Match: * was sent and the file already exists');
     }
-    const result = await writeFileAtomically(where.filePath, bodyOf(request), options.maxBytes);
+    const result = await writeFileAtomically(where.filePath, bodyOf(request), options.maxBytes, {
+      createOnly: createOnly,
+    });
     return written(result.created, request.path);
   }
 
@@ -153,16 +156,31 @@ export function createUploadHandler(options: UploadOptions) {
         `the file would be larger than the upload limit of ${options.maxBytes} bytes`,
       );
     }
-    const handle = await open(where.filePath, 'r+');
-    try {
-      const bytes = await copyInto(handle, bodyOf(request), offset, options.maxBytes);
-      if (total !== null && offset + bytes === total) await handle.truncate(total);
-      await handle.sync();
-      const size = (await handle.stat()).size;
-      return { status: 204, headers: { 'X-Upload-Size': String(size) } };
-    } finally {
-      await handle.close().catch(() => {});
-    }
+    const append = updateRange === UPDATE_RANGE_APPEND;
+    // One piece at a time per file: an append starts where the previous piece ended, so concurrent
+    // appends each keep all their bytes (and O_APPEND keeps them whole even across --workers processes).
+    return oneAtATime(where.filePath, async () => {
+      const handle = await open(where.filePath, append ? 'a' : 'r+');
+      try {
+        const size = (await handle.stat()).size;
+        const start = append ? size : offset;
+        if (start > size) {
+          const refusal = new WriteRefusal(
+            416,
+            `the piece starts at ${start} but the file has only ${size} bytes`,
+          );
+          return fail(request, refusal, { 'Content-Range': `bytes */${size}` });
+        }
+        checkDeclaredLength(request, start);
+        const bytes = await copyInto(handle, bodyOf(request), start, options.maxBytes);
+        if (total !== null && start + bytes === total) await handle.truncate(total);
+        await handle.sync();
+        const after = (await handle.stat()).size;
+        return { status: 204, headers: { 'X-Upload-Size': String(after) } };
+      } finally {
+        await handle.close().catch(() => {});
+      }
+    });
   }
 
   /** RFC 9110 §9.3.5: a file, or an empty folder (there is no recursive delete). */
@@ -310,6 +328,23 @@ export function createUploadHandler(options: UploadOptions) {
     if (failure !== null) throw refusalFor(failure);
     return saved;
   }
+}
+
+/** The queue of writes in progress per real file path (entries are removed when their queue empties). */
+const fileQueues = new Map<string, Promise<void>>();
+
+/** Runs `work` after every earlier piece of work for `key` has finished (succeeded or failed). */
+function oneAtATime<T>(key: string, work: () => Promise<T>): Promise<T> {
+  const run = (fileQueues.get(key) ?? Promise.resolve()).then(work);
+  const tail = run.then(
+    () => {},
+    () => {},
+  );
+  fileQueues.set(key, tail);
+  void tail.then(() => {
+    if (fileQueues.get(key) === tail) fileQueues.delete(key);
+  });
+  return run;
 }
 
 /** The request body, or an empty stream for a bodiless PUT (an empty file). */
