@@ -3,7 +3,7 @@
  * node's https client trusting exactly that certificate, curl --insecure, and clients that get it wrong.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -139,22 +139,61 @@ describe('HTTPS with tls: { selfSigned: true }', () => {
     assert.equal(env.REQUEST_SCHEME, 'https');
   });
 
-  test('plain HTTP sent to the HTTPS port is dropped, logged, and the server carries on', async () => {
-    const closed = await new Promise<boolean>((resolve) => {
+  test('plain HTTP sent to the HTTPS port gets a 400 saying so, then the connection closes', async () => {
+    const { raw, closed } = await new Promise<{ raw: string; closed: boolean }>((resolve) => {
+      let raw = '';
       const socket = net.connect(docroot.port, '127.0.0.1', () => {
         socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
       });
+      socket.on('data', (chunk: Buffer) => {
+        raw += chunk.toString('latin1');
+      });
+      socket.on('error', () => {});
+      socket.on('close', () => resolve({ raw, closed: true }));
+    });
+    assert.ok(closed);
+    assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(raw, /\r\nConnection: close\r\n/);
+    assert.ok(
+      raw.endsWith(
+        '\r\n\r\n400 Bad Request: this port speaks HTTPS, and the request came as plain HTTP; use https://\n',
+      ),
+      raw,
+    );
+    // The server carries on with TLS clients.
+    assert.equal((await httpsGet(docroot.port, '/text.txt', ca)).status, 200);
+  });
+
+  test('curl http:// to the HTTPS port shows the 400 and its reason', {
+    skip: hasCurl() ? false : 'curl not installed',
+  }, async () => {
+    // Asynchronously: the server runs in this process.
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile(
+        'curl',
+        ['-sS', '-w', '\n%{http_code}', `http://127.0.0.1:${docroot.port}/text.txt`],
+        { timeout: 20_000 },
+        (error, out, err) =>
+          error === null ? resolve(out) : reject(new Error(`curl failed: ${err || error.message}`)),
+      );
+    });
+    assert.equal(
+      stdout,
+      '400 Bad Request: this port speaks HTTPS, and the request came as plain HTTP; use https://\n\n400',
+    );
+  });
+
+  test('bytes that are neither TLS nor HTTP still fail the handshake, logged, and the server carries on', async () => {
+    const closed = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(docroot.port, '127.0.0.1', () => {
+        socket.write(Buffer.from([0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07]));
+      });
       socket.on('error', () => {});
       socket.on('close', () => resolve(true));
-      setTimeout(() => resolve(false), 3000).unref();
     });
     assert.ok(closed, 'the connection was closed');
-    const answer = await httpsGet(docroot.port, '/text.txt', ca);
-    assert.equal(answer.status, 200);
-    assert.ok(
-      docroot.errors.some((e) => String(e).includes('plain HTTP')),
-      `logged: ${docroot.errors.map(String).join(' | ')}`,
-    );
+    assert.equal((await httpsGet(docroot.port, '/text.txt', ca)).status, 200);
+    assert.ok(docroot.errors.length > 0, 'the failed handshake was logged');
   });
 
   test('a client that refuses the certificate does not disturb the server', async () => {
@@ -269,3 +308,7 @@ describe('docroot --tls-cert/--tls-key and --tls-self-signed', () => {
 });
 
 const FIXTURE_ROOT_PATH = new URL('../../test/fixtures/root/', import.meta.url).pathname;
+
+function hasCurl(): boolean {
+  return spawnSync('curl', ['--version']).status === 0;
+}
