@@ -147,6 +147,29 @@ describe('Host on a loopback server (DNS rebinding)', () => {
     assert.equal(absolute.status, 421);
   });
 
+  test('curl through a rebound name (--resolve evil.example to 127.0.0.1) gets 421', {
+    skip: curlMissing(),
+  }, async () => {
+    const out = await run('curl', [
+      '-sS',
+      '-w',
+      '%{http_code}',
+      '--resolve',
+      `evil.example:${docroot.port}:127.0.0.1`,
+      `http://evil.example:${docroot.port}/index.html`,
+    ]);
+    assert.match(out, /^421 Misdirected Request: the Host "evil.example" does not name this server.*\n421$/);
+    const own = await run('curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      `http://localhost:${docroot.port}/index.html`,
+    ]);
+    assert.equal(own, '200');
+  });
+
   test('localhost names, addresses and --allowed-host names are served', async () => {
     for (const host of [
       'localhost',

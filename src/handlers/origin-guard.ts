@@ -82,11 +82,29 @@ function crossOriginReason(request: HttpRequest): string | null {
   return url.host === own ? null : `its Origin ${origin} is not this server (${request.authority})`;
 }
 
+/** Authorities already found allowed, so the hot path pays one set lookup (bounded: cleared when full). */
+const KNOWN_GOOD_AUTHORITIES = 64;
+
 /** The refusal for a request that fails either check, or null. */
-export function checkOrigin(request: HttpRequest, options: OriginGuardOptions): ResponseDescription | null {
-  if (options.allowedHosts !== null && options.allowedHosts !== true && request.authority !== '') {
-    const host = hostOfAuthority(request.authority);
-    if (!hostAllowed(host, options.allowedHosts)) {
+export function checkOrigin(
+  request: HttpRequest,
+  options: OriginGuardOptions,
+  allowedAuthorities?: Set<string>,
+): ResponseDescription | null {
+  const authority = request.authority;
+  if (
+    options.allowedHosts !== null &&
+    options.allowedHosts !== true &&
+    authority !== '' &&
+    allowedAuthorities?.has(authority) !== true
+  ) {
+    const host = hostOfAuthority(authority);
+    if (hostAllowed(host, options.allowedHosts)) {
+      if (allowedAuthorities !== undefined) {
+        if (allowedAuthorities.size >= KNOWN_GOOD_AUTHORITIES) allowedAuthorities.clear();
+        allowedAuthorities.add(authority);
+      }
+    } else {
       // RFC 9110 §15.5.20: 421, this server is not the one for that authority.
       return refuse(
         request,
@@ -116,5 +134,6 @@ function refuse(request: HttpRequest, status: number, message: string): Response
 }
 
 export function withOriginGuard(inner: RequestHandler, options: OriginGuardOptions): RequestHandler {
-  return (request) => checkOrigin(request, options) ?? inner(request);
+  const allowedAuthorities = new Set<string>();
+  return (request) => checkOrigin(request, options, allowedAuthorities) ?? inner(request);
 }
