@@ -270,6 +270,8 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
   }
   if (options.auth !== undefined) checkAuthRules(options.auth);
   const authRules = options.auth !== undefined && options.auth.length > 0 ? options.auth : null;
+  // Detected once at start: rule prefixes must compare the way this disk compares names.
+  const caseInsensitive = authRules !== null && (options.caseInsensitive ?? detectCaseInsensitive(root));
   const authGate =
     authRules === null
       ? null
@@ -278,7 +280,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
           return createAuthGate({
             rules: authRules,
             ...(options.authRate !== undefined ? { rate: options.authRate } : {}),
-            caseInsensitive: options.caseInsensitive ?? detectCaseInsensitive(root),
+            caseInsensitive,
             realSegments: (segments) => realUrlSegments(root, segments),
           });
         });

@@ -257,16 +257,18 @@ export function createAuthGate(options: AuthGateOptions | readonly AuthRule[]): 
       }
     }
     const deny = (refusal: Refusal) => refuse(request, refusal);
-    if (REPLACING_METHODS.has(request.method)) {
-      for (const governing of governingSets) {
-        const own = governing[0];
-        if (own !== undefined && own.segments.length > 0 && own.segments.length === folded.length) {
-          return deny({
-            status: 403,
-            message: `${own.rule.pathPrefix} is the folder an --auth rule applies to; it cannot itself be replaced or removed`,
-          });
-        }
-      }
+    // Only the requested path: removing a symlink that leads into a rule's folder removes the link alone.
+    const own = governingSets[0]![0];
+    if (
+      REPLACING_METHODS.has(request.method) &&
+      own !== undefined &&
+      own.segments.length > 0 &&
+      own.segments.length === folded.length
+    ) {
+      return deny({
+        status: 403,
+        message: `${own.rule.pathPrefix} is the folder an --auth rule applies to; it cannot itself be replaced or removed`,
+      });
     }
     const credentials = parseBasicCredentials(request.headers.authorization);
     if (credentials !== null && Buffer.byteLength(credentials.password, 'utf8') > MAX_PASSWORD_BYTES) {
