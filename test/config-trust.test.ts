@@ -9,6 +9,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, wri
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { parseCommandLine } from '../src/cli/args.js';
 import { ConfigError, checkConfig, HARMLESS_KEYS } from '../src/cli/config.js';
 import { exchange } from './helpers/raw-client.js';
 import { startDocroot } from './helpers/servers.js';
@@ -175,5 +176,35 @@ describe('uploads and CGI', () => {
       await docroot.close();
       rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the access flags', () => {
+  test('--auth-rate and --allowed-host parse, and bad values are one line', () => {
+    const command = parseCommandLine([
+      '--auth-rate',
+      '5/30s',
+      '--allowed-host',
+      'Docs.Test',
+      '--allowed-host',
+      '.example.com',
+    ]);
+    assert.equal(command.kind, 'serve');
+    if (command.kind !== 'serve') return;
+    assert.deepEqual(command.options.authRate, { failures: 5, windowMs: 30_000 });
+    assert.deepEqual(command.options.allowedHosts, ['docs.test', '.example.com']);
+    assert.equal(
+      (parseCommandLine(['--auth-rate', 'off']) as { options: { authRate: unknown } }).options.authRate,
+      false,
+    );
+    assert.equal((parseCommandLine([]) as { options: { authRate: unknown } }).options.authRate, undefined);
+    assert.deepEqual(parseCommandLine(['--auth-rate', 'lots']), {
+      kind: 'error',
+      message: '--auth-rate needs failures per window like 10/min, 5/30s or 100/hour (or off), got "lots"',
+    });
+    assert.deepEqual(parseCommandLine(['--allowed-host', 'http://x/']), {
+      kind: 'error',
+      message: '--allowed-host needs a host name like docs.test or .example.com, got "http://x/"',
+    });
   });
 });
