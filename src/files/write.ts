@@ -304,3 +304,20 @@ async function syncDirectory(dirPath: string): Promise<void> {
     await handle?.close().catch(() => {});
   }
 }
+
+/** The queue of writes in progress per real file path (entries are removed when their queue empties). */
+const fileQueues = new Map<string, Promise<void>>();
+
+/** Runs `work` after every earlier piece of work for `key` has finished (succeeded or failed). */
+export function oneAtATime<T>(key: string, work: () => Promise<T>): Promise<T> {
+  const run = (fileQueues.get(key) ?? Promise.resolve()).then(work);
+  const tail = run.then(
+    () => {},
+    () => {},
+  );
+  fileQueues.set(key, tail);
+  void tail.then(() => {
+    if (fileQueues.get(key) === tail) fileQueues.delete(key);
+  });
+  return run;
+}

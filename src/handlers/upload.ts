@@ -14,6 +14,7 @@ import {
   copyInto,
   isUploadTempName,
   MAX_FILE_NAME_BYTES,
+  oneAtATime,
   refusalFor,
   resolveWriteTarget,
   type WriteOptions,
@@ -328,23 +329,6 @@ export function createUploadHandler(options: UploadOptions) {
     if (failure !== null) throw refusalFor(failure);
     return saved;
   }
-}
-
-/** The queue of writes in progress per real file path (entries are removed when their queue empties). */
-const fileQueues = new Map<string, Promise<void>>();
-
-/** Runs `work` after every earlier piece of work for `key` has finished (succeeded or failed). */
-function oneAtATime<T>(key: string, work: () => Promise<T>): Promise<T> {
-  const run = (fileQueues.get(key) ?? Promise.resolve()).then(work);
-  const tail = run.then(
-    () => {},
-    () => {},
-  );
-  fileQueues.set(key, tail);
-  void tail.then(() => {
-    if (fileQueues.get(key) === tail) fileQueues.delete(key);
-  });
-  return run;
 }
 
 /** The request body, or an empty stream for a bodiless PUT (an empty file). */
