@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
-import { generateSelfSignedCertificate } from '../src/tls/self-signed.js';
+import { generateSelfSignedCertificate, unsignedInteger } from '../src/tls/self-signed.js';
 import { describeHandshakeError } from '../src/tls/server.js';
 import { type RunningDocroot, startDocroot } from './helpers/servers.js';
 
@@ -312,3 +312,25 @@ const FIXTURE_ROOT_PATH = new URL('../../test/fixtures/root/', import.meta.url).
 function hasCurl(): boolean {
   return spawnSync('curl', ['--version']).status === 0;
 }
+
+test('serial numbers are DER INTEGERs in minimal form, whatever their random first bytes', () => {
+  const table: Array<[number[], number[]]> = [
+    [
+      [0x00, 0x12, 0x34],
+      [0x02, 0x02, 0x12, 0x34],
+    ],
+    [
+      [0x00, 0x00, 0x92],
+      [0x02, 0x02, 0x00, 0x92],
+    ],
+    [
+      [0x92, 0x01],
+      [0x02, 0x03, 0x00, 0x92, 0x01],
+    ],
+    [[0x7f], [0x02, 0x01, 0x7f]],
+    [[0x00], [0x02, 0x01, 0x00]],
+  ];
+  for (const [input, expected] of table) {
+    assert.deepEqual([...unsignedInteger(Buffer.from(input))], expected, input.join(','));
+  }
+});
