@@ -13,7 +13,11 @@ import { type CaseProbe, detectCaseInsensitive } from '../src/files/real-path.js
 import { createAuthGate } from '../src/handlers/auth.js';
 import { clientKey, FailureLimiter, MAX_TRACKED_CLIENTS, parseAuthRate } from '../src/handlers/auth-rate.js';
 import { type AuthRule, parseAuthRule } from '../src/handlers/auth-rules.js';
-import { createPasswordVerifier } from '../src/handlers/password-verifier.js';
+import {
+  createPasswordVerifier,
+  MAX_QUEUED_VERIFICATIONS,
+  VerifierBusyError,
+} from '../src/handlers/password-verifier.js';
 import { MAX_PASSWORD_BYTES, sha512Crypt } from '../src/handlers/passwords.js';
 import type { HttpRequest } from '../src/wire/message.js';
 import { exchange, parseResponses, type RawResponse } from './helpers/raw-client.js';
@@ -271,6 +275,26 @@ describe('password checks', () => {
     const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
     const ratio = median(unknown) / median(known);
     assert.ok(ratio > 0.5 && ratio < 2, `unknown/known median ratio ${ratio.toFixed(2)}`);
+  });
+
+  test('at most 64 slow checks wait for the worker; beyond that the verifier refuses at once', async () => {
+    const verifier = createPasswordVerifier();
+    const quick = sha512Crypt('right', '$6$rounds=1000$saltsalt$')!;
+    try {
+      const results = await Promise.allSettled(
+        Array.from({ length: MAX_QUEUED_VERIFICATIONS + 6 }, (_, i) =>
+          verifier.verify(i === 0 ? 'right' : 'wrong', quick),
+        ),
+      );
+      const refused = results.filter((result) => result.status === 'rejected');
+      assert.equal(refused.length, 6);
+      for (const result of refused)
+        assert.ok((result as PromiseRejectedResult).reason instanceof VerifierBusyError);
+      assert.deepEqual((results[0] as PromiseFulfilledResult<boolean>).value, true);
+      assert.deepEqual((results[1] as PromiseFulfilledResult<boolean>).value, false);
+    } finally {
+      await verifier.close();
+    }
   });
 
   test('a password longer than 1 KiB is 400 before any check', async () => {
