@@ -11,6 +11,8 @@ export {
   toHttpRequest,
   toNodeHttpHandler,
 } from './adapters/node-http.js';
+export { type CaseProbe, detectCaseInsensitive } from './files/real-path.js';
+export { type AuthRate, DEFAULT_AUTH_RATE, parseAuthRate } from './handlers/auth-rate.js';
 export { type Access, type AuthRule, parseAuthRule } from './handlers/auth-rules.js';
 export { errorResponse } from './handlers/errors.js';
 export type { CacheOptions } from './handlers/file-cache.js';

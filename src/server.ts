@@ -5,11 +5,15 @@
 import { realpathSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { detectCaseInsensitive, realUrlSegments } from './files/real-path.js';
+import type { AuthGate } from './handlers/auth.js';
+import type { AuthRate } from './handlers/auth-rate.js';
 import { type AuthRule, checkAuthRules } from './handlers/auth-rules.js';
 import type { CgiOptions } from './handlers/cgi.js';
 import { errorResponse } from './handlers/errors.js';
 import { DEFAULT_HEALTH_PATH, withHealthCheck } from './handlers/health.js';
 import { LiveReloadHub, withLiveReload } from './handlers/livereload.js';
+import { isLoopbackHost, withOriginGuard } from './handlers/origin-guard.js';
 import {
   createFileHandler,
   type FileHandlerOptions,
@@ -71,6 +75,22 @@ export interface ServerOptions
   upload?: UploadServerOptions;
   /** Access rules (HTTP Basic, RFC 7617), checked for every request; see handlers/auth-rules.ts. */
   auth?: readonly AuthRule[];
+  /**
+   * Failed logins allowed per client address before 429 (with `auth`), or false for no limit.
+   * @default { failures: 10, windowMs: 60000 }
+   */
+  authRate?: AuthRate | false;
+  /**
+   * Whether the root's disk ignores case in names, so access rule prefixes compare case-insensitively.
+   * @default detected at start (a name in the root looked up with its case swapped)
+   */
+  caseInsensitive?: boolean;
+  /**
+   * With `host` on loopback: the `Host` names served besides localhost names and IP addresses
+   * (`.example.com` for a domain and its subdomains; true for any). Others get 421 (DNS rebinding guard).
+   * @default []
+   */
+  allowedHosts?: readonly string[] | true;
 }
 
 export interface UploadServerOptions {
@@ -78,6 +98,7 @@ export interface UploadServerOptions {
   maxBytes?: number;
 }
 
+export type { AuthRate } from './handlers/auth-rate.js';
 export type { AuthRule } from './handlers/auth-rules.js';
 
 export interface CgiServerOptions {
@@ -125,24 +146,47 @@ export class RootError extends Error {
   }
 }
 
-/** Checks every request against the rules first; the checking code is loaded with the first request. */
-function withAuth(inner: RequestHandler, rules: readonly AuthRule[]): RequestHandler {
-  let gate: ReturnType<typeof import('./handlers/auth.js').createAuthGate> | null = null;
-  return async (request) => {
-    gate ??= (await import('./handlers/auth.js')).createAuthGate(rules);
-    return (await gate(request)) ?? inner(request);
-  };
+/** The access-rule checker, loaded with the first request that needs it (and stopped with the server). */
+class LazyAuthGate {
+  private gate: Promise<AuthGate> | null = null;
+
+  constructor(private readonly create: () => Promise<AuthGate>) {}
+
+  get(): Promise<AuthGate> {
+    this.gate ??= this.create();
+    return this.gate;
+  }
+
+  async close(): Promise<void> {
+    if (this.gate !== null) await (await this.gate).close();
+  }
+}
+
+/** Checks every request against the rules first. */
+function withAuth(inner: RequestHandler, gate: LazyAuthGate): RequestHandler {
+  return async (request) => (await (await gate.get()).check(request)) ?? inner(request);
 }
 
 /** Whether the access rules let this request (its credentials) GET another URL path. */
-function readAccessCheck(
-  rules: readonly AuthRule[],
-): (request: HttpRequest, urlPath: string) => Promise<boolean> {
-  let gate: ReturnType<typeof import('./handlers/auth.js').createAuthGate> | null = null;
+function readAccessCheck(gate: LazyAuthGate): (request: HttpRequest, urlPath: string) => Promise<boolean> {
   return async (request, urlPath) => {
-    gate ??= (await import('./handlers/auth.js')).createAuthGate(rules);
-    return (await gate({ ...request, method: 'GET', path: urlPath, body: null })) === null;
+    const check = (await gate.get()).check;
+    // The request itself was already checked; its entries must not count as more failed logins.
+    const refusal = await check(
+      { ...request, method: 'GET', path: urlPath, body: null },
+      { countFailures: false },
+    );
+    return refusal === null;
   };
+}
+
+/** The real path when it exists, else the path as given (a folder that may be made later). */
+function realOrSelf(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return file;
+  }
 }
 
 /** The real absolute path of a document root, or a RootError saying what is wrong with it. */
@@ -202,12 +246,20 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
   let writeHandler: WriteHandler | undefined;
   const maxUploadBytes = options.upload?.maxBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
   if (options.upload !== undefined) {
+    if (options.cgi !== undefined && Object.keys(options.cgi.interpreters ?? {}).length > 0) {
+      throw new TypeError(
+        'upload with cgi.interpreters would let anyone who may write upload a script and run it; use cgi.dir (never writable by uploads) instead',
+      );
+    }
+    const cgiDir =
+      options.cgi === undefined ? null : options.cgi.dir === undefined ? 'cgi-bin' : options.cgi.dir;
     const uploadOptions = {
       root,
       dotfiles: options.dotfiles ?? false,
       followSymlinks: options.followSymlinks ?? false,
       maxBytes: maxUploadBytes,
       logError,
+      ...(cgiDir !== null ? { scriptDir: realOrSelf(path.join(root, cgiDir)) } : {}),
     };
     let handleWrite: WriteHandler['handle'] | null = null;
     // Loaded on the first write, so servers that only read never pay for it.
@@ -220,6 +272,21 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     };
   }
   if (options.auth !== undefined) checkAuthRules(options.auth);
+  const authRules = options.auth !== undefined && options.auth.length > 0 ? options.auth : null;
+  // Detected once at start: rule prefixes must compare the way this disk compares names.
+  const caseInsensitive = authRules !== null && (options.caseInsensitive ?? detectCaseInsensitive(root));
+  const authGate =
+    authRules === null
+      ? null
+      : new LazyAuthGate(async () => {
+          const { createAuthGate } = await import('./handlers/auth.js');
+          return createAuthGate({
+            rules: authRules,
+            ...(options.authRate !== undefined ? { rate: options.authRate } : {}),
+            caseInsensitive,
+            realSegments: (segments) => realUrlSegments(root, segments),
+          });
+        });
   const fileHandler: RequestHandler = createFileHandler({
     ...options,
     // A page reloaded because its file just changed must not get the copy cached a moment ago.
@@ -232,14 +299,17 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     ...(scriptHandler ? { scriptHandler } : {}),
     ...(writeHandler ? { writeHandler } : {}),
     // Archives and search walk below the requested folder, so they ask the access rules about each entry.
-    ...(options.auth !== undefined && options.auth.length > 0
-      ? { mayRead: readAccessCheck(options.auth) }
-      : {}),
+    ...(authGate !== null ? { mayRead: readAccessCheck(authGate) } : {}),
   });
   const liveReload = options.watch === true ? new LiveReloadHub() : null;
   const unguarded = liveReload === null ? fileHandler : withLiveReload(fileHandler, liveReload);
-  const pageHandler =
-    options.auth === undefined || options.auth.length === 0 ? unguarded : withAuth(unguarded, options.auth);
+  const port = options.port ?? 8080;
+  const host = options.host ?? 'localhost';
+  // Before the access rules: a forged or rebound request gets no login prompt and counts no failure.
+  const pageHandler = withOriginGuard(authGate === null ? unguarded : withAuth(unguarded, authGate), {
+    allowedHosts: isLoopbackHost(host) ? (options.allowedHosts ?? []) : null,
+    crossOriginWrites: options.cors === true,
+  });
   let startedAt = Date.now();
   let http2Serving: Http2Serving | null = null;
   const healthPath = options.healthPath ?? DEFAULT_HEALTH_PATH;
@@ -301,8 +371,6 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
         }
       : {}),
   });
-  const port = options.port ?? 8080;
-  const host = options.host ?? 'localhost';
   return {
     handler,
     root,
@@ -354,6 +422,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
       await Promise.all([wire.close(graceMs), http2Serving?.close(graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS)]);
       // Scripts run in their own process groups and would outlive the server.
       if (cgiModule !== null) (await cgiModule).stopAllCgiScripts();
+      await authGate?.close();
     },
   };
 }

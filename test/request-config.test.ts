@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -185,6 +185,9 @@ describe('config file', () => {
   let folder: string;
   before(() => {
     folder = mkdtempSync(path.join(os.tmpdir(), 'docroot-config-'));
+    // A site inside the config file's own folder, which even an untrusted file may name.
+    mkdirSync(path.join(folder, 'site', 'docs'), { recursive: true });
+    writeFileSync(path.join(folder, 'site', 'text.txt'), 'text');
   });
   after(() => rmSync(folder, { recursive: true, force: true }));
 
@@ -218,7 +221,7 @@ describe('config file', () => {
   }
 
   const baseConfig = {
-    dir: FIXTURE_ROOT,
+    dir: 'site',
     port: 0,
     host: '127.0.0.1',
     noListing: true,

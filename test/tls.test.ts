@@ -3,7 +3,7 @@
  * node's https client trusting exactly that certificate, curl --insecure, and clients that get it wrong.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
-import { generateSelfSignedCertificate } from '../src/tls/self-signed.js';
+import { generateSelfSignedCertificate, unsignedInteger } from '../src/tls/self-signed.js';
 import { describeHandshakeError } from '../src/tls/server.js';
 import { type RunningDocroot, startDocroot } from './helpers/servers.js';
 import { nextEvent } from './helpers/wait.js';
@@ -141,21 +141,62 @@ describe('HTTPS with tls: { selfSigned: true }', () => {
     assert.equal(env.REQUEST_SCHEME, 'https');
   });
 
-  test('plain HTTP sent to the HTTPS port is dropped, logged, and the server carries on', async () => {
-    docroot.expectErrors(
-      /^TLS handshake with 127\.0\.0\.1: the client sent plain HTTP to the HTTPS port; dropped$/,
-    );
-    const socket = net.connect(docroot.port, '127.0.0.1', () => {
-      socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  test('plain HTTP sent to the HTTPS port gets a 400 saying so, then the connection closes', async () => {
+    const { raw, closed } = await new Promise<{ raw: string; closed: boolean }>((resolve) => {
+      let raw = '';
+      const socket = net.connect(docroot.port, '127.0.0.1', () => {
+        socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      });
+      socket.on('data', (chunk: Buffer) => {
+        raw += chunk.toString('latin1');
+      });
+      socket.on('error', () => {});
+      socket.on('close', () => resolve({ raw, closed: true }));
     });
-    socket.on('error', () => {});
-    await nextEvent(socket, 'close', 'the server to close the plain-HTTP connection');
-    const answer = await httpsGet(docroot.port, '/text.txt', ca);
-    assert.equal(answer.status, 200);
+    assert.ok(closed);
+    assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(raw, /\r\nConnection: close\r\n/);
     assert.ok(
-      docroot.errors.some((e) => String(e).includes('plain HTTP')),
-      `logged: ${docroot.errors.map(String).join(' | ')}`,
+      raw.endsWith(
+        '\r\n\r\n400 Bad Request: this port speaks HTTPS, and the request came as plain HTTP; use https://\n',
+      ),
+      raw,
     );
+    // The server carries on with TLS clients.
+    assert.equal((await httpsGet(docroot.port, '/text.txt', ca)).status, 200);
+  });
+
+  test('curl http:// to the HTTPS port shows the 400 and its reason', {
+    skip: hasCurl() ? false : 'curl not installed',
+  }, async () => {
+    // Asynchronously: the server runs in this process.
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile(
+        'curl',
+        ['-sS', '-w', '\n%{http_code}', `http://127.0.0.1:${docroot.port}/text.txt`],
+        { timeout: 20_000 },
+        (error, out, err) =>
+          error === null ? resolve(out) : reject(new Error(`curl failed: ${err || error.message}`)),
+      );
+    });
+    assert.equal(
+      stdout,
+      '400 Bad Request: this port speaks HTTPS, and the request came as plain HTTP; use https://\n\n400',
+    );
+  });
+
+  test('bytes that are neither TLS nor HTTP still fail the handshake, logged, and the server carries on', async () => {
+    docroot.expectErrors(/TLS handshake/);
+    const closed = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(docroot.port, '127.0.0.1', () => {
+        socket.write(Buffer.from([0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07]));
+      });
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(true));
+    });
+    assert.ok(closed, 'the connection was closed');
+    assert.equal((await httpsGet(docroot.port, '/text.txt', ca)).status, 200);
+    assert.ok(docroot.errors.length > 0, 'the failed handshake was logged');
   });
 
   test('a client that refuses the certificate does not disturb the server', async () => {
@@ -271,3 +312,29 @@ describe('docroot --tls-cert/--tls-key and --tls-self-signed', () => {
 });
 
 const FIXTURE_ROOT_PATH = new URL('../../test/fixtures/root/', import.meta.url).pathname;
+
+function hasCurl(): boolean {
+  return spawnSync('curl', ['--version']).status === 0;
+}
+
+test('serial numbers are DER INTEGERs in minimal form, whatever their random first bytes', () => {
+  const table: Array<[number[], number[]]> = [
+    [
+      [0x00, 0x12, 0x34],
+      [0x02, 0x02, 0x12, 0x34],
+    ],
+    [
+      [0x00, 0x00, 0x92],
+      [0x02, 0x02, 0x00, 0x92],
+    ],
+    [
+      [0x92, 0x01],
+      [0x02, 0x03, 0x00, 0x92, 0x01],
+    ],
+    [[0x7f], [0x02, 0x01, 0x7f]],
+    [[0x00], [0x02, 0x01, 0x00]],
+  ];
+  for (const [input, expected] of table) {
+    assert.deepEqual([...unsignedInteger(Buffer.from(input))], expected, input.join(','));
+  }
+});

@@ -155,7 +155,7 @@ describe('path traversal corpus', () => {
     for (const payload of payloads) {
       const { responses, raw } = await exchange(
         docroot.port,
-        `GET ${payload} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+        `GET ${payload} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`,
         {
           waitForClose: true,
         },
@@ -172,7 +172,7 @@ describe('path traversal corpus', () => {
     for (const payload of payloads.slice(0, 60)) {
       const { raw } = await exchange(
         docroot.port,
-        `GET http://x${payload} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+        `GET http://localhost${payload} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`,
         {
           waitForClose: true,
         },
@@ -182,16 +182,22 @@ describe('path traversal corpus', () => {
   });
 
   test('symlinks that stay inside the root still work', async () => {
-    const { responses } = await exchange(docroot.port, 'GET /inside-link HTTP/1.1\r\nHost: x\r\n\r\n');
+    const { responses } = await exchange(
+      docroot.port,
+      'GET /inside-link HTTP/1.1\r\nHost: localhost\r\n\r\n',
+    );
     assert.equal(responses[0]?.status, 200);
     assert.equal(responses[0]?.body.toString(), 'sub file');
   });
 
   test('a symlink out of the root is 403 by default and served with --follow-symlinks', async () => {
-    const refused = await exchange(docroot.port, 'GET /escape-file HTTP/1.1\r\nHost: x\r\n\r\n');
+    const refused = await exchange(docroot.port, 'GET /escape-file HTTP/1.1\r\nHost: localhost\r\n\r\n');
     assert.equal(refused.responses[0]?.status, 403);
     const following = await startDocroot({ root: docroot.server.root, followSymlinks: true });
-    const { responses } = await exchange(following.port, 'GET /escape-file HTTP/1.1\r\nHost: x\r\n\r\n');
+    const { responses } = await exchange(
+      following.port,
+      'GET /escape-file HTTP/1.1\r\nHost: localhost\r\n\r\n',
+    );
     assert.equal(responses[0]?.body.toString(), CANARY);
     await following.close();
   });

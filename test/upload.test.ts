@@ -96,7 +96,7 @@ describe('uploads', () => {
     socket.on('data', (d: Buffer) => chunks.push(d));
     const closed = new Promise((resolve) => socket.on('close', resolve));
     socket.write(
-      'PUT /chunked.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n' +
+      'PUT /chunked.txt HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n' +
         '5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n',
     );
     await closed;
@@ -117,7 +117,7 @@ describe('uploads', () => {
     const total = 1024 * 1024;
     const socket = await connect(docroot.port);
     socket.on('error', () => {});
-    socket.write(`PUT /interrupted/big.bin HTTP/1.1\r\nHost: x\r\nContent-Length: ${total}\r\n\r\n`);
+    socket.write(`PUT /interrupted/big.bin HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${total}\r\n\r\n`);
     socket.write(Buffer.alloc(total / 2, 0x61));
     await waitFor(() => allNames(dir).some((n) => n.startsWith('.docroot-upload-')), 'the temporary file');
     socket.destroy();
@@ -140,7 +140,7 @@ describe('uploads', () => {
     });
     sockets.forEach((socket) => {
       socket.write(
-        `PUT /race.bin HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\nConnection: close\r\n\r\n`,
+        `PUT /race.bin HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${size}\r\nConnection: close\r\n\r\n`,
       );
     });
     const piece = 64 * 1024;
@@ -340,7 +340,7 @@ describe('upload limits', () => {
     socket.on('data', (d: Buffer) => received.push(d));
     socket.on('error', () => {});
     const closed = new Promise((resolve) => socket.on('close', resolve));
-    socket.write('PUT /big.bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
+    socket.write('PUT /big.bin HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n');
     const piece = Buffer.alloc(16 * 1024, 0x62);
     // Send just past the limit, then stop: writing on would make the closing server reset the connection.
     const pieces = Math.floor(maxBytes / piece.length) + 1;

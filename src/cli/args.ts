@@ -3,6 +3,7 @@
  * @module
  */
 import { parseArgs } from 'node:util';
+import { type AuthRate, parseAuthRate } from '../handlers/auth-rate.js';
 import { type AuthRule, parseAuthRule } from '../handlers/auth-rules.js';
 import { type CacheControlRule, parseCacheControlOption } from '../handlers/policy.js';
 
@@ -13,6 +14,8 @@ Serves the folder dir (default: the current folder) over HTTP/1.1.
 Options:
   -p, --port <n>             port to listen on; 0 picks a free one (default 8080)
       --host <addr>          interface to listen on (default localhost; 0.0.0.0 for the LAN)
+      --allowed-host <name>  on loopback, also answer this Host name (repeatable; .example.com
+                             for a domain and its subdomains); others get 421 (DNS rebinding)
       --no-listing           answer 404 for folders without index.html instead of listing them
       --dotfiles             serve files and folders whose names start with "."
       --follow-symlinks      follow symbolic links that lead outside the root
@@ -21,7 +24,8 @@ Options:
                              (repeatable; e.g. '*.js:public, max-age=31536000, immutable');
                              HTML pages and listings default to no-cache
       --header <'N: v'>      add a response header field (repeatable)
-      --cors                 allow cross-origin requests (Access-Control-Allow-Origin: *)
+      --cors                 allow cross-origin requests (Access-Control-Allow-Origin: *), and
+                             cross-origin writes (otherwise refused with 403)
       --spa                  serve /index.html for unknown paths without a file extension
       --404 <page>           serve this page (path under the root) with status 404
       --max-connections <n>  answer 503 beyond n simultaneous connections
@@ -36,7 +40,8 @@ Options:
       --log <format>         access log on stdout: dev, common, combined, json or off
                              (default dev on a terminal, combined otherwise)
       --config <file>        read options from this JSON file (default ./docroot.config.json
-                             when it exists); flags given here win over the file
+                             when it exists, which may then set only harmless options);
+                             flags given here win over the file
       --tls-cert <file>      serve HTTPS with this PEM certificate (chain); needs --tls-key
       --tls-key <file>       the PEM private key for --tls-cert
       --tls-self-signed      serve HTTPS with a development certificate for localhost made at
@@ -52,11 +57,14 @@ Options:
       --no-qr                no QR code of the LAN URL in the start-up banner
       --upload               let clients write: PUT, PATCH (resumable), DELETE, MKCOL, and an
                              upload form on listings; anyone who can reach the server can
-                             write unless --auth says otherwise
+                             write unless --auth says otherwise (never into the CGI folder;
+                             not with --cgi-ext)
       --max-upload-size <n>  largest upload in bytes, or with K, M, G (default 1G)
       --auth <rule>          [user:password]@/path[:ro|:rw] (repeatable), e.g.
                              --auth 'admin:secret@/:rw' --auth '@/:ro'; passwords may be
                              bcrypt ($2b$), SHA-512 crypt ($6$) or sha512:<hex>; use with TLS
+      --auth-rate <n/time>   failed logins allowed per client address, e.g. 10/min (default),
+                             5/30s, 100/hour, or off; then 429 with Retry-After
   -h, --help                 show this help
   -v, --version              print the version
 
@@ -103,6 +111,10 @@ export interface CliOptions {
   upload: { maxBytes: number } | undefined;
   /** --auth rules, in the order given. */
   auth: AuthRule[];
+  /** --auth-rate: failed logins per client address; false for no limit; undefined for the default. */
+  authRate: AuthRate | false | undefined;
+  /** --allowed-host names (checked only when listening on loopback). */
+  allowedHosts: string[];
 }
 
 /** `--log` values; `off` writes no access log. */
@@ -167,6 +179,8 @@ export const FLAGS = {
   upload: { type: 'boolean' },
   'max-upload-size': { type: 'string' },
   auth: { type: 'string', multiple: true },
+  'auth-rate': { type: 'string' },
+  'allowed-host': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -346,6 +360,25 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
     if (typeof rule === 'string') return { kind: 'error', message: rule };
     auth.push(rule);
   }
+  let authRate: AuthRate | false | undefined;
+  if (values['auth-rate'] !== undefined) {
+    const rate = parseAuthRate(values['auth-rate']);
+    if (typeof rate === 'string') return { kind: 'error', message: rate };
+    authRate = rate;
+  }
+  const allowedHosts: string[] = [];
+  for (const name of values['allowed-host'] ?? []) {
+    if (!/^\.?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(name)) {
+      return {
+        kind: 'error',
+        message: `--allowed-host needs a host name like docs.test or .example.com, got "${name}"`,
+      };
+    }
+    allowedHosts.push(name.toLowerCase());
+  }
+  if (upload !== undefined && cgi !== undefined && Object.keys(cgi.interpreters).length > 0) {
+    return { kind: 'error', message: UPLOAD_WITH_CGI_EXT };
+  }
 
   const notFound = values['404'];
   return {
@@ -379,9 +412,15 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
       qr: !values['no-qr'],
       upload,
       auth,
+      authRate,
+      allowedHosts,
     },
   };
 }
+
+/** Why --upload and --cgi-ext do not go together (server.ts says the same to library users). */
+export const UPLOAD_WITH_CGI_EXT =
+  '--upload with --cgi-ext would let anyone who may write upload a script and run it (--cgi-ext runs matching files anywhere in the root); use --cgi-dir, a folder uploads cannot write, instead';
 
 /** 1 GiB, as in server.ts (not imported, so parsing flags loads no server code). */
 const DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;

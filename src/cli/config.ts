@@ -3,10 +3,16 @@
  * flags in camelCase (`port`, `noListing`, `cacheControl`, `cgiExt`, `404`) plus `dir` for the folder.
  * Checked against the one table of flags in args.ts; anything unknown or mistyped is a one-line error
  * naming the key and the file. Loaded lazily by main.ts, only when there is a file to read.
+ *
+ * Trust: a file found in the current folder was not asked for (running `npx docroot` in a freshly cloned
+ * repository must not turn on CGI, uploads or the LAN), so it may set only the harmless keys listed in
+ * HARMLESS_KEYS, and `dir` only inside its own folder. Any other key is refused with one line naming it,
+ * unless the file is named with `--config`. New flags are refused from such files until listed there.
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
+import { isLoopbackHost } from '../handlers/origin-guard.js';
 import { COMMAND_LINE_ONLY_FLAGS, type ConfigFileValues, configKeyOf, FLAGS } from './args.js';
 
 /** A config file that cannot be used, with a message fit for the terminal. */
@@ -27,7 +33,40 @@ const FLAG_BY_KEY: ReadonlyMap<string, keyof typeof FLAGS> = new Map(
 /** The key for the folder to serve (the command line's positional argument). */
 const DIR_KEY = 'dir';
 
-export function loadConfigFile(file: string): ConfigFileValues {
+/**
+ * Keys a config file that was not named with --config may set: they change how files are presented,
+ * logged or cached, never who may reach, read, write or run what.
+ */
+export const HARMLESS_KEYS: ReadonlySet<string> = new Set([
+  'port',
+  'noListing',
+  'noCompress',
+  'cacheControl',
+  'header',
+  'spa',
+  '404',
+  'maxConnections',
+  'trace',
+  'log',
+  'workers',
+  'watch',
+  'noHttp2',
+  'healthPath',
+  'noArchives',
+  'noSearch',
+  'noQr',
+  'maxUploadSize',
+]);
+
+/** Response fields that would open the content to other origins, which an untrusted file may not add. */
+const CROSS_ORIGIN_FIELD = /^\s*access-control-/i;
+
+export interface ConfigTrust {
+  /** The user named this file (--config): every key is allowed. */
+  trusted: boolean;
+}
+
+export function loadConfigFile(file: string, trust: ConfigTrust = { trusted: true }): ConfigFileValues {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -43,11 +82,15 @@ export function loadConfigFile(file: string): ConfigFileValues {
   } catch (error) {
     throw new ConfigError(`${file} is not valid JSON: ${(error as Error).message}`);
   }
-  return checkConfig(parsed, file);
+  return checkConfig(parsed, file, trust);
 }
 
 /** Checks a parsed config object; `source` names the file in messages and anchors a relative `dir`. */
-export function checkConfig(parsed: unknown, source: string): ConfigFileValues {
+export function checkConfig(
+  parsed: unknown,
+  source: string,
+  trust: ConfigTrust = { trusted: true },
+): ConfigFileValues {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ConfigError(`${source} must hold a JSON object of options, like {"port": 8080}`);
   }
@@ -57,8 +100,21 @@ export function checkConfig(parsed: unknown, source: string): ConfigFileValues {
       if (typeof value !== 'string' || value === '') {
         throw new ConfigError(`${source}: "dir" must be a folder name (a string), got ${describe(value)}`);
       }
-      result.dir = path.resolve(path.dirname(path.resolve(source)), value);
+      const folder = path.dirname(path.resolve(source));
+      result.dir = path.resolve(folder, value);
+      if (!trust.trusted && !isWithin(realOrSelf(folder), realOrSelf(result.dir))) {
+        throw new ConfigError(
+          `${source}: "dir" leads outside the file's own folder, which only a file named with --config may do`,
+        );
+      }
       continue;
+    }
+    // Listening on loopback exposes nothing more than the default does.
+    const loopbackHost = key === 'host' && typeof value === 'string' && isLoopbackHost(value);
+    if (!trust.trusted && !HARMLESS_KEYS.has(key) && !loopbackHost && FLAG_BY_KEY.has(key)) {
+      throw new ConfigError(
+        `${source}: "${key}" widens what the server exposes or runs, so it is only read from a file named with --config (docroot --config ${source})`,
+      );
     }
     const flag = FLAG_BY_KEY.get(key);
     if (flag === undefined) {
@@ -67,8 +123,36 @@ export function checkConfig(parsed: unknown, source: string): ConfigFileValues {
       );
     }
     result.values[flag] = checkValue(FLAGS[flag], value, key, source);
+    const fields = result.values[flag];
+    if (
+      !trust.trusted &&
+      key === 'header' &&
+      Array.isArray(fields) &&
+      fields.some((field) => CROSS_ORIGIN_FIELD.test(field))
+    ) {
+      throw new ConfigError(
+        `${source}: "header" adds Access-Control-* fields, which open the files to other sites, so it is only read from a file named with --config`,
+      );
+    }
   }
   return result;
+}
+
+/** The real path when it exists (a symlink in a cloned repository may point anywhere), else the path. */
+function realOrSelf(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return file;
+  }
+}
+
+function isWithin(folder: string, candidate: string): boolean {
+  const relative = path.relative(folder, candidate);
+  return (
+    relative === '' ||
+    (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative))
+  );
 }
 
 function checkValue(

@@ -49,7 +49,11 @@ async function withConfigFile(argv: readonly string[], command: ParsedCommand): 
   if (file === undefined) return command;
   const { ConfigError, loadConfigFile } = await import('./config.js');
   try {
-    return parseCommandLine(argv, loadConfigFile(file));
+    // Only a file the user named is trusted with options that widen what is exposed or run.
+    return parseCommandLine(
+      argv,
+      loadConfigFile(file, { trusted: command.options.configPath !== undefined }),
+    );
   } catch (error) {
     if (error instanceof ConfigError) return { kind: 'error', message: error.message };
     throw error;
@@ -146,6 +150,8 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
       ...(options.search ? {} : { search: false }),
       ...(options.upload !== undefined ? { upload: options.upload } : {}),
       ...(options.auth.length > 0 ? { auth: options.auth } : {}),
+      ...(options.authRate !== undefined ? { authRate: options.authRate } : {}),
+      allowedHosts: options.allowedHosts,
     });
   } catch (error) {
     if (error instanceof RootError) fail(error.message);

@@ -6,7 +6,18 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, lstat, open, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import {
+  copyFile,
+  type FileHandle,
+  link,
+  lstat,
+  open,
+  realpath,
+  rename,
+  stat,
+  unlink,
+} from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -65,9 +76,17 @@ export interface WriteTarget {
  * RFC 4918 §9.7.1 says for PUT and §9.3.1 for MKCOL); hidden names need `dotfiles`; a symlink leading out of
  * the root is refused unless `followSymlinks`, exactly as for reads.
  */
+export interface WriteOptions extends ResolveOptions {
+  /**
+   * The real path of a folder whose scripts run (the CGI folder): nothing in it may be written, so that an
+   * upload can never become a program.
+   */
+  scriptDir?: string;
+}
+
 export async function resolveWriteTarget(
   decoded: Extract<DecodedPath, { kind: 'ok' }>,
-  options: ResolveOptions,
+  options: WriteOptions,
 ): Promise<WriteTarget | WriteRefusal> {
   const segments = decoded.segments;
   const name = segments[segments.length - 1];
@@ -95,6 +114,9 @@ export async function resolveWriteTarget(
   if (!isInside(options.root, entryPath)) {
     return new WriteRefusal(400, 'the path leads outside the document root');
   }
+  if (options.scriptDir !== undefined && touchesFolder(options.scriptDir, parent.filePath, entryPath)) {
+    return new WriteRefusal(403, 'the CGI folder is never written by uploads: its files run as programs');
+  }
   let existing: ExistingKind = 'none';
   let filePath = entryPath;
   let size = 0;
@@ -118,6 +140,16 @@ export async function resolveWriteTarget(
     if (code !== 'ENOENT') return refusalFor(error);
   }
   return { parentDir: path.dirname(filePath), filePath, entryPath, name, existing, size };
+}
+
+/**
+ * Whether a write to `entryPath` (in the real folder `parentDir`) would change `folder` or anything in it.
+ * Compared ignoring case, so that on a case-insensitive disk `/CGI-BIN/x` is caught too.
+ */
+function touchesFolder(folder: string, parentDir: string, entryPath: string): boolean {
+  const guarded = folder.toLowerCase();
+  const parent = parentDir.toLowerCase();
+  return entryPath.toLowerCase() === guarded || parent === guarded || parent.startsWith(guarded + path.sep);
 }
 
 /** The status and reason for a failed file-system call: the disk is full, or we may not write there. */
@@ -155,6 +187,14 @@ export interface AtomicWriteResult {
   readonly bytes: number;
 }
 
+export interface AtomicWriteOptions {
+  /**
+   * Never replace (`If-None-Match: *`): the complete file is linked into place with link(2), which fails
+   * when the name exists, so of concurrent creators exactly one wins and the others get 412.
+   */
+  createOnly?: boolean;
+}
+
 /**
  * Streams `source` into a new temporary file beside `target`, fsyncs it, and renames it over `target`
  * (rename(2) is atomic within one file system). Anything going wrong — the source erroring because the
@@ -165,6 +205,7 @@ export async function writeFileAtomically(
   target: string,
   source: Readable,
   maxBytes: number,
+  writeOptions: AtomicWriteOptions = {},
 ): Promise<AtomicWriteResult> {
   const tempPath = path.join(
     path.dirname(target),
@@ -178,6 +219,12 @@ export async function writeFileAtomically(
     await handle.sync();
     await handle.close();
     handle = null;
+    if (writeOptions.createOnly === true) {
+      await placeWithoutReplacing(tempPath, target);
+      await unlink(tempPath).catch(() => {});
+      await syncDirectory(path.dirname(target));
+      return { created: true, bytes };
+    }
     const created = await stat(target).then(
       () => false,
       () => true,
@@ -192,6 +239,34 @@ export async function writeFileAtomically(
     await unlink(tempPath).catch(() => {});
     throw refusalFor(error);
   }
+}
+
+/** Error codes of file systems without hard links (FAT, some network and FUSE file systems). */
+const NO_HARD_LINKS: ReadonlySet<string> = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK']);
+
+/**
+ * Puts the finished temporary file at `target` only if nothing is there: link(2) fails with EEXIST when
+ * the name exists, atomically. Without hard links, an exclusive copy (O_EXCL) decides the same race.
+ */
+async function placeWithoutReplacing(tempPath: string, target: string): Promise<void> {
+  try {
+    await link(tempPath, target);
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') throw existsRefusal();
+    if (!NO_HARD_LINKS.has(code)) throw error;
+  }
+  try {
+    await copyFile(tempPath, target, fsConstants.COPYFILE_EXCL);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw existsRefusal();
+    throw error;
+  }
+}
+
+function existsRefusal(): WriteRefusal {
+  return new WriteRefusal(412, 'If-None-Match: * was sent and the file already exists');
 }
 
 /**
@@ -230,4 +305,21 @@ async function syncDirectory(dirPath: string): Promise<void> {
   } finally {
     await handle?.close().catch(() => {});
   }
+}
+
+/** The queue of writes in progress per real file path (entries are removed when their queue empties). */
+const fileQueues = new Map<string, Promise<void>>();
+
+/** Runs `work` after every earlier piece of work for `key` has finished (succeeded or failed). */
+export function oneAtATime<T>(key: string, work: () => Promise<T>): Promise<T> {
+  const run = (fileQueues.get(key) ?? Promise.resolve()).then(work);
+  const tail = run.then(
+    () => {},
+    () => {},
+  );
+  fileQueues.set(key, tail);
+  void tail.then(() => {
+    if (fileQueues.get(key) === tail) fileQueues.delete(key);
+  });
+  return run;
 }

@@ -4,109 +4,311 @@
  *
  * Which rules decide: those whose prefix is the longest one matching the request path (others are
  * ignored). Reading (GET, HEAD, OPTIONS and the other safe methods) needs `ro` or `rw`; anything else
- * needs `rw`. A path no rule covers may be read by anyone and written by no one.
+ * needs `rw`. A path no rule covers may be read by anyone and written by no one. The rules are checked
+ * for the path as requested and, when a symlink leads elsewhere under the root, for the path it resolves
+ * to, so a link into a protected folder is protected too. On a case-insensitive disk prefixes compare
+ * case-insensitively, as the disk does.
+ *
+ * Guessing is bounded: every password check goes through one verifier (slow hashes on a worker thread),
+ * a user name no rule knows costs the same check against a real secret of the rules (so names cannot be
+ * told apart by timing), failures are limited per client address (auth-rate.ts), and a right password
+ * is remembered (keyed by an HMAC, never the password) so a browser does not pay for bcrypt each time.
  * @module
  */
-import { createHash } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { decodeRequestPath } from '../files/resolve.js';
 import { isSafeMethod } from '../http/method.js';
 import type { HttpRequest, ResponseDescription } from '../wire/message.js';
+import { type AuthRate, DEFAULT_AUTH_RATE, FailureLimiter } from './auth-rate.js';
 import type { Access, AuthRule } from './auth-rules.js';
 import { errorResponse } from './errors.js';
-import { passwordKind, verifyPassword } from './passwords.js';
+import { createPasswordVerifier, type PasswordVerifier, VerifierBusyError } from './password-verifier.js';
+import { MAX_PASSWORD_BYTES } from './passwords.js';
 
 /** RFC 7617 §2 and §2.1: the realm, and the charset the browser should encode credentials in. */
 export const WWW_AUTHENTICATE = 'Basic realm="docroot", charset="UTF-8"';
-/**
- * Successful checks against slow hashes remembered (as a digest of the credentials, never the password),
- * so that a browser sending the same header with every request does not pay for bcrypt every time.
- */
-const VERIFIED_CACHE_ENTRIES = 1024;
+/** Right credentials remembered (least recently used forgotten first). */
+export const VERIFIED_CACHE_ENTRIES = 1024;
+/** Retry-After of a 503 when the password worker's queue is full. */
+const BUSY_RETRY_AFTER_SECONDS = 1;
+/** Methods that remove or replace the target itself: never allowed on a rule's own prefix folder. */
+const REPLACING_METHODS: ReadonlySet<string> = new Set(['PUT', 'PATCH', 'DELETE', 'MOVE']);
+
+export interface AuthGateOptions {
+  rules: readonly AuthRule[];
+  /** Failed logins allowed per client address, or false for no limit. @default DEFAULT_AUTH_RATE */
+  rate?: AuthRate | false;
+  /** Compare rule prefixes case-insensitively (the root is on a case-insensitive disk). @default false */
+  caseInsensitive?: boolean;
+  /**
+   * The URL segments of the real path a request path leads to under the root (symlinks resolved), or null
+   * when it leads outside or cannot be resolved. Without it only the requested path is checked.
+   */
+  realSegments?: (segments: readonly string[]) => Promise<readonly string[] | null>;
+  /** Where passwords are checked. @default a new verifier with its own worker thread */
+  verifier?: PasswordVerifier;
+  /** The clock of the rate limit. @default Date.now */
+  now?: () => number;
+}
+
+export interface AuthCheckOptions {
+  /** Count a wrong password against the client's rate limit. @default true */
+  countFailures?: boolean;
+}
+
+export interface AuthGate {
+  /** null lets the request through; otherwise the 400, 401, 403, 429 or 503 to answer. */
+  check(request: HttpRequest, options?: AuthCheckOptions): Promise<ResponseDescription | null>;
+  readonly verifier: PasswordVerifier;
+  readonly limiter: FailureLimiter | null;
+  /** Stops the password worker. */
+  close(): Promise<void>;
+}
 
 interface PreparedRule {
   readonly rule: AuthRule;
+  /** The prefix's segments, case-folded when the disk folds case. */
   readonly segments: readonly string[];
-  readonly slowHash: boolean;
 }
 
-/** Returns a check: null lets the request through; otherwise the 401 or 403 to answer. */
-export function createAuthGate(
-  rules: readonly AuthRule[],
-): (request: HttpRequest) => Promise<ResponseDescription | null> {
-  const prepared: PreparedRule[] = rules.map((rule) => ({
-    rule,
-    segments: rule.pathPrefix.split('/').filter((segment) => segment !== ''),
-    slowHash: rule.password !== undefined && passwordKind(rule.password) !== 'plain',
-  }));
-  const verified = new Set<string>();
+interface Refusal {
+  readonly status: 400 | 401 | 403 | 429 | 503;
+  readonly message: string;
+  readonly headers?: Record<string, string>;
+}
 
-  async function passwordMatches(entry: PreparedRule, given: string): Promise<boolean> {
-    const stored = entry.rule.password;
-    if (stored === undefined) return false;
-    if (!entry.slowHash) return verifyPassword(given, stored);
-    const key = createHash('sha256').update(`${entry.rule.user}\0${given}\0${stored}`).digest('base64');
-    if (verified.has(key)) return true;
-    const ok = await verifyPassword(given, stored);
-    if (ok) {
-      if (verified.size >= VERIFIED_CACHE_ENTRIES) verified.clear();
-      verified.add(key);
-    }
-    return ok;
+interface Credentials {
+  readonly user: string;
+  readonly password: string;
+}
+
+/** Checks one request's credentials against sets of secrets, sharing the rate limit and the cache. */
+type Verify = (candidates: readonly string[], dummy: boolean) => Promise<ReadonlySet<string> | Refusal>;
+
+/** How names compare on a case-insensitive disk (APFS and NTFS also ignore Unicode normalization). */
+function foldCase(segment: string): string {
+  return segment.normalize('NFC').toLowerCase();
+}
+
+export function createAuthGate(options: AuthGateOptions | readonly AuthRule[]): AuthGate {
+  const settings: AuthGateOptions = Array.isArray(options)
+    ? { rules: options as readonly AuthRule[] }
+    : (options as AuthGateOptions);
+  const fold = settings.caseInsensitive === true ? foldCase : (segment: string) => segment;
+  const prepared: PreparedRule[] = settings.rules.map((rule) => ({
+    rule,
+    segments: rule.pathPrefix
+      .split('/')
+      .filter((segment) => segment !== '')
+      .map(fold),
+  }));
+  const onlyRootPrefixes = prepared.every((entry) => entry.segments.length === 0);
+  const verifier = settings.verifier ?? createPasswordVerifier();
+  const rate = settings.rate === undefined ? DEFAULT_AUTH_RATE : settings.rate;
+  const limiter = rate === false ? null : new FailureLimiter(rate, settings.now);
+  const cacheKeySecret = randomBytes(32);
+  const verified = new Map<string, true>();
+  const secretsByUser = new Map<string, string[]>();
+  for (const { rule } of prepared) {
+    if (rule.user === undefined || rule.password === undefined) continue;
+    const list = secretsByUser.get(rule.user) ?? [];
+    if (!list.includes(rule.password)) list.push(rule.password);
+    secretsByUser.set(rule.user, list);
+  }
+  const anySecret = prepared.find((entry) => entry.rule.password !== undefined)?.rule.password;
+
+  /** A real secret of these rules to check an unknown user's password against (the result is ignored). */
+  function dummySecret(governing: readonly PreparedRule[]): string | undefined {
+    return governing.find((entry) => entry.rule.password !== undefined)?.rule.password ?? anySecret;
   }
 
-  return async function checkAccess(request) {
+  function cacheKey(credentials: Credentials, stored: string): string {
+    return createHmac('sha256', cacheKeySecret)
+      .update(`${credentials.user}\0${credentials.password}\0${stored}`)
+      .digest('base64');
+  }
+
+  function verifierFor(request: HttpRequest, credentials: Credentials, countFailures: boolean): Verify {
+    return async (candidates, dummy) => {
+      const wait = limiter?.retryAfterMs(request.remoteAddress) ?? 0;
+      if (wait > 0) {
+        const seconds = Math.ceil(wait / 1000);
+        return {
+          status: 429,
+          message: `too many failed logins from this address (limit ${limiter!.rate.failures} per ${limiter!.rate.windowMs / 1000} s); try again in ${seconds} s`,
+          headers: { 'Retry-After': String(seconds) },
+        };
+      }
+      const matched = new Set<string>();
+      for (const stored of new Set(candidates)) {
+        const key = dummy ? '' : cacheKey(credentials, stored);
+        if (!dummy && verified.has(key)) {
+          verified.delete(key);
+          verified.set(key, true);
+          matched.add(stored);
+          continue;
+        }
+        let ok: boolean;
+        try {
+          ok = await verifier.verify(credentials.password, stored);
+        } catch (error) {
+          if (!(error instanceof VerifierBusyError)) throw error;
+          return {
+            status: 503,
+            message: 'too many password checks are waiting; try again in a moment',
+            headers: { 'Retry-After': String(BUSY_RETRY_AFTER_SECONDS) },
+          };
+        }
+        if (ok && !dummy) {
+          matched.add(stored);
+          verified.set(key, true);
+          if (verified.size > VERIFIED_CACHE_ENTRIES) {
+            const oldest = verified.keys().next();
+            if (!oldest.done) verified.delete(oldest.value);
+          }
+        }
+      }
+      if (matched.size === 0 && countFailures) limiter?.recordFailure(request.remoteAddress);
+      return matched;
+    };
+  }
+
+  /** The decision of one set of governing rules. */
+  async function decide(
+    governing: readonly PreparedRule[],
+    needed: Access,
+    credentials: Credentials | null,
+    verify: Verify | null,
+  ): Promise<Refusal | null> {
+    if (governing.length === 0) {
+      return needed === 'ro'
+        ? null
+        : { status: 403, message: 'no --auth rule grants write access to this path' };
+    }
+    const prefix = governing[0]!.rule.pathPrefix;
+    const grants = (entry: PreparedRule) => needed === 'ro' || entry.rule.access === 'rw';
+    const anonymousGrants = governing.some((entry) => entry.rule.user === undefined && grants(entry));
+    const namedGrants = governing.some((entry) => entry.rule.user !== undefined && grants(entry));
+    const nobody: Refusal = {
+      status: 403,
+      message:
+        needed === 'rw'
+          ? `the --auth rules for ${prefix} make it read-only for everyone`
+          : `no --auth rule for ${prefix} lets anyone read it`,
+    };
+    if (credentials === null || verify === null) {
+      if (anonymousGrants) return null;
+      if (namedGrants) {
+        return { status: 401, message: 'this path needs a user name and password (HTTP Basic, RFC 7617)' };
+      }
+      return nobody;
+    }
+    const wrong: Refusal = { status: 401, message: 'the user name or password is wrong' };
+    const own = governing.filter((entry) => entry.rule.user === credentials.user);
+    if (own.length > 0) {
+      const matched = await verify(
+        own.map((entry) => entry.rule.password!),
+        false,
+      );
+      if (isRefusal(matched)) return matched;
+      if (matched.size === 0) return wrong;
+      if (own.some((entry) => matched.has(entry.rule.password!) && grants(entry)) || anonymousGrants)
+        return null;
+      return {
+        status: 403,
+        message: `the --auth rules for ${prefix} let ${credentials.user} only read here`,
+      };
+    }
+    // Credentials the rules here do not need: whoever may come in anyway does.
+    if (anonymousGrants) return null;
+    // A user these rules do not name. The password is still checked (against the user's rules elsewhere,
+    // or a dummy check for a name no rule knows), so the answer and its timing do not tell names apart.
+    const elsewhere = secretsByUser.get(credentials.user);
+    const candidates = elsewhere ?? [dummySecret(governing)].filter((secret) => secret !== undefined);
+    const matched = await verify(candidates, elsewhere === undefined);
+    if (isRefusal(matched)) return matched;
+    if (matched.size > 0) {
+      return {
+        status: 403,
+        message: namedGrants
+          ? `the --auth rules for ${prefix} do not name the user ${credentials.user}`
+          : nobody.message,
+      };
+    }
+    return namedGrants ? wrong : nobody;
+  }
+
+  async function check(request: HttpRequest, checkOptions: AuthCheckOptions = {}) {
     if (request.path === '*') return null;
     const decoded = decodeRequestPath(request.path);
     // A path that does not decode gets its 400 from the file handler.
     if (decoded.kind === 'error') return null;
-    const governing = governingRules(prepared, decoded.segments);
     const needed: Access = isSafeMethod(request.method) ? 'ro' : 'rw';
-    const deny = (status: 401 | 403, message: string) => {
-      const response = errorResponse(
-        status,
-        message,
-        request.headers.accept,
-        status === 401 ? { 'WWW-Authenticate': WWW_AUTHENTICATE } : {},
-      );
-      // The body was not read; skipping it could cost more than a new connection.
-      if (request.body !== null) {
-        request.body.resume();
-        response.close = true;
-      }
-      return response;
-    };
-    if (governing.length === 0) {
-      return needed === 'ro' ? null : deny(403, 'no --auth rule grants write access to this path');
-    }
-    const grants = (entry: PreparedRule) => needed === 'ro' || entry.rule.access === 'rw';
-    const anonymousGrants = governing.some((entry) => entry.rule.user === undefined && grants(entry));
-    const credentials = parseBasicCredentials(request.headers.authorization);
-    if (credentials !== null) {
-      const own = governing.filter((entry) => entry.rule.user === credentials.user);
-      if (own.length > 0) {
-        let matched: PreparedRule[] = [];
-        for (const entry of own) {
-          if (await passwordMatches(entry, credentials.password)) matched = [...matched, entry];
+    const folded = decoded.segments.map(fold);
+    const governingSets = [governingRules(prepared, folded)];
+    if (!onlyRootPrefixes && settings.realSegments !== undefined) {
+      const real = await settings.realSegments(decoded.segments);
+      if (real !== null) {
+        const realFolded = real.map(fold);
+        if (realFolded.join('/') !== folded.join('/')) {
+          const realGoverning = governingRules(prepared, realFolded);
+          if (!sameRules(realGoverning, governingSets[0]!)) governingSets.push(realGoverning);
         }
-        if (matched.length === 0) return deny(401, 'the user name or password is wrong');
-        if (matched.some(grants) || anonymousGrants) return null;
-        return deny(403, `the user ${credentials.user} may only read this path`);
       }
-      if (anonymousGrants) return null;
-      if (governing.some((entry) => entry.rule.user !== undefined && grants(entry))) {
-        return deny(401, 'the user name or password is wrong');
-      }
-      return deny(403, 'this path is read-only for everyone');
     }
-    if (anonymousGrants) return null;
-    if (governing.some((entry) => entry.rule.user !== undefined && grants(entry))) {
-      return deny(401, 'this path needs a user name and password (HTTP Basic, RFC 7617)');
+    const deny = (refusal: Refusal) => refuse(request, refusal);
+    // Only the requested path: removing a symlink that leads into a rule's folder removes the link alone.
+    const own = governingSets[0]![0];
+    if (
+      REPLACING_METHODS.has(request.method) &&
+      own !== undefined &&
+      own.segments.length > 0 &&
+      own.segments.length === folded.length
+    ) {
+      return deny({
+        status: 403,
+        message: `${own.rule.pathPrefix} is the folder an --auth rule applies to; it cannot itself be replaced or removed`,
+      });
     }
-    return deny(
-      403,
-      needed === 'rw' ? 'this path is read-only for everyone' : 'no --auth rule lets anyone read this path',
-    );
+    const credentials = parseBasicCredentials(request.headers.authorization);
+    if (credentials !== null && Buffer.byteLength(credentials.password, 'utf8') > MAX_PASSWORD_BYTES) {
+      return deny({ status: 400, message: `the password is longer than ${MAX_PASSWORD_BYTES} bytes` });
+    }
+    const verify =
+      credentials === null ? null : verifierFor(request, credentials, checkOptions.countFailures ?? true);
+    for (const governing of governingSets) {
+      const refusal = await decide(governing, needed, credentials, verify);
+      if (refusal !== null) return deny(refusal);
+    }
+    return null;
+  }
+
+  return {
+    check,
+    verifier,
+    limiter,
+    close: () => verifier.close(),
   };
+}
+
+function refuse(request: HttpRequest, refusal: Refusal): ResponseDescription {
+  const headers = {
+    ...(refusal.status === 401 ? { 'WWW-Authenticate': WWW_AUTHENTICATE } : {}),
+    ...refusal.headers,
+  };
+  const response = errorResponse(refusal.status, refusal.message, request.headers.accept, headers);
+  // The body is left unread: the wire then never sends 100 Continue, and skipping a body the client
+  // already sends could cost more than a new connection.
+  if (request.body !== null) response.close = true;
+  return response;
+}
+
+function isRefusal(value: ReadonlySet<string> | Refusal): value is Refusal {
+  return 'status' in value;
+}
+
+function sameRules(left: readonly PreparedRule[], right: readonly PreparedRule[]): boolean {
+  return left.length === right.length && left.every((entry, i) => entry === right[i]);
 }
 
 /** The rules with the longest prefix that matches `segments` whole segment by whole segment. */

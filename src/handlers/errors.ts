@@ -22,6 +22,8 @@ export const STATUS_RFC_SECTIONS: Readonly<Record<number, string>> = Object.free
   414: 'https://www.rfc-editor.org/rfc/rfc9110#section-15.5.15',
   416: 'https://www.rfc-editor.org/rfc/rfc9110#section-15.5.17',
   417: 'https://www.rfc-editor.org/rfc/rfc9110#section-15.5.18',
+  421: 'https://www.rfc-editor.org/rfc/rfc9110#section-15.5.20',
+  429: 'https://www.rfc-editor.org/rfc/rfc6585#section-4',
   431: 'https://www.rfc-editor.org/rfc/rfc6585#section-5',
   500: 'https://www.rfc-editor.org/rfc/rfc9110#section-15.6.1',
   501: 'https://www.rfc-editor.org/rfc/rfc9110#section-15.6.2',

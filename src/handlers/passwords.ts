@@ -3,6 +3,9 @@
  * the pure-JS `bcryptjs`, loaded only when such a hash is first checked), SHA-512 crypt (`$6$`, the glibc
  * scheme of `openssl passwd -6` and `mkpasswd -m sha-512`, implemented here on `node:crypto`), and
  * `sha512:<hex>` (the hex SHA-512 of the password, for systems without either tool).
+ *
+ * The slow kinds (bcrypt, SHA-512 crypt) are deliberately expensive, so the server verifies them on a
+ * worker thread (password-verifier.ts); `verifyPasswordSync` is what runs there.
  * @module
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -17,8 +20,36 @@ export function passwordKind(stored: string): PasswordKind {
   return 'plain';
 }
 
+/**
+ * Longest password checked (bytes of UTF-8). SHA-512 crypt hashes the password once per byte of its own
+ * length (steps 13–16 of the scheme), so its cost grows with the square of the length: a cap keeps one
+ * request from costing seconds. Longer passwords never match (the gate answers them 400 before that).
+ */
+export const MAX_PASSWORD_BYTES = 1024;
+
+/** True for the kinds that cost milliseconds on purpose (and so belong off the event loop). */
+export function isSlowKind(kind: PasswordKind): boolean {
+  return kind === 'bcrypt' || kind === 'sha512-crypt';
+}
+
 /** Whether `given` matches the stored secret. Never throws for a malformed hash: it just does not match. */
 export async function verifyPassword(given: string, stored: string): Promise<boolean> {
+  if (passwordKind(stored) !== 'bcrypt') return verifyPasswordSync(given, stored, null);
+  const bcrypt = await import('bcryptjs');
+  return verifyPasswordSync(given, stored, bcrypt);
+}
+
+/** The bcryptjs functions this module needs (passed in, so that it is only loaded where bcrypt is used). */
+export interface BcryptCompare {
+  compareSync(given: string, stored: string): boolean;
+}
+
+/**
+ * The synchronous check, for a worker thread (or a fast kind). `bcrypt` must be given for bcrypt hashes;
+ * without it they never match.
+ */
+export function verifyPasswordSync(given: string, stored: string, bcrypt: BcryptCompare | null): boolean {
+  if (Buffer.byteLength(given, 'utf8') > MAX_PASSWORD_BYTES) return false;
   switch (passwordKind(stored)) {
     case 'plain':
       return equalDigests(sha512(Buffer.from(given, 'utf8')), sha512(Buffer.from(stored, 'utf8')));
@@ -28,15 +59,13 @@ export async function verifyPassword(given: string, stored: string): Promise<boo
       const computed = sha512Crypt(given, stored);
       return computed !== null && equalDigests(sha512(Buffer.from(computed)), sha512(Buffer.from(stored)));
     }
-    case 'bcrypt': {
-      const bcrypt = await import('bcryptjs');
+    case 'bcrypt':
       try {
         // bcryptjs compares in constant time itself.
-        return await bcrypt.compare(given, stored);
+        return bcrypt?.compareSync(given, stored) === true;
       } catch {
         return false;
       }
-    }
   }
 }
 

@@ -16,6 +16,7 @@ import {
 } from '../files/listing.js';
 import { type DecodedPath, decodeRequestPath, type Resolution, resolvePath } from '../files/resolve.js';
 import type { SearchLimits } from '../files/search.js';
+import { sameOriginPath } from '../http/location.js';
 import { isKnownMethod } from '../http/method.js';
 import { chooseMediaType } from '../http/negotiate.js';
 import type { HttpRequest, RequestHandler, ResponseDescription } from '../wire/message.js';
@@ -248,7 +249,7 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
   ): Promise<ResponseDescription> {
     if (resolution.needsSlash) {
       // RFC 9110 §15.4.2: relative links in the page only work from the slashed URL.
-      const location = `${request.path}/${request.query === '' ? '' : `?${request.query}`}`;
+      const location = `${sameOriginPath(request.path)}/${request.query === '' ? '' : `?${request.query}`}`;
       return {
         status: 301,
         headers: { Location: location, 'Content-Type': 'text/plain; charset=utf-8', ...policy.extraHeaders },

@@ -9,22 +9,25 @@
  */
 import { mkdir, open, rmdir, unlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import type { DecodedPath, ResolveOptions } from '../files/resolve.js';
+import type { DecodedPath } from '../files/resolve.js';
 import {
   copyInto,
   isUploadTempName,
   MAX_FILE_NAME_BYTES,
+  oneAtATime,
   refusalFor,
   resolveWriteTarget,
+  type WriteOptions,
   WriteRefusal,
   type WriteTarget,
   writeFileAtomically,
 } from '../files/write.js';
+import { sameOriginPath } from '../http/location.js';
 import { chooseMediaType } from '../http/negotiate.js';
 import type { HttpRequest, ResponseDescription } from '../wire/message.js';
 import { errorResponse } from './errors.js';
 
-export interface UploadOptions extends ResolveOptions {
+export interface UploadOptions extends WriteOptions {
   /** Largest file (and largest request body) accepted; 413 beyond. */
   maxBytes: number;
   /** Told about failures that are the server's, not the client's (the 500s and 507s of unexpected errors). */
@@ -71,8 +74,9 @@ export function createUploadHandler(options: UploadOptions) {
       if (refusal.status >= 500 && refusal.cause !== undefined && !request.body?.errored) {
         options.logError?.(refusal.cause, `${request.method} ${request.path}`);
       }
-      request.body?.resume();
-      // An unread body would have to be skipped before the next request; closing is cheaper and surer.
+      // The body is left alone: a client waiting for 100 Continue then never sends it (the wire only sends
+      // 100 when the body is first read). An unread body would have to be skipped before the next request;
+      // closing is cheaper and surer.
       const response = fail(request, refusal);
       if (request.body !== null && !request.body.readableEnded) response.close = true;
       return response;
@@ -102,10 +106,13 @@ export function createUploadHandler(options: UploadOptions) {
     if (where.existing === 'directory') throw new WriteRefusal(409, 'a folder of that name exists');
     if (where.existing === 'other') throw new WriteRefusal(409, 'only regular files can be replaced');
     // RFC 9110 §13.1.2: "If-None-Match: *" asks to create only, never to replace.
-    if (request.headers['if-none-match']?.trim() === '*' && where.existing !== 'none') {
+    const createOnly = request.headers['if-none-match']?.trim() === '*';
+    if (createOnly && where.existing !== 'none') {
       throw new WriteRefusal(412, 'If-None-Match: * was sent and the file already exists');
     }
-    const result = await writeFileAtomically(where.filePath, bodyOf(request), options.maxBytes);
+    const result = await writeFileAtomically(where.filePath, bodyOf(request), options.maxBytes, {
+      createOnly: createOnly,
+    });
     return written(result.created, request.path);
   }
 
@@ -157,16 +164,31 @@ export function createUploadHandler(options: UploadOptions) {
         `the file would be larger than the upload limit of ${options.maxBytes} bytes`,
       );
     }
-    const handle = await open(where.filePath, 'r+');
-    try {
-      const bytes = await copyInto(handle, bodyOf(request), offset, options.maxBytes);
-      if (total !== null && offset + bytes === total) await handle.truncate(total);
-      await handle.sync();
-      const size = (await handle.stat()).size;
-      return { status: 204, headers: { 'X-Upload-Size': String(size) } };
-    } finally {
-      await handle.close().catch(() => {});
-    }
+    const append = updateRange === UPDATE_RANGE_APPEND;
+    // One piece at a time per file: an append starts where the previous piece ended, so concurrent
+    // appends each keep all their bytes (and O_APPEND keeps them whole even across --workers processes).
+    return oneAtATime(where.filePath, async () => {
+      const handle = await open(where.filePath, append ? 'a' : 'r+');
+      try {
+        const size = (await handle.stat()).size;
+        const start = append ? size : offset;
+        if (start > size) {
+          const refusal = new WriteRefusal(
+            416,
+            `the piece starts at ${start} but the file has only ${size} bytes`,
+          );
+          return fail(request, refusal, { 'Content-Range': `bytes */${size}` });
+        }
+        checkDeclaredLength(request, start);
+        const bytes = await copyInto(handle, bodyOf(request), start, options.maxBytes);
+        if (total !== null && start + bytes === total) await handle.truncate(total);
+        await handle.sync();
+        const after = (await handle.stat()).size;
+        return { status: 204, headers: { 'X-Upload-Size': String(after) } };
+      } finally {
+        await handle.close().catch(() => {});
+      }
+    });
   }
 
   /** RFC 9110 §9.3.5: a file, or an empty folder (there is no recursive delete). */
@@ -208,7 +230,7 @@ export function createUploadHandler(options: UploadOptions) {
     await checkFolder(decoded);
     if (request.body === null) throw new WriteRefusal(400, 'the form has no body');
     const saved = await saveFormFiles(request.body, contentType, decoded);
-    const location = request.path;
+    const location = sameOriginPath(request.path);
     const wantsJson =
       chooseMediaType(request.headers.accept, ['text/html', 'application/json']) === 'application/json';
     if (wantsJson) {
@@ -348,8 +370,9 @@ function bodyOf(request: HttpRequest): Readable {
   return request.body ?? Readable.from([]);
 }
 
-function written(created: boolean, location: string): ResponseDescription {
+function written(created: boolean, requestPath: string): ResponseDescription {
   if (!created) return { status: 204 };
+  const location = sameOriginPath(requestPath);
   return {
     status: 201,
     headers: { Location: location, 'Content-Type': 'text/plain; charset=utf-8' },

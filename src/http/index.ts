@@ -5,6 +5,7 @@
 export * from './conditional.js';
 export * from './date.js';
 export * from './etag.js';
+export * from './location.js';
 export * from './method.js';
 export * from './mime.js';
 export * from './negotiate.js';

@@ -78,9 +78,16 @@ function oid(dotted: string): Buffer {
   return tlv(TAG.oid, Buffer.from(bytes));
 }
 
-/** A positive INTEGER from unsigned big-endian bytes (a leading 0 keeps the sign bit clear). */
-function unsignedInteger(bytes: Buffer): Buffer {
-  return tlv(TAG.integer, (bytes[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes);
+/**
+ * A positive INTEGER from unsigned big-endian bytes, in DER's minimal form (X.690 §8.3.2): leading zero
+ * bytes dropped (a random serial starting with 0x00 was otherwise refused as "illegal padding"), then one
+ * zero put back when the sign bit would be set.
+ */
+export function unsignedInteger(bytes: Buffer): Buffer {
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  const minimal = bytes.subarray(start);
+  return tlv(TAG.integer, (minimal[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), minimal]) : minimal);
 }
 
 /** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime after. */

@@ -54,8 +54,9 @@ export function createTlsListener(
     },
     onConnection,
   );
-  // A failed handshake (an untrusted certificate, plain HTTP sent to this port, a scanner) concerns that
-  // one socket only: say why in the log and drop it.
+  answerPlainHttp(server, options.handshakeTimeoutMs);
+  // A failed handshake (an untrusted certificate, a scanner) concerns that one socket only: say why in the
+  // log and drop it.
   server.on('tlsClientError', (error: Error, socket) => {
     options.logError(
       describeHandshakeError(error),
@@ -64,6 +65,55 @@ export function createTlsListener(
     socket.destroy();
   });
   return server;
+}
+
+/** The first byte of every TLS connection: a handshake record (RFC 8446 §5.1, ContentType 22). */
+const TLS_HANDSHAKE_RECORD = 0x16;
+/** How long the refusal of a plain-HTTP request may take to flush while the client's bytes are drained. */
+const PLAIN_HTTP_LINGER_MS = 2000;
+
+/** Whether a first byte starts an HTTP/1.x request line (methods are upper-case tokens in practice). */
+function startsPlainHttp(byte: number): boolean {
+  return byte >= 0x41 && byte <= 0x5a;
+}
+
+/**
+ * Plain HTTP sent to the HTTPS port gets a 400 saying so, then the connection closes (as nginx and Go do),
+ * instead of a silently dropped handshake. The first bytes of each connection are looked at before the
+ * TLS layer takes the socket; anything that is not plain HTTP goes on to TLS with those bytes put back.
+ */
+function answerPlainHttp(server: TlsServer, sniffTimeoutMs: number): void {
+  const startTls = server.listeners('connection') as Array<(socket: Socket) => void>;
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: Socket) => {
+    socket.setTimeout(sniffTimeoutMs, () => socket.destroy());
+    socket.once('error', () => socket.destroy());
+    socket.once('data', (first: Buffer) => {
+      socket.setTimeout(0);
+      socket.pause();
+      if (first[0] !== TLS_HANDSHAKE_RECORD && startsPlainHttp(first[0] ?? 0)) {
+        refusePlainHttp(socket);
+        return;
+      }
+      socket.unshift(first);
+      for (const listener of startTls) listener.call(server, socket);
+    });
+  });
+}
+
+function refusePlainHttp(socket: Socket): void {
+  const body = '400 Bad Request: this port speaks HTTPS, and the request came as plain HTTP; use https://\n';
+  socket.end(
+    'HTTP/1.1 400 Bad Request\r\n' +
+      `Date: ${new Date().toUTCString()}\r\n` +
+      'Content-Type: text/plain; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+  // Read and drop what the client still sends, so our close does not reset the answer away (RFC 9112 §9.6).
+  socket.resume();
+  setTimeout(() => socket.destroy(), PLAIN_HTTP_LINGER_MS).unref();
 }
 
 /** One line for the log (OpenSSL messages carry a file and line number nobody needs). */
