@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { decodeRequestPath } from '../src/files/resolve.js';
+import { parseAuthRule } from '../src/handlers/auth-rules.js';
 import {
   CGI_METHODS,
   type CgiOptions,
@@ -26,7 +27,7 @@ import {
 import { createFileHandler } from '../src/handlers/static.js';
 import type { RequestHandler } from '../src/wire/message.js';
 import { exchange, get } from './helpers/raw-client.js';
-import { type RunningWire, startWire } from './helpers/servers.js';
+import { type RunningWire, startDocroot, startWire } from './helpers/servers.js';
 
 const ROOT = realpathSync(fileURLToPath(new URL('../../test/fixtures/root', import.meta.url)));
 /** Short enough that the hang test is quick, long enough for a cold python3 under a loaded test run. */
@@ -85,6 +86,33 @@ async function startCgiServer(overrides: Partial<CgiOptions> = {}): Promise<CgiS
   };
   const running = await startWire(handler, { maxBodyBytes: 64 * 1024 * 1024, maxHeaderCount: 200 });
   return { ...running, logged };
+}
+
+const GENERIC_502 =
+  '502 Bad Gateway: the script did not produce a valid response (the server log says why)\n';
+const GENERIC_504 = '504 Gateway Timeout: the script did not answer in time\n';
+
+/**
+ * A script failure tells the client nothing about the script (a generic body) and logs one line, a string
+ * without a stack, tagged with the script, that says why.
+ */
+function assertScriptFailure(
+  response: { status: number; body: Buffer },
+  logged: CgiServer['logged'],
+  status: 502 | 504,
+  scriptName: string,
+  reason: RegExp,
+): void {
+  assert.equal(response.status, status);
+  assert.equal(response.body.toString(), status === 502 ? GENERIC_502 : GENERIC_504);
+  const lines = logged.filter((entry) => entry.context === `cgi: ${scriptName}`).map((entry) => entry.error);
+  const line = lines.find((entry) => typeof entry === 'string' && reason.test(entry));
+  assert.ok(line !== undefined, `no log line matching ${reason} for ${scriptName}: ${JSON.stringify(lines)}`);
+  assert.ok(!(line as string).includes('\n'), 'one line');
+  assert.ok(
+    lines.every((entry) => typeof entry === 'string'),
+    'every log entry is a line, never an Error with a stack',
+  );
 }
 
 function post(target: string, body: Buffer | string, contentType = 'application/x-test'): Buffer {
@@ -178,7 +206,7 @@ describe('CGI scripts over a real server', () => {
     await rm(scratch, { recursive: true, force: true });
   });
 
-  test('the environment holds exactly the RFC 3875 meta-variables, and nothing of the server', async () => {
+  test('the environment holds exactly the RFC 3875 and Apache meta-variables, and nothing of the server', async () => {
     const { responses } = await exchange(
       server.port,
       get(
@@ -203,6 +231,13 @@ describe('CGI scripts over a real server', () => {
       PATH_TRANSLATED: path.join(ROOT, 'extra/p ath'),
       QUERY_STRING: 'a=1&b=%41+c',
       REMOTE_ADDR: '127.0.0.1',
+      SERVER_ADDR: '127.0.0.1',
+      SCRIPT_FILENAME: path.join(ROOT, 'cgi-bin/env.py'),
+      REQUEST_URI: '/cgi-bin/env.py/extra/p%20ath?a=1&b=%41+c',
+      DOCUMENT_ROOT: ROOT,
+      CONTEXT_DOCUMENT_ROOT: ROOT,
+      CONTEXT_PREFIX: '',
+      REDIRECT_STATUS: '200',
       PATH: '/usr/local/bin:/usr/bin:/bin',
       HTTP_HOST: 'localhost',
       HTTP_USER_AGENT: 'cgi-test',
@@ -217,6 +252,10 @@ describe('CGI scripts over a real server', () => {
       'DOCROOT_SECRET',
       'CONTENT_LENGTH',
       'CONTENT_TYPE',
+      // The Authorization header was sent, but nobody checked it: no user.
+      'REMOTE_USER',
+      'AUTH_TYPE',
+      'HTTPS',
     ]) {
       assert.equal(env[name], undefined, `${name} must not be set`);
     }
@@ -282,9 +321,13 @@ describe('CGI scripts over a real server', () => {
 
   test('a local redirect loop stops with 502', async () => {
     const { responses } = await exchange(server.port, get('/cgi-bin/loop.py'), { timeoutMs: 20_000 });
-    const response = responses[0]!;
-    assert.equal(response.status, 502);
-    assert.match(response.body.toString(), /more than 10 local redirects/);
+    assertScriptFailure(
+      responses[0]!,
+      server.logged,
+      502,
+      '/cgi-bin/loop.py',
+      /more than 10 local redirects/,
+    );
   });
 
   test('an absolute Location becomes a 302 with the Location passed on (RFC 3875 §6.2.3)', async () => {
@@ -294,24 +337,27 @@ describe('CGI scripts over a real server', () => {
     assert.equal(response.headers.location, 'http://example.com/');
   });
 
-  test('a script that exits 1 without output gives 502 with its exit code', async () => {
+  test('a script that exits 1 without output gives a generic 502; its exit code is logged', async () => {
     const { responses } = await exchange(server.port, get('/cgi-bin/crash.py'));
     const response = responses[0]!;
-    assert.equal(response.status, 502);
     assert.equal(response.headers['content-type'], 'text/plain; charset=utf-8');
-    assert.equal(
-      response.body.toString(),
-      '502 Bad Gateway: the script exited with code 1 before writing a response\n',
+    assertScriptFailure(
+      response,
+      server.logged,
+      502,
+      '/cgi-bin/crash.py',
+      /^the script exited with code 1 before writing a response$/,
     );
   });
 
-  test('a malformed head gives 502 naming the rule', async () => {
+  test('a malformed head gives a generic 502; the log names the rule in one line', async () => {
     const { responses } = await exchange(server.port, get('/cgi-bin/bad-head.py'));
-    const response = responses[0]!;
-    assert.equal(response.status, 502);
-    assert.match(
-      response.body.toString(),
-      /^502 Bad Gateway: line 1 of the script's header block has no colon/,
+    assertScriptFailure(
+      responses[0]!,
+      server.logged,
+      502,
+      '/cgi-bin/bad-head.py',
+      /^line 1 of the script's header block has no colon/,
     );
   });
 
@@ -323,8 +369,7 @@ describe('CGI scripts over a real server', () => {
     assert.equal(response.headers['content-type'], 'text/plain');
     assert.equal(response.body.toString(), 'raw nph body\n');
     const bad = (await exchange(server.port, get('/cgi-bin/nph-bad.py'))).responses[0]!;
-    assert.equal(bad.status, 502);
-    assert.match(bad.body.toString(), /status line/);
+    assertScriptFailure(bad, server.logged, 502, '/cgi-bin/nph-bad.py', /status line/);
   });
 
   test('HEAD runs the script and sends its head only; the connection stays usable', async () => {
@@ -468,7 +513,7 @@ describe('CGI scripts over a real server', () => {
   });
 
   test('a chunked POST over the buffering limit gets 413 and the connection closes', async () => {
-    const small = await startCgiServer({ maxChunkedBodyBytes: 1000 });
+    const small = await startCgiServer({ maxBodyBytes: 1000 });
     try {
       const pieces = [Buffer.alloc(600, 97), Buffer.alloc(600, 98)];
       const { responses, closed } = await exchange(small.port, chunkedPost('/cgi-bin/echo.py', pieces), {
@@ -496,18 +541,108 @@ describe('CGI scripts over a real server', () => {
     assert.ok(await waitForDeath(pid), `hang.py (${pid}) still runs after the client left`);
   });
 
-  test('a missing interpreter gives 502 with a one-line reason', async () => {
+  test('a missing interpreter gives a generic 502 and a one-line reason in the log', async () => {
     const broken = await startCgiServer({ cgiDir: null, interpreters: { '.py': 'no-such-interpreter-xyz' } });
     try {
       const { responses } = await exchange(broken.port, get('/make_time.py'));
-      assert.equal(responses[0]!.status, 502);
-      assert.equal(
-        responses[0]!.body.toString(),
-        '502 Bad Gateway: the interpreter "no-such-interpreter-xyz" could not be started: it was not found\n',
+      assertScriptFailure(
+        responses[0]!,
+        broken.logged,
+        502,
+        '/make_time.py',
+        /^the interpreter "no-such-interpreter-xyz" could not be started: it was not found$/,
       );
+      assert.equal(broken.logged.length, 1, 'logged once');
     } finally {
       await broken.close();
     }
+  });
+});
+
+function basicAuth(user: string, password: string): string {
+  return `Authorization: Basic ${Buffer.from(`${user}:${password}`).toString('base64')}\r\n`;
+}
+
+describe('CGI environment details', () => {
+  let server: CgiServer;
+  before(async () => {
+    server = await startCgiServer();
+  });
+  after(() => server.close());
+
+  test('REQUEST_URI of an absolute-form request is its path and query', async () => {
+    const { responses } = await exchange(
+      server.port,
+      'GET http://localhost/cgi-bin/env.py/x?y=1 HTTP/1.1\r\nHost: localhost\r\n\r\n',
+    );
+    const env = JSON.parse(responses[0]!.body.toString()) as Record<string, string>;
+    assert.equal(env.REQUEST_URI, '/cgi-bin/env.py/x?y=1');
+    assert.equal(env.SCRIPT_NAME, '/cgi-bin/env.py');
+    assert.equal(env.PATH_INFO, '/x');
+  });
+
+  test('a POST with Content-Length: 0 has CONTENT_LENGTH=0; a GET has none', async () => {
+    const { responses } = await exchange(
+      server.port,
+      `${get('/cgi-bin/env.py', 'Content-Length: 0\r\nContent-Type: text/plain\r\n', 'POST')}${get('/cgi-bin/env.py')}`,
+      { responses: 2 },
+    );
+    const posted = JSON.parse(responses[0]!.body.toString()) as Record<string, string>;
+    assert.equal(posted.CONTENT_LENGTH, '0');
+    assert.equal(posted.CONTENT_TYPE, 'text/plain');
+    const got = JSON.parse(responses[1]!.body.toString()) as Record<string, string>;
+    assert.equal(got.CONTENT_LENGTH, undefined);
+  });
+});
+
+describe('CGI behind --auth: REMOTE_USER and AUTH_TYPE', () => {
+  let docroot: Awaited<ReturnType<typeof startDocroot>>;
+  before(async () => {
+    const auth = ['@/:ro', 'dev:pw@/:rw'].map((text) => {
+      const rule = parseAuthRule(text);
+      assert.ok(typeof rule !== 'string', String(rule));
+      return rule;
+    });
+    docroot = await startDocroot({ root: ROOT, cgi: { timeoutMs: NORMAL_TIMEOUT_MS }, auth });
+  });
+  after(() => docroot.close());
+
+  const envOf = (body: Buffer) => JSON.parse(body.toString()) as Record<string, string>;
+
+  test('a request whose credentials were checked runs with REMOTE_USER and AUTH_TYPE=Basic', async () => {
+    const read = (await exchange(docroot.port, get('/cgi-bin/env.py', basicAuth('dev', 'pw')))).responses[0]!;
+    assert.equal(read.status, 200);
+    assert.equal(envOf(read.body).REMOTE_USER, 'dev');
+    assert.equal(envOf(read.body).AUTH_TYPE, 'Basic');
+    const write = (
+      await exchange(
+        docroot.port,
+        `${get('/cgi-bin/env.py', `${basicAuth('dev', 'pw')}Content-Length: 2\r\n`, 'POST')}hi`,
+      )
+    ).responses[0]!;
+    assert.equal(write.status, 200);
+    assert.equal(envOf(write.body).REMOTE_USER, 'dev');
+    assert.equal(envOf(write.body).CONTENT_LENGTH, '2');
+  });
+
+  test('anonymous readers and unchecked credentials get no REMOTE_USER; wrong passwords get 401', async () => {
+    const anonymous = (await exchange(docroot.port, get('/cgi-bin/env.py'))).responses[0]!;
+    assert.equal(anonymous.status, 200);
+    assert.equal(envOf(anonymous.body).REMOTE_USER, undefined);
+    assert.equal(envOf(anonymous.body).AUTH_TYPE, undefined);
+    // A user no rule names reads as anyone may, but is nobody the server vouches for.
+    const stranger = (await exchange(docroot.port, get('/cgi-bin/env.py', basicAuth('eve', 'x'))))
+      .responses[0]!;
+    assert.equal(stranger.status, 200);
+    assert.equal(envOf(stranger.body).REMOTE_USER, undefined);
+    const wrong = (await exchange(docroot.port, get('/cgi-bin/env.py', basicAuth('dev', 'nope'))))
+      .responses[0]!;
+    assert.equal(wrong.status, 401);
+    const anonymousPost = (
+      await exchange(docroot.port, `${get('/cgi-bin/env.py', 'Content-Length: 2\r\n', 'POST')}hi`)
+    ).responses[0]!;
+    assert.equal(anonymousPost.status, 401);
+    assert.match(anonymousPost.headers['www-authenticate'] ?? '', /^Basic /);
   });
 });
 
@@ -576,10 +711,12 @@ describe('CGI timeouts', () => {
     });
     const elapsed = Date.now() - started;
     const response = responses[0]!;
-    assert.equal(response.status, 504);
-    assert.match(
-      response.body.toString(),
-      /^504 Gateway Timeout: the script did not write its response head within 1500 ms\n$/,
+    assertScriptFailure(
+      response,
+      server.logged,
+      504,
+      '/cgi-bin/hang.py',
+      /^the script did not write its response head within 1500 ms$/,
     );
     assert.ok(elapsed >= HANG_TIMEOUT_MS - 50, `answered after ${elapsed} ms`);
     const pid = await readPid(pidFile);
@@ -719,6 +856,7 @@ describe('findCgiScript', () => {
   test('a non-executable file in the CGI folder answers 502, not its source', async () => {
     const script = await find('/cgi-bin/plain.txt');
     assert.ok(script !== null);
+    const logged: unknown[] = [];
     const response = await runCgiScript(
       {
         method: 'GET',
@@ -738,12 +876,10 @@ describe('findCgiScript', () => {
         secure: false,
       },
       script,
-      base(),
+      { ...base(), logError: (error) => logged.push(error) },
     );
     assert.equal(response.status, 502);
-    assert.equal(
-      response.body?.kind === 'bytes' ? String(response.body.data) : '',
-      '502 Bad Gateway: the script could not be started: it is not executable (permission denied)\n',
-    );
+    assert.equal(response.body?.kind === 'bytes' ? String(response.body.data) : '', GENERIC_502);
+    assert.deepEqual(logged, ['the script could not be started: it is not executable (permission denied)']);
   });
 });

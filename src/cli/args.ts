@@ -31,6 +31,8 @@ Options:
       --cgi-ext <.ext=cmd>   run files with this extension anywhere in the root with an
                              interpreter (repeatable; e.g. --cgi-ext .py=python3)
       --cgi-timeout <s>      seconds before a script is killed and 504 sent (default 30)
+      --cgi-max-body <n>     largest request body for a script in bytes, or with K, M, G
+                             (default 1G; 413 beyond)
       --trace                print every request and response head to stderr, in the
                              C (-->) / S (<--) notation, with connection open, reuse and close
       --log <format>         access log on stdout: dev, common, combined, json or off
@@ -79,7 +81,9 @@ export interface CliOptions {
   spa: boolean;
   notFoundPage: string | undefined;
   maxConnections: number | undefined;
-  cgi: { dir: string | null; interpreters: Record<string, string>; timeoutMs: number } | undefined;
+  cgi:
+    | { dir: string | null; interpreters: Record<string, string>; timeoutMs: number; maxBodyBytes: number }
+    | undefined;
   /** Print protocol heads to stderr (--trace). */
   trace: boolean;
   /** Access log format; undefined means the default for the terminal (dev on a TTY, else combined). */
@@ -151,6 +155,7 @@ export const FLAGS = {
   'cgi-dir': { type: 'string' },
   'cgi-ext': { type: 'string', multiple: true },
   'cgi-timeout': { type: 'string' },
+  'cgi-max-body': { type: 'string' },
   trace: { type: 'boolean' },
   log: { type: 'string' },
   config: { type: 'string' },
@@ -286,11 +291,23 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
     };
   }
   const cgiEnabled = values.cgi === true || cgiDir !== undefined || Object.keys(interpreters).length > 0;
+  const cgiMaxBody = values['cgi-max-body'];
+  const cgiMaxBodyBytes = cgiMaxBody === undefined ? DEFAULT_MAX_UPLOAD_BYTES : parseByteSize(cgiMaxBody);
+  if (cgiMaxBodyBytes === null) {
+    return {
+      kind: 'error',
+      message: `--cgi-max-body needs bytes, or a number with K, M or G, got "${cgiMaxBody}"`,
+    };
+  }
+  if (cgiMaxBody !== undefined && !cgiEnabled) {
+    return { kind: 'error', message: '--cgi-max-body only makes sense with --cgi, --cgi-dir or --cgi-ext' };
+  }
   const cgi = cgiEnabled
     ? {
         dir: values.cgi === true || cgiDir !== undefined ? (cgiDir ?? 'cgi-bin') : null,
         interpreters,
         timeoutMs: cgiTimeoutMs,
+        maxBodyBytes: cgiMaxBodyBytes,
       }
     : undefined;
 
@@ -383,7 +400,7 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
   };
 }
 
-/** 1 GiB, as in server.ts (not imported, so parsing flags loads no server code). */
+/** 1 GiB, as in server.ts and for CGI bodies (not imported, so parsing flags loads no server code). */
 const DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
 const BYTE_SIZE_UNITS: Readonly<Record<string, number>> = {
   '': 1,

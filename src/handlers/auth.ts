@@ -29,7 +29,10 @@ interface PreparedRule {
   readonly slowHash: boolean;
 }
 
-/** Returns a check: null lets the request through; otherwise the 401 or 403 to answer. */
+/**
+ * Returns a check: null lets the request through (setting `request.remoteUser` when it verified the
+ * request's credentials); otherwise the 401 or 403 to answer.
+ */
 export function createAuthGate(
   rules: readonly AuthRule[],
 ): (request: HttpRequest) => Promise<ResponseDescription | null> {
@@ -89,7 +92,11 @@ export function createAuthGate(
           if (await passwordMatches(entry, credentials.password)) matched = [...matched, entry];
         }
         if (matched.length === 0) return deny(401, 'the user name or password is wrong');
-        if (matched.some(grants) || anonymousGrants) return null;
+        if (matched.some(grants) || anonymousGrants) {
+          // Checked credentials travel with the request (CGI's REMOTE_USER, RFC 3875 §4.1.11).
+          request.remoteUser = credentials.user;
+          return null;
+        }
         return deny(403, `the user ${credentials.user} may only read this path`);
       }
       if (anonymousGrants) return null;
