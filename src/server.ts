@@ -143,7 +143,8 @@ function readAccessCheck(
   let gate: ReturnType<typeof import('./handlers/auth.js').createAuthGate> | null = null;
   return async (request, urlPath) => {
     gate ??= (await import('./handlers/auth.js')).createAuthGate(rules);
-    return (await gate({ ...request, method: 'GET', path: urlPath, body: null })) === null;
+    // The query belongs to the request, not to the entries it walks.
+    return (await gate({ ...request, method: 'GET', path: urlPath, query: '', body: null })) === null;
   };
 }
 

@@ -2,8 +2,9 @@
  * Access control (`--auth`): HTTP Basic authentication (RFC 7617) checked against path-prefix rules before
  * any other handling, for every method. Loaded only when rules are configured.
  *
- * Which rules decide: those whose prefix is the longest one matching the request path (others are
- * ignored). Reading (GET, HEAD, OPTIONS and the other safe methods) needs `ro` or `rw`; anything else
+ * Which rules decide: the most specific of those that match the request: the longest prefix (a `*`
+ * segment counts like any other), and of equal prefixes, rules with a query condition the request meets
+ * over rules without one (others are ignored). Reading (GET, HEAD, OPTIONS and the other safe methods) needs `ro` or `rw`; anything else
  * needs `rw`. A path no rule covers may be read by anyone and written by no one.
  * @module
  */
@@ -27,6 +28,20 @@ interface PreparedRule {
   readonly rule: AuthRule;
   readonly segments: readonly string[];
   readonly slowHash: boolean;
+  /** The query parameter the rule needs (value null: any value), or null. */
+  readonly query: QueryCondition | null;
+}
+
+interface QueryCondition {
+  readonly name: string;
+  readonly value: string | null;
+}
+
+/** A rule's `name=value` condition, decoded the way the request's query will be. */
+function prepareQueryCondition(query: string | undefined): QueryCondition | null {
+  if (query === undefined) return null;
+  const [name, value] = [...new URLSearchParams(query)][0] ?? [query, ''];
+  return { name, value: query.includes('=') ? value : null };
 }
 
 /**
@@ -40,7 +55,9 @@ export function createAuthGate(
     rule,
     segments: rule.pathPrefix.split('/').filter((segment) => segment !== ''),
     slowHash: rule.password !== undefined && passwordKind(rule.password) !== 'plain',
+    query: prepareQueryCondition(rule.query),
   }));
+  const hasQueryConditions = prepared.some((entry) => entry.query !== null);
   const verified = new Set<string>();
 
   async function passwordMatches(entry: PreparedRule, given: string): Promise<boolean> {
@@ -62,7 +79,8 @@ export function createAuthGate(
     const decoded = decodeRequestPath(request.path);
     // A path that does not decode gets its 400 from the file handler.
     if (decoded.kind === 'error') return null;
-    const governing = governingRules(prepared, decoded.segments);
+    const parameters = hasQueryConditions ? new URLSearchParams(request.query) : null;
+    const governing = governingRules(prepared, decoded.segments, parameters);
     const needed: Access = isSafeMethod(request.method) ? 'ro' : 'rw';
     const deny = (status: 401 | 403, message: string) => {
       const response = errorResponse(
@@ -116,27 +134,44 @@ export function createAuthGate(
   };
 }
 
-/** The rules with the longest prefix that matches `segments` whole segment by whole segment. */
-function governingRules(rules: readonly PreparedRule[], segments: readonly string[]): PreparedRule[] {
+/**
+ * The rules that decide for a request: of those whose prefix matches `segments` whole segment by whole
+ * segment (a `*` segment matching any one) and whose query condition `parameters` meet, the most specific
+ * ones: the longest prefix, and of equal prefixes those with a query condition.
+ */
+function governingRules(
+  rules: readonly PreparedRule[],
+  segments: readonly string[],
+  parameters: URLSearchParams | null,
+): PreparedRule[] {
   let best: PreparedRule[] = [];
-  let bestLength = -1;
+  let bestRank = -1;
   for (const entry of rules) {
     const prefix = entry.segments;
-    if (prefix.length > segments.length || prefix.length < bestLength) continue;
+    const rank = prefix.length * 2 + (entry.query === null ? 0 : 1);
+    if (prefix.length > segments.length || rank < bestRank) continue;
     let matches = true;
     for (let i = 0; i < prefix.length; i++) {
-      if (prefix[i] !== segments[i]) {
+      if (prefix[i] !== segments[i] && prefix[i] !== '*') {
         matches = false;
         break;
       }
     }
-    if (!matches) continue;
-    if (prefix.length > bestLength) {
+    if (!matches || !meetsQueryCondition(entry.query, parameters)) continue;
+    if (rank > bestRank) {
       best = [entry];
-      bestLength = prefix.length;
+      bestRank = rank;
     } else best.push(entry);
   }
   return best;
+}
+
+/** Whether the request's query carries the parameter a rule names (any of its values, when repeated). */
+function meetsQueryCondition(condition: QueryCondition | null, parameters: URLSearchParams | null): boolean {
+  if (condition === null) return true;
+  if (parameters === null) return false;
+  if (condition.value === null) return parameters.has(condition.name);
+  return parameters.getAll(condition.name).includes(condition.value);
 }
 
 /** `Basic base64(user ":" password)` (RFC 7617 §2), decoded as UTF-8 (§2.1), or null. */
