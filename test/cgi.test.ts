@@ -3,8 +3,8 @@
  * in test/fixtures/root, checked with a raw client (exact bytes) or node:http (large bodies).
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -624,6 +624,55 @@ describe('CGI request bodies', () => {
     );
     assert.equal(responses[0]!.status, 413);
     assert.ok(!raw.toString('latin1').includes('100 Continue'), 'no 100 Continue before the refusal');
+  });
+
+  test('a Content-Length body waits for the script that does not read yet, instead of piling up', async () => {
+    const total = 32 * 1024 * 1024;
+    const goFile = path.join(scratch, 'go');
+    let held = -1;
+    const options: CgiOptions = {
+      root: ROOT,
+      cgiDir: 'cgi-bin',
+      interpreters: {},
+      timeoutMs: NORMAL_TIMEOUT_MS,
+      serverSoftware: 'docroot/test',
+      logError: () => {},
+      maxBodyBytes: total,
+    };
+    const gated = await startWire(
+      async (request) => {
+        const script = await findCgiScript(['cgi-bin', 'gated-echo.py'], options);
+        assert.ok(script !== null && request.body !== null);
+        const response = runCgiScript(request, script, options);
+        // The body is piped to stdin by now; count what the wire hands on until the pipe pushes back.
+        let delivered = 0;
+        const body = request.body;
+        body.on('data', (chunk: Buffer) => {
+          delivered += chunk.length;
+        });
+        body.once('pause', () => {
+          held = delivered + body.readableLength;
+          writeFileSync(goFile, 'go');
+        });
+        return response;
+      },
+      { maxBodyBytes: total },
+    );
+    try {
+      const content = randomBytes(total);
+      const { responses } = await exchange(gated.port, post(`/cgi-bin/gated-echo.py?${goFile}`, content), {
+        timeoutMs: NORMAL_TIMEOUT_MS,
+      });
+      assert.equal(responses[0]!.status, 200);
+      assert.equal(
+        responses[0]!.body.toString(),
+        `${total} ${createHash('md5').update(content).digest('hex')}\n`,
+      );
+      // A pipe's and a few streams' buffers, against the 32 MiB that reading ahead would hold.
+      assert.ok(held > 0 && held < 4 * 1024 * 1024, `the server held ${held} bytes before the script read`);
+    } finally {
+      await gated.close();
+    }
   });
 
   test('a Content-Length body up to the limit streams to stdin', async () => {
