@@ -616,6 +616,21 @@ describe('CGI request bodies', () => {
     assert.deepEqual(readdirSync(spoolDir), []);
   });
 
+  test('a client that leaves in the middle of a spooled chunked body leaves nothing behind', async () => {
+    const socket = net.connect(server.port, '127.0.0.1');
+    socket.on('error', () => {});
+    const piece = Buffer.alloc(64 * 1024, 120);
+    const pieces = Array.from({ length: 8 }, () => piece);
+    // The whole body but its last chunk: the script never starts, the rest of the body is on disk.
+    const request = chunkedPost(`/cgi-bin/spool.py?${spoolDir}`, pieces);
+    socket.write(request.subarray(0, request.length - 5));
+    const deadline = Date.now() + NORMAL_TIMEOUT_MS;
+    while (readdirSync(spoolDir).length === 0 && Date.now() < deadline) await delay(20);
+    assert.equal(readdirSync(spoolDir).length, 1, 'the body is being spooled');
+    socket.destroy();
+    assert.deepEqual(await spoolEmptied(), []);
+  });
+
   test('a Content-Length over --cgi-max-body gets 413 before a byte is read (no 100 Continue)', async () => {
     const { responses, raw } = await exchange(
       server.port,
