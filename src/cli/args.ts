@@ -56,9 +56,11 @@ Options:
                              upload form on listings; anyone who can reach the server can
                              write unless --auth says otherwise
       --max-upload-size <n>  largest upload in bytes, or with K, M, G (default 1G)
-      --auth <rule>          [user:password]@/path[:ro|:rw] (repeatable), e.g.
+      --auth <rule>          [user:password]@/path[?name=value][:ro|:rw] (repeatable), e.g.
                              --auth 'admin:secret@/:rw' --auth '@/:ro'; passwords may be
-                             bcrypt ($2b$), SHA-512 crypt ($6$) or sha512:<hex>; use with TLS
+                             bcrypt ($2b$), SHA-512 crypt ($6$) or sha512:<hex>; use with TLS;
+                             a "*" path segment matches any one, "?name=value" only requests
+                             with that query parameter (for scripts, see the README)
   -h, --help                 show this help
   -v, --version              print the version
 

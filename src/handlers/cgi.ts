@@ -21,7 +21,12 @@
  *   disconnects gets the script's process group killed.
  * - A local redirect (RFC 3875 §6.2.2) is answered by `redispatch` with a new GET (HEAD stays HEAD) without
  *   body fields; without `redispatch` it becomes a 302 with the path as Location.
+ * - Beside RFC 3875's variables, scripts get what applications written for Apache read (SCRIPT_FILENAME,
+ *   REQUEST_URI, DOCUMENT_ROOT, REDIRECT_STATUS=200, which php-cgi requires). REMOTE_USER and AUTH_TYPE
+ *   come only from `HttpRequest.remoteUser`, which the access check sets after verifying the password.
  * - stderr lines go to `logError(line, 'cgi: <SCRIPT_NAME>')`: the line as a string, the script as context.
+ *   A failed script is a generic 502 or 504 for the client (SECURITY.md: internal errors never reach it)
+ *   and one such line saying why for the operator.
  * @module
  */
 
