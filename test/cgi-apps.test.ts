@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { parseCommandLine } from '../src/cli/args.js';
 import { parseAuthRule } from '../src/handlers/auth-rules.js';
 import type { AuthRule } from '../src/server.js';
 import type { WireObserver } from '../src/wire/connection.js';
@@ -143,6 +144,24 @@ describe('PHP through php-cgi (--cgi-ext .php=php-cgi)', { skip: PHP_MISSING ?? 
     assert.equal(seen.documentRoot, root);
     assert.equal(seen.phpSelf, '/index.php/extra');
     assert.equal(seen.remoteUser, null);
+  });
+
+  test('the plain documented setting, --cgi-ext .php=php-cgi, runs PHP as it is', async () => {
+    const command = parseCommandLine([root, '--cgi-ext', '.php=php-cgi']);
+    assert.ok(command.kind === 'serve' && command.options.cgi !== undefined);
+    const plain = await startDocroot({ root, cgi: command.options.cgi });
+    try {
+      const body = await mustRun('curl', [
+        '-sS',
+        '--fail',
+        `http://127.0.0.1:${plain.port}/index.php?name=Ada`,
+      ]);
+      const seen = JSON.parse(body) as Record<string, unknown>;
+      assert.deepEqual(seen.get, { name: 'Ada' });
+      assert.equal(seen.scriptFilename, path.join(root, 'index.php'));
+    } finally {
+      await plain.close();
+    }
   });
 
   test('a urlencoded POST over 16 MiB reaches $_POST whole', async () => {
