@@ -631,6 +631,27 @@ describe('CGI request bodies', () => {
     assert.deepEqual(await spoolEmptied(), []);
   });
 
+  test('a spool folder that cannot be written is a 500 for the client and one line in the log', async () => {
+    const broken = await startCgiServer({ spoolDir: path.join(scratch, 'no-such-folder') });
+    try {
+      const pieces = Array.from({ length: 6 }, () => Buffer.alloc(64 * 1024, 121));
+      const { responses } = await exchange(broken.port, chunkedPost('/cgi-bin/spool.py', pieces), {
+        waitForClose: true,
+        timeoutMs: NORMAL_TIMEOUT_MS,
+      });
+      assert.equal(responses[0]!.status, 500);
+      assert.equal(
+        responses[0]!.body.toString(),
+        '500 Internal Server Error: the request body could not be stored for the script\n',
+      );
+      assert.equal(broken.logged.length, 1);
+      assert.equal(broken.logged[0]!.context, 'cgi: /cgi-bin/spool.py');
+      assert.match(String(broken.logged[0]!.error), /^the chunked request body could not be spooled: ENOENT/);
+    } finally {
+      await broken.close();
+    }
+  });
+
   test('a Content-Length over --cgi-max-body gets 413 before a byte is read (no 100 Continue)', async () => {
     const { responses, raw } = await exchange(
       server.port,
