@@ -108,6 +108,8 @@ export interface CgiServerOptions {
   interpreters?: Record<string, string>;
   /** Milliseconds before a script's process group is killed (504). @default 30000 */
   timeoutMs?: number;
+  /** Largest request body a script is given; 413 beyond (`--cgi-max-body`). @default 1 GiB */
+  maxBodyBytes?: number;
 }
 
 export interface DocrootServer {
@@ -131,6 +133,8 @@ export const SERVER_SOFTWARE = `docroot/${VERSION}`;
 const CGI_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'];
 /** Seconds a script may run before its process group is killed. */
 const CGI_DEFAULT_TIMEOUT_MS = 30_000;
+/** As cgi.ts's CGI_DEFAULT_MAX_BODY_BYTES; kept here so start-up need not load CGI. */
+const CGI_DEFAULT_MAX_BODY_BYTES = 1024 * 1024 * 1024;
 
 /** Methods `upload` turns on; kept here so start-up need not load the upload module. */
 const UPLOAD_METHODS: readonly string[] = ['PUT', 'PATCH', 'DELETE', 'MKCOL', 'POST'];
@@ -171,9 +175,10 @@ function withAuth(inner: RequestHandler, gate: LazyAuthGate): RequestHandler {
 function readAccessCheck(gate: LazyAuthGate): (request: HttpRequest, urlPath: string) => Promise<boolean> {
   return async (request, urlPath) => {
     const check = (await gate.get()).check;
-    // The request itself was already checked; its entries must not count as more failed logins.
+    // The request itself was already checked; its entries must not count as more failed logins, and the
+    // query belongs to the request, not to the entries it walks.
     const refusal = await check(
-      { ...request, method: 'GET', path: urlPath, body: null },
+      { ...request, method: 'GET', path: urlPath, query: '', body: null },
       { countFailures: false },
     );
     return refusal === null;
@@ -216,6 +221,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
       console.error(`docroot: ${context}:`, error);
     });
   let scriptHandler = options.scriptHandler;
+  const cgiMaxBodyBytes = options.cgi?.maxBodyBytes ?? CGI_DEFAULT_MAX_BODY_BYTES;
   let cgiModule: Promise<typeof import('./handlers/cgi.js')> | null = null;
   if (scriptHandler === undefined && options.cgi !== undefined) {
     const cgiOptions: CgiOptions = {
@@ -223,6 +229,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
       cgiDir: options.cgi.dir === undefined ? 'cgi-bin' : options.cgi.dir,
       interpreters: options.cgi.interpreters ?? {},
       timeoutMs: options.cgi.timeoutMs ?? CGI_DEFAULT_TIMEOUT_MS,
+      maxBodyBytes: cgiMaxBodyBytes,
       serverSoftware: SERVER_SOFTWARE,
       dotfiles: options.dotfiles ?? false,
       logError,
@@ -324,16 +331,18 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
           startedAt: () => startedAt,
         });
   const http2Enabled = options.tls !== undefined && options.http2 !== false;
+  // The wire's body limit must let the largest accepted upload or script body through; the upload and CGI
+  // code check their exact sizes. Bodies are streamed or spooled to disk, never held, so this costs no memory.
+  const bodyBound = Math.max(
+    options.upload === undefined ? 0 : maxUploadBytes + MULTIPART_OVERHEAD_BYTES,
+    options.cgi !== undefined && options.scriptHandler === undefined ? cgiMaxBodyBytes : 0,
+  );
   const limits =
-    options.upload === undefined
+    bodyBound === 0
       ? options.limits
       : {
           ...options.limits,
-          // The wire's body limit must let the largest accepted upload through; the upload code checks the exact size.
-          maxBodyBytes: Math.max(
-            options.limits?.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes,
-            maxUploadBytes + MULTIPART_OVERHEAD_BYTES,
-          ),
+          maxBodyBytes: Math.max(options.limits?.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes, bodyBound),
         };
   let stopWatching: (() => void) | null = null;
   const tlsOptions = options.tls;

@@ -152,6 +152,63 @@ describe('--auth rules', () => {
   });
 });
 
+describe('rules for scripts: wildcard segments and query conditions', () => {
+  let root: string;
+  let docroot: RunningDocroot;
+  const dev = basic('dev', 'pw');
+  before(async () => {
+    root = mkdtempSync(path.join(os.tmpdir(), 'docroot-auth-scripts-'));
+    mkdirSync(path.join(root, 'repos', 'one'), { recursive: true });
+    writeFileSync(path.join(root, 'repos', 'one', 'refs'), 'refs');
+    writeFileSync(path.join(root, 'repos', 'one', 'fetch'), 'fetch');
+    const auth = ['@/:ro', 'dev:pw@/:rw', '@/repos/*/fetch:rw', 'dev:pw@/repos/*/refs?service=push'].map(
+      (text) => parseAuthRule(text) as AuthRule,
+    );
+    // No uploads: a request the rules let through gets the file handler's 200 or 405, never 401/403.
+    docroot = await startDocroot({ root, auth });
+  });
+  after(async () => {
+    await docroot?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  const cases: Array<[string, Record<string, string>, string, string, number]> = [
+    ['anonymous', {}, 'GET', '/repos/one/refs?service=fetch', 200],
+    ['anonymous', {}, 'GET', '/repos/one/refs', 200],
+    // The condition makes the rule more specific than the anonymous "/" rule: only dev.
+    ['anonymous', {}, 'GET', '/repos/one/refs?service=push', 401],
+    ['anonymous', {}, 'GET', '/repos/one/refs?a=1&service=p%75sh', 401],
+    ['anonymous', {}, 'GET', '/repos/one/refs?service=fetch&service=push', 401],
+    ['dev', dev, 'GET', '/repos/one/refs?service=push', 200],
+    // Anyone may POST to the fetch endpoint of any repository (one segment for "*").
+    ['anonymous', {}, 'POST', '/repos/one/fetch', 405],
+    ['anonymous', {}, 'POST', '/repos/two/fetch', 405],
+    ['anonymous', {}, 'POST', '/repos/one/two/fetch', 401],
+    // Everything else still needs dev to write.
+    ['anonymous', {}, 'POST', '/repos/one/refs', 401],
+    ['dev', dev, 'POST', '/repos/one/refs', 405],
+  ];
+  for (const [who, credentials, method, target, status] of cases) {
+    test(`${who}: ${method} ${target} → ${status}`, async () => {
+      const answer = await send(docroot.port, method, target, credentials, method === 'POST' ? 'x' : null);
+      assert.equal(answer.status, status, answer.body.toString());
+    });
+  }
+
+  test('parse as documented', () => {
+    assert.deepEqual(parseAuthRule('dev:pw@/cgi-bin/git/*/info/refs?service=git-receive-pack'), {
+      user: 'dev',
+      password: 'pw',
+      pathPrefix: '/cgi-bin/git/*/info/refs',
+      query: 'service=git-receive-pack',
+      access: 'ro',
+    });
+    assert.deepEqual(parseAuthRule('@/a?flag:rw'), { pathPrefix: '/a', query: 'flag', access: 'rw' });
+    assert.match(String(parseAuthRule('@/a?')), /needs a parameter name/);
+    assert.match(String(parseAuthRule('@/a?x=1&y=2')), /one parameter/);
+  });
+});
+
 describe('paths no rule covers', () => {
   let docroot: RunningDocroot;
   before(async () => {

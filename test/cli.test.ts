@@ -46,6 +46,7 @@ describe('the docroot command', () => {
       '--cgi-dir',
       '--cgi-ext',
       '--cgi-timeout',
+      '--cgi-max-body',
       '--trace',
       '--log',
       '--config',

@@ -88,6 +88,21 @@ describe('the document root over real sockets', () => {
     assert.match(responses[0]!.body.toString(), /^405 Method Not Allowed: POST is not allowed here/);
   });
 
+  test('CONNECT in authority form is 405 with Allow, and the connection stays open for the next request', async () => {
+    const { responses, closed } = await exchange(
+      docroot.port,
+      `CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n${get('/text.txt')}`,
+      { responses: 2 },
+    );
+    assert.equal(responses[0]!.status, 405);
+    assert.equal(responses[0]!.headers.allow, 'GET, HEAD, OPTIONS');
+    assert.equal(responses[0]!.headers.connection, undefined);
+    assert.match(responses[0]!.body.toString(), /^405 Method Not Allowed: CONNECT is not allowed/);
+    assert.equal(responses[1]!.status, 200);
+    assert.deepEqual(responses[1]!.body, fixture('text.txt'));
+    assert.equal(closed, false);
+  });
+
   test('an unknown method is 501', async () => {
     const { responses } = await exchange(docroot.port, get('/text.txt', '', 'BREW'));
     assert.equal(responses[0]!.status, 501);

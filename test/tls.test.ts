@@ -15,7 +15,6 @@ import tls from 'node:tls';
 import { generateSelfSignedCertificate, unsignedInteger } from '../src/tls/self-signed.js';
 import { describeHandshakeError } from '../src/tls/server.js';
 import { type RunningDocroot, startDocroot } from './helpers/servers.js';
-import { nextEvent } from './helpers/wait.js';
 
 const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 

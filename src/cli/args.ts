@@ -35,6 +35,8 @@ Options:
       --cgi-ext <.ext=cmd>   run files with this extension anywhere in the root with an
                              interpreter (repeatable; e.g. --cgi-ext .py=python3)
       --cgi-timeout <s>      seconds before a script is killed and 504 sent (default 30)
+      --cgi-max-body <n>     largest request body for a script in bytes, or with K, M, G
+                             (default 1G; 413 beyond)
       --trace                print every request and response head to stderr, in the
                              C (-->) / S (<--) notation, with connection open, reuse and close
       --log <format>         access log on stdout: dev, common, combined, json or off
@@ -60,9 +62,11 @@ Options:
                              write unless --auth says otherwise (never into the CGI folder;
                              not with --cgi-ext)
       --max-upload-size <n>  largest upload in bytes, or with K, M, G (default 1G)
-      --auth <rule>          [user:password]@/path[:ro|:rw] (repeatable), e.g.
+      --auth <rule>          [user:password]@/path[?name=value][:ro|:rw] (repeatable), e.g.
                              --auth 'admin:secret@/:rw' --auth '@/:ro'; passwords may be
-                             bcrypt ($2b$), SHA-512 crypt ($6$) or sha512:<hex>; use with TLS
+                             bcrypt ($2b$), SHA-512 crypt ($6$) or sha512:<hex>; use with TLS;
+                             a "*" path segment matches any one, "?name=value" only requests
+                             with that query parameter (for scripts, see the README)
       --auth-rate <n/time>   failed logins allowed per client address, e.g. 10/min (default),
                              5/30s, 100/hour, or off; then 429 with Retry-After
   -h, --help                 show this help
@@ -87,7 +91,9 @@ export interface CliOptions {
   spa: boolean;
   notFoundPage: string | undefined;
   maxConnections: number | undefined;
-  cgi: { dir: string | null; interpreters: Record<string, string>; timeoutMs: number } | undefined;
+  cgi:
+    | { dir: string | null; interpreters: Record<string, string>; timeoutMs: number; maxBodyBytes: number }
+    | undefined;
   /** Print protocol heads to stderr (--trace). */
   trace: boolean;
   /** Access log format; undefined means the default for the terminal (dev on a TTY, else combined). */
@@ -163,6 +169,7 @@ export const FLAGS = {
   'cgi-dir': { type: 'string' },
   'cgi-ext': { type: 'string', multiple: true },
   'cgi-timeout': { type: 'string' },
+  'cgi-max-body': { type: 'string' },
   trace: { type: 'boolean' },
   log: { type: 'string' },
   config: { type: 'string' },
@@ -300,11 +307,23 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
     };
   }
   const cgiEnabled = values.cgi === true || cgiDir !== undefined || Object.keys(interpreters).length > 0;
+  const cgiMaxBody = values['cgi-max-body'];
+  const cgiMaxBodyBytes = cgiMaxBody === undefined ? DEFAULT_MAX_UPLOAD_BYTES : parseByteSize(cgiMaxBody);
+  if (cgiMaxBodyBytes === null) {
+    return {
+      kind: 'error',
+      message: `--cgi-max-body needs bytes, or a number with K, M or G, got "${cgiMaxBody}"`,
+    };
+  }
+  if (cgiMaxBody !== undefined && !cgiEnabled) {
+    return { kind: 'error', message: '--cgi-max-body only makes sense with --cgi, --cgi-dir or --cgi-ext' };
+  }
   const cgi = cgiEnabled
     ? {
         dir: values.cgi === true || cgiDir !== undefined ? (cgiDir ?? 'cgi-bin') : null,
         interpreters,
         timeoutMs: cgiTimeoutMs,
+        maxBodyBytes: cgiMaxBodyBytes,
       }
     : undefined;
 
@@ -422,7 +441,7 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
 export const UPLOAD_WITH_CGI_EXT =
   '--upload with --cgi-ext would let anyone who may write upload a script and run it (--cgi-ext runs matching files anywhere in the root); use --cgi-dir, a folder uploads cannot write, instead';
 
-/** 1 GiB, as in server.ts (not imported, so parsing flags loads no server code). */
+/** 1 GiB, as in server.ts and for CGI bodies (not imported, so parsing flags loads no server code). */
 const DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
 const BYTE_SIZE_UNITS: Readonly<Record<string, number>> = {
   '': 1,

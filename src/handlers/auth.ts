@@ -2,8 +2,9 @@
  * Access control (`--auth`): HTTP Basic authentication (RFC 7617) checked against path-prefix rules before
  * any other handling, for every method. Loaded only when rules are configured.
  *
- * Which rules decide: those whose prefix is the longest one matching the request path (others are
- * ignored). Reading (GET, HEAD, OPTIONS and the other safe methods) needs `ro` or `rw`; anything else
+ * Which rules decide: the most specific of those that match the request: the longest prefix (a `*`
+ * segment matching any one segment), and of equal prefixes, rules with a query condition the request
+ * meets over rules without one (others are ignored). Reading (GET, HEAD, OPTIONS and the other safe methods) needs `ro` or `rw`; anything else
  * needs `rw`. A path no rule covers may be read by anyone and written by no one. The rules are checked
  * for the path as requested and, when a symlink leads elsewhere under the root, for the path it resolves
  * to, so a link into a protected folder is protected too. On a case-insensitive disk prefixes compare
@@ -69,6 +70,20 @@ interface PreparedRule {
   readonly rule: AuthRule;
   /** The prefix's segments, case-folded when the disk folds case. */
   readonly segments: readonly string[];
+  /** The query parameter the rule needs (value null: any value), or null. */
+  readonly query: QueryCondition | null;
+}
+
+interface QueryCondition {
+  readonly name: string;
+  readonly value: string | null;
+}
+
+/** A rule's `name=value` condition, decoded the way the request's query will be. */
+function prepareQueryCondition(query: string | undefined): QueryCondition | null {
+  if (query === undefined) return null;
+  const [name, value] = [...new URLSearchParams(query)][0] ?? [query, ''];
+  return { name, value: query.includes('=') ? value : null };
 }
 
 interface Refusal {
@@ -101,7 +116,9 @@ export function createAuthGate(options: AuthGateOptions | readonly AuthRule[]): 
       .split('/')
       .filter((segment) => segment !== '')
       .map(fold),
+    query: prepareQueryCondition(rule.query),
   }));
+  const hasQueryConditions = prepared.some((entry) => entry.query !== null);
   const onlyRootPrefixes = prepared.every((entry) => entry.segments.length === 0);
   const verifier = settings.verifier ?? createPasswordVerifier();
   const rate = settings.rate === undefined ? DEFAULT_AUTH_RATE : settings.rate;
@@ -175,6 +192,7 @@ export function createAuthGate(options: AuthGateOptions | readonly AuthRule[]): 
 
   /** The decision of one set of governing rules. */
   async function decide(
+    request: HttpRequest,
     governing: readonly PreparedRule[],
     needed: Access,
     credentials: Credentials | null,
@@ -212,8 +230,11 @@ export function createAuthGate(options: AuthGateOptions | readonly AuthRule[]): 
       );
       if (isRefusal(matched)) return matched;
       if (matched.size === 0) return wrong;
-      if (own.some((entry) => matched.has(entry.rule.password!) && grants(entry)) || anonymousGrants)
+      if (own.some((entry) => matched.has(entry.rule.password!) && grants(entry)) || anonymousGrants) {
+        // Checked credentials travel with the request (CGI's REMOTE_USER, RFC 3875 §4.1.11).
+        request.remoteUser = credentials.user;
         return null;
+      }
       return {
         status: 403,
         message: `the --auth rules for ${prefix} let ${credentials.user} only read here`,
@@ -243,15 +264,16 @@ export function createAuthGate(options: AuthGateOptions | readonly AuthRule[]): 
     const decoded = decodeRequestPath(request.path);
     // A path that does not decode gets its 400 from the file handler.
     if (decoded.kind === 'error') return null;
+    const parameters = hasQueryConditions ? new URLSearchParams(request.query) : null;
     const needed: Access = isSafeMethod(request.method) ? 'ro' : 'rw';
     const folded = decoded.segments.map(fold);
-    const governingSets = [governingRules(prepared, folded)];
+    const governingSets = [governingRules(prepared, folded, parameters)];
     if (!onlyRootPrefixes && settings.realSegments !== undefined) {
       const real = await settings.realSegments(decoded.segments);
       if (real !== null) {
         const realFolded = real.map(fold);
         if (realFolded.join('/') !== folded.join('/')) {
-          const realGoverning = governingRules(prepared, realFolded);
+          const realGoverning = governingRules(prepared, realFolded, parameters);
           if (!sameRules(realGoverning, governingSets[0]!)) governingSets.push(realGoverning);
         }
       }
@@ -277,7 +299,7 @@ export function createAuthGate(options: AuthGateOptions | readonly AuthRule[]): 
     const verify =
       credentials === null ? null : verifierFor(request, credentials, checkOptions.countFailures ?? true);
     for (const governing of governingSets) {
-      const refusal = await decide(governing, needed, credentials, verify);
+      const refusal = await decide(request, governing, needed, credentials, verify);
       if (refusal !== null) return deny(refusal);
     }
     return null;
@@ -311,27 +333,44 @@ function sameRules(left: readonly PreparedRule[], right: readonly PreparedRule[]
   return left.length === right.length && left.every((entry, i) => entry === right[i]);
 }
 
-/** The rules with the longest prefix that matches `segments` whole segment by whole segment. */
-function governingRules(rules: readonly PreparedRule[], segments: readonly string[]): PreparedRule[] {
+/**
+ * The rules that decide for a request: of those whose prefix matches `segments` whole segment by whole
+ * segment (a `*` segment matching any one) and whose query condition `parameters` meet, the most specific
+ * ones: the longest prefix, and of equal prefixes those with a query condition.
+ */
+function governingRules(
+  rules: readonly PreparedRule[],
+  segments: readonly string[],
+  parameters: URLSearchParams | null,
+): PreparedRule[] {
   let best: PreparedRule[] = [];
-  let bestLength = -1;
+  let bestRank = -1;
   for (const entry of rules) {
     const prefix = entry.segments;
-    if (prefix.length > segments.length || prefix.length < bestLength) continue;
+    const rank = prefix.length * 2 + (entry.query === null ? 0 : 1);
+    if (prefix.length > segments.length || rank < bestRank) continue;
     let matches = true;
     for (let i = 0; i < prefix.length; i++) {
-      if (prefix[i] !== segments[i]) {
+      if (prefix[i] !== segments[i] && prefix[i] !== '*') {
         matches = false;
         break;
       }
     }
-    if (!matches) continue;
-    if (prefix.length > bestLength) {
+    if (!matches || !meetsQueryCondition(entry.query, parameters)) continue;
+    if (rank > bestRank) {
       best = [entry];
-      bestLength = prefix.length;
+      bestRank = rank;
     } else best.push(entry);
   }
   return best;
+}
+
+/** Whether the request's query carries the parameter a rule names (any of its values, when repeated). */
+function meetsQueryCondition(condition: QueryCondition | null, parameters: URLSearchParams | null): boolean {
+  if (condition === null) return true;
+  if (parameters === null) return false;
+  if (condition.value === null) return parameters.has(condition.name);
+  return parameters.getAll(condition.name).includes(condition.value);
 }
 
 /** `Basic base64(user ":" password)` (RFC 7617 §2), decoded as UTF-8 (§2.1), or null. */

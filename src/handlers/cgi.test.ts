@@ -60,6 +60,13 @@ describe('buildCgiEnvironment (RFC 3875 §4.1)', () => {
       QUERY_STRING: 'x=1&y=%20',
       REMOTE_ADDR: '127.0.0.1',
       REMOTE_PORT: '50000',
+      SERVER_ADDR: '127.0.0.1',
+      SCRIPT_FILENAME: '/srv/www/cgi-bin/env.py',
+      REQUEST_URI: '/cgi-bin/env.py/a/b?x=1&y=%20',
+      DOCUMENT_ROOT: '/srv/www',
+      CONTEXT_DOCUMENT_ROOT: '/srv/www',
+      CONTEXT_PREFIX: '',
+      REDIRECT_STATUS: '200',
       HTTP_HOST: 'example.test:8080',
       HTTP_USER_AGENT: 'table/1.0',
     });
@@ -116,6 +123,27 @@ describe('buildCgiEnvironment (RFC 3875 §4.1)', () => {
       name: 'HTTPS=on and REQUEST_SCHEME=https on TLS',
       request: { secure: true },
       present: { HTTPS: 'on', REQUEST_SCHEME: 'https' },
+    },
+    {
+      name: 'REMOTE_USER and AUTH_TYPE when the access check verified the credentials (§4.1.1, §4.1.11)',
+      request: { remoteUser: 'dev', headers: { authorization: 'Basic ZGV2OnB3' } },
+      present: { REMOTE_USER: 'dev', AUTH_TYPE: 'Basic' },
+      absent: ['HTTP_AUTHORIZATION'],
+    },
+    {
+      name: 'no REMOTE_USER from an Authorization field nobody checked',
+      request: { headers: { authorization: 'Basic ZGV2OnB3' } },
+      absent: ['REMOTE_USER', 'AUTH_TYPE'],
+    },
+    {
+      name: 'REQUEST_URI of an absolute-form target is its path and query',
+      request: { target: 'http://example.test/cgi-bin/env.py/a/b?x=1&y=%20' },
+      present: { REQUEST_URI: '/cgi-bin/env.py/a/b?x=1&y=%20' },
+    },
+    {
+      name: 'REQUEST_URI keeps the target exactly as sent',
+      request: { target: '/cgi-bin/%65nv.py/a/b', path: '/cgi-bin/%65nv.py/a/b', query: '' },
+      present: { REQUEST_URI: '/cgi-bin/%65nv.py/a/b', QUERY_STRING: '' },
     },
     {
       name: 'SERVER_PROTOCOL follows the request version',

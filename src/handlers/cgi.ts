@@ -4,9 +4,10 @@
  * stdin, parses the header block it prints, and streams the rest of its stdout back as the response body.
  *
  * Decisions worth knowing (each also noted where it is implemented):
- * - A chunked request body is buffered (in memory, then in a temporary file) before the script starts,
- *   so CONTENT_LENGTH is always set when there is a body, as lighttpd and Apache (for chunked input) do;
- *   scripts that read exactly CONTENT_LENGTH bytes keep working. Content-Length bodies stream directly.
+ * - A chunked request body is spooled (small ones in memory, the rest in a private temporary file removed
+ *   after the script ends) before the script starts, so CONTENT_LENGTH is always set when there is a body,
+ *   as lighttpd and nginx's FastCGI do; scripts that read exactly CONTENT_LENGTH bytes keep working.
+ *   Content-Length bodies stream straight to stdin with backpressure. Both are bounded by `maxBodyBytes`.
  * - Authorization and Proxy-Authorization are not passed (Apache's default), Proxy never becomes
  *   HTTP_PROXY (httpoxy), and header names with characters other than letters, digits and "-" are skipped
  *   so "X_Forwarded_For" cannot pose as "X-Forwarded-For" (Apache 2.4 does the same).
@@ -20,7 +21,12 @@
  *   disconnects gets the script's process group killed.
  * - A local redirect (RFC 3875 §6.2.2) is answered by `redispatch` with a new GET (HEAD stays HEAD) without
  *   body fields; without `redispatch` it becomes a 302 with the path as Location.
+ * - Beside RFC 3875's variables, scripts get what applications written for Apache read (SCRIPT_FILENAME,
+ *   REQUEST_URI, DOCUMENT_ROOT, REDIRECT_STATUS=200, which php-cgi requires). REMOTE_USER and AUTH_TYPE
+ *   come only from `HttpRequest.remoteUser`, which the access check sets after verifying the password.
  * - stderr lines go to `logError(line, 'cgi: <SCRIPT_NAME>')`: the line as a string, the script as context.
+ *   A failed script is a generic 502 or 504 for the client (SECURITY.md: internal errors never reach it)
+ *   and one such line saying why for the operator.
  * @module
  */
 
@@ -52,8 +58,10 @@ export interface CgiOptions {
   logError(error: unknown, context: string): void;
   /** Answers a request for a local redirect (RFC 3875 §6.2.2); without it a local Location becomes a 302. */
   redispatch?(request: HttpRequest): Promise<ResponseDescription>;
-  /** Largest chunked request body buffered for a script; 413 beyond. @default CGI_MAX_CHUNKED_BODY_BYTES */
-  maxChunkedBodyBytes?: number;
+  /** Largest request body a script is given; 413 beyond, nothing kept. @default CGI_DEFAULT_MAX_BODY_BYTES */
+  maxBodyBytes?: number;
+  /** Where chunked request bodies are spooled (in a private folder, removed after). @default os.tmpdir() */
+  spoolDir?: string;
 }
 
 export interface CgiScript {
@@ -77,9 +85,13 @@ export const CGI_MAX_HEAD_BYTES = 64 * 1024;
 export const CGI_KILL_GRACE_MS = 1_000;
 /** Local redirects followed for one request before giving up (a loop guard, RFC 3875 §6.2.2). */
 export const CGI_MAX_LOCAL_REDIRECTS = 10;
-/** Largest chunked request body buffered before the script starts. */
-export const CGI_MAX_CHUNKED_BODY_BYTES = 16 * 1024 * 1024;
-/** A buffered chunked body beyond this size goes to a temporary file instead of memory. */
+/**
+ * Largest request body passed to a script (`--cgi-max-body`): a git push or a form upload is often larger
+ * than the wire's 16 MiB default, and bodies never sit in memory, so the bound is about disk and time.
+ * RFC 9110 §15.5.14 (413) leaves the size to the server.
+ */
+export const CGI_DEFAULT_MAX_BODY_BYTES = 1024 * 1024 * 1024;
+/** A spooled chunked body beyond this size goes to a temporary file instead of memory. */
 export const CGI_BODY_MEMORY_BYTES = 256 * 1024;
 /** Longest stderr line logged as one entry; longer lines are logged in pieces. */
 export const CGI_MAX_STDERR_LINE_CHARS = 4 * 1024;
@@ -190,8 +202,18 @@ export function serverNameFor(authority: string, localAddress: string): string {
 }
 
 /**
- * The script's whole environment: the meta-variables of RFC 3875 §4.1 and PATH, nothing inherited from the
- * server. `contentLength` is the body's length when the request has a body, else null.
+ * REQUEST_URI (Apache's, not RFC 3875): the request-target as the client sent it; for an absolute-form
+ * target, its path and query (what applications route on, and what the origin-form would have been).
+ */
+export function requestUriOf(request: HttpRequest): string {
+  if (request.target.startsWith('/')) return request.target;
+  return request.query === '' ? request.path : `${request.path}?${request.query}`;
+}
+
+/**
+ * The script's whole environment: the meta-variables of RFC 3875 §4.1, the ones applications written for
+ * Apache expect (SCRIPT_FILENAME, REQUEST_URI, DOCUMENT_ROOT, REDIRECT_STATUS, ...) and PATH, nothing
+ * inherited from the server. `contentLength` is the body's length when the request has a body, else null.
  */
 export function buildCgiEnvironment(
   request: HttpRequest,
@@ -215,7 +237,22 @@ export function buildCgiEnvironment(
     QUERY_STRING: request.query,
     REMOTE_ADDR: request.remoteAddress,
     REMOTE_PORT: String(request.remotePort),
+    SERVER_ADDR: request.localAddress,
+    // Not RFC 3875, but what PHP and most frameworks read: the script's file, the URL as sent, the root.
+    SCRIPT_FILENAME: script.scriptPath,
+    REQUEST_URI: requestUriOf(request),
+    DOCUMENT_ROOT: options.root,
+    // Apache's pair for aliased folders; here every URL maps onto the root, so the prefix is empty.
+    CONTEXT_DOCUMENT_ROOT: options.root,
+    CONTEXT_PREFIX: '',
+    // php-cgi (cgi.force_redirect) refuses to run unless the server says it chose the script itself.
+    REDIRECT_STATUS: '200',
   };
+  // §4.1.1, §4.1.11: only when the server checked the credentials (--auth), never from the header alone.
+  if (request.remoteUser !== undefined) {
+    env.AUTH_TYPE = 'Basic';
+    env.REMOTE_USER = request.remoteUser;
+  }
   // §4.1.6: PATH_INFO mapped onto the document root, only when there is a PATH_INFO.
   if (script.pathInfo !== '') env.PATH_TRANSLATED = path.join(options.root, script.pathInfo);
   if (request.secure) env.HTTPS = 'on';
@@ -464,6 +501,33 @@ export function stopAllCgiScripts(): void {
   for (const stop of runningScripts) stop();
 }
 
+/**
+ * What the client is told when a script fails: nothing about the script, its interpreter or its exit
+ * (SECURITY.md: internal errors never reach the client). The reason goes to the log, as one line.
+ */
+export const CGI_FAILURE_MESSAGES = {
+  502: 'the script did not produce a valid response (the server log says why)',
+  504: 'the script did not answer in time',
+} as const;
+
+/** Logs why a script failed, as one line tagged with the script, and answers with the generic message. */
+function scriptFailure(
+  status: keyof typeof CGI_FAILURE_MESSAGES,
+  reason: string,
+  options: Pick<CgiOptions, 'logError'>,
+  context: string,
+): ResponseDescription {
+  options.logError(reason, context);
+  return cgiErrorResponse(status, CGI_FAILURE_MESSAGES[status]);
+}
+
+/** A one-line description of an error for the log: its code and message, never its stack. */
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === undefined || error.message.includes(code) ? error.message : `${code}: ${error.message}`;
+}
+
 /** The one-line plain answer every transport uses, nosniff included (scripts' callers are often tools). */
 export function cgiErrorResponse(status: number, message: string): ResponseDescription {
   return plainErrorResponse(status, message);
@@ -490,25 +554,47 @@ export async function runCgiScript(
   }
   let input: ScriptInput = { kind: 'none' };
   let contentLength: number | null = null;
-  if (request.body !== null) {
+  const limit = options.maxBodyBytes ?? CGI_DEFAULT_MAX_BODY_BYTES;
+  // The body is left unread, so the connection cannot be reused.
+  const tooLarge = () => ({
+    ...cgiErrorResponse(413, `a request body for a CGI script may be at most ${limit} bytes`),
+    close: true,
+  });
+  if (request.body === null) {
+    // "Content-Length: 0" is a body, an empty one (RFC 3875 §4.1.2); the wire passes no stream for it.
+    if (
+      request.headers['content-length'] !== undefined &&
+      request.method !== 'GET' &&
+      request.method !== 'HEAD'
+    ) {
+      contentLength = 0;
+    }
+  } else {
     if (request.contentLength !== null) {
+      // Refused before a byte is read (and before 100 Continue is sent).
+      if (request.contentLength > limit) return tooLarge();
       input = { kind: 'stream', stream: request.body };
       contentLength = request.contentLength;
     } else {
       // The length of a chunked body is unknown until its end; CGI wants it up front (RFC 3875 §4.1.2).
-      const limit = options.maxChunkedBodyBytes ?? CGI_MAX_CHUNKED_BODY_BYTES;
-      const buffered = await bufferChunkedBody(request.body, limit);
-      if (buffered.kind === 'too-large') {
-        return {
-          ...cgiErrorResponse(
-            413,
-            `a chunked request body for a CGI script may be at most ${limit} bytes (it is buffered first)`,
-          ),
-          close: true,
-        };
-      }
+      const buffered = await spoolChunkedBody(request.body, limit, options.spoolDir ?? tmpdir());
+      if (buffered.kind === 'too-large') return tooLarge();
       if (buffered.kind === 'failed') {
         return { ...cgiErrorResponse(400, 'the request body could not be read'), close: true };
+      }
+      if (buffered.kind === 'spool-failed') {
+        const context = `cgi: ${script.scriptName}`;
+        options.logError(
+          `the chunked request body could not be spooled: ${describeError(buffered.error)}`,
+          context,
+        );
+        const full = (buffered.error as NodeJS.ErrnoException).code === 'ENOSPC';
+        // RFC 4918 §11.5: 507 when there is no room to keep what the request needs.
+        const status = full ? 507 : 500;
+        return {
+          ...cgiErrorResponse(status, 'the request body could not be stored for the script'),
+          close: true,
+        };
       }
       input = buffered.input;
       contentLength = buffered.length;
@@ -521,47 +607,77 @@ export async function runCgiScript(
 type BufferedBody =
   | { readonly kind: 'ok'; readonly input: ScriptInput; readonly length: number }
   | { readonly kind: 'too-large' }
-  | { readonly kind: 'failed' };
+  /** The client's body stream failed (it left, or sent a broken chunk). */
+  | { readonly kind: 'failed' }
+  /** The temporary file could not be written (a full disk, a missing spool folder). */
+  | { readonly kind: 'spool-failed'; readonly error: unknown };
 
-/** Reads a whole chunked body: small ones into memory, larger ones into a private temporary file. */
-async function bufferChunkedBody(body: Readable, limit: number): Promise<BufferedBody> {
+/**
+ * Reads a whole chunked body: small ones into memory, larger ones into a private temporary file (mode 0600
+ * in a fresh 0700 folder under `spoolDir`). Over `limit`, or on any failure, the folder is removed and
+ * nothing is kept.
+ */
+async function spoolChunkedBody(body: Readable, limit: number, spoolDir: string): Promise<BufferedBody> {
   const chunks: Buffer[] = [];
   let total = 0;
-  let spill: { directory: string; file: string; handle: FileHandle } | null = null;
+  let directory: string | null = null;
+  let handle: FileHandle | null = null;
+  const file = () => path.join(directory!, 'body');
   const removeSpill = async () => {
-    if (spill === null) return;
-    await spill.handle.close().catch(() => {});
-    await rm(spill.directory, { recursive: true, force: true }).catch(() => {});
+    await handle?.close().catch(() => {});
+    handle = null;
+    if (directory !== null) await rm(directory, { recursive: true, force: true }).catch(() => {});
   };
-  try {
-    // destroyOnReturn: false leaves an oversized body unread instead of destroying the wire's stream.
-    for await (const chunk of body.iterator({ destroyOnReturn: false })) {
-      const data = chunk as Buffer;
-      total += data.length;
-      if (total > limit) {
-        await removeSpill();
-        return { kind: 'too-large' };
-      }
-      if (spill === null && total <= CGI_BODY_MEMORY_BYTES) {
-        chunks.push(data);
-        continue;
-      }
-      if (spill === null) {
-        const directory = await mkdtemp(path.join(tmpdir(), 'docroot-cgi-'));
-        const file = path.join(directory, 'body');
-        spill = { directory, file, handle: await open(file, 'wx', 0o600) };
-        for (const earlier of chunks.splice(0)) await spill.handle.write(earlier);
-      }
-      await spill.handle.write(data);
+  /** Appends to the temporary file, creating it when the body outgrows memory. */
+  const spill = async (data: Buffer) => {
+    if (handle === null) {
+      directory = await mkdtemp(path.join(spoolDir, 'docroot-cgi-'));
+      handle = await open(file(), 'wx', 0o600);
+      for (const earlier of chunks.splice(0)) await handle.write(earlier);
     }
-  } catch {
-    await removeSpill();
-    return { kind: 'failed' };
+    await handle.write(data);
+  };
+  // destroyOnReturn: false leaves an oversized body unread instead of destroying the wire's stream.
+  const pieces = body.iterator({ destroyOnReturn: false });
+  for (;;) {
+    let next: IteratorResult<unknown>;
+    try {
+      next = await pieces.next();
+    } catch {
+      await removeSpill();
+      return { kind: 'failed' };
+    }
+    if (next.done === true) break;
+    const data = next.value as Buffer;
+    total += data.length;
+    if (total > limit) {
+      await pieces.return?.();
+      await removeSpill();
+      return { kind: 'too-large' };
+    }
+    if (handle === null && total <= CGI_BODY_MEMORY_BYTES) {
+      chunks.push(data);
+      continue;
+    }
+    try {
+      await spill(data);
+    } catch (error) {
+      await pieces.return?.();
+      await removeSpill();
+      return { kind: 'spool-failed', error };
+    }
   }
-  if (spill === null)
+  if (handle === null) {
     return { kind: 'ok', input: { kind: 'memory', data: Buffer.concat(chunks) }, length: total };
-  await spill.handle.close();
-  return { kind: 'ok', input: { kind: 'file', directory: spill.directory, file: spill.file }, length: total };
+  }
+  try {
+    await (handle as FileHandle).close();
+  } catch (error) {
+    handle = null;
+    await removeSpill();
+    return { kind: 'spool-failed', error };
+  }
+  return { kind: 'ok', input: { kind: 'file', directory: directory!, file: file() }, length: total };
 }
 
 /** Resolved interpreter commands, so PATH is searched once per command. */
@@ -691,8 +807,7 @@ function execute(
       });
     } catch (error) {
       cleanupInput();
-      options.logError(error, context);
-      settle(cgiErrorResponse(502, startFailure(error as NodeJS.ErrnoException, script)));
+      settle(scriptFailure(502, startFailure(error as NodeJS.ErrnoException, script), options, context));
       return;
     }
     const stdin = child.stdin!;
@@ -719,15 +834,24 @@ function execute(
 
     const timer = setTimeout(() => {
       const message = `the script did not finish within ${timeoutMs} ms`;
-      options.logError(new Error(message), context);
       kill();
       if (phase === 'head') {
         phase = 'done';
-        settle(cgiErrorResponse(504, `the script did not write its response head within ${timeoutMs} ms`));
-      } else if (phase === 'body' && output !== null) {
-        // The head is out: the only way to tell the client the body is incomplete is to break the connection.
-        phase = 'done';
-        output.destroy(new Error(message));
+        settle(
+          scriptFailure(
+            504,
+            `the script did not write its response head within ${timeoutMs} ms`,
+            options,
+            context,
+          ),
+        );
+      } else {
+        options.logError(message, context);
+        if (phase === 'body' && output !== null) {
+          // The head is out: the only way to tell the client the body is incomplete is to break the connection.
+          phase = 'done';
+          output.destroy(new Error(message));
+        }
       }
     }, timeoutMs);
 
@@ -736,12 +860,12 @@ function execute(
     });
     child.on('error', (error: NodeJS.ErrnoException) => {
       if (started) {
-        options.logError(error, context);
+        options.logError(describeError(error), context);
         return;
       }
-      options.logError(error, context);
       phase = 'done';
-      settle(cgiErrorResponse(502, startFailure(error, script)));
+      cleanupInput();
+      settle(scriptFailure(502, startFailure(error, script), options, context));
     });
 
     // stdin: the request content, with backpressure; a script that does not read it is not an error.
@@ -769,7 +893,7 @@ function execute(
         pipeline(createReadStream(input.file), stdin, (error) => {
           const code = (error as NodeJS.ErrnoException | undefined)?.code;
           if (error && code !== 'EPIPE' && code !== 'ERR_STREAM_PREMATURE_CLOSE') {
-            options.logError(error, context);
+            options.logError(`the request body could not be passed on: ${describeError(error)}`, context);
           }
         });
         break;
@@ -836,19 +960,11 @@ function execute(
       head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
       const bodyStart = findHeadEnd(head, searchFrom);
       if (bodyStart === -1) {
-        if (head.length > CGI_MAX_HEAD_BYTES) {
-          phase = 'done';
-          kill();
-          settle(
-            cgiErrorResponse(502, `the script's header block is longer than ${CGI_MAX_HEAD_BYTES} bytes`),
-          );
-        }
+        if (head.length > CGI_MAX_HEAD_BYTES) headTooLong();
         return;
       }
       if (bodyStart > CGI_MAX_HEAD_BYTES) {
-        phase = 'done';
-        kill();
-        settle(cgiErrorResponse(502, `the script's header block is longer than ${CGI_MAX_HEAD_BYTES} bytes`));
+        headTooLong();
         return;
       }
       onHead(head.toString('latin1', 0, bodyStart), head.subarray(bodyStart));
@@ -859,13 +975,19 @@ function execute(
       if (phase === 'body') output!.finish();
     });
 
+    function headTooLong(): void {
+      phase = 'done';
+      kill();
+      const reason = `the script's header block is longer than ${CGI_MAX_HEAD_BYTES} bytes`;
+      settle(scriptFailure(502, reason, options, context));
+    }
+
     function onHead(headText: string, rest: Buffer): void {
       const parsed = parseCgiHead(headText, nph);
       if (parsed.kind === 'error') {
         phase = 'done';
-        options.logError(new Error(parsed.message), context);
         kill();
-        settle(cgiErrorResponse(502, parsed.message));
+        settle(scriptFailure(502, parsed.message, options, context));
         return;
       }
       if (parsed.kind === 'local-redirect') {
@@ -897,16 +1019,15 @@ function execute(
       runningScripts.delete(kill);
       cleanupInput();
       if (!started) return;
-      if (code !== 0 && !killing) {
-        options.logError(
-          new Error(
-            code === null ? `the script was killed by ${signal}` : `the script exited with code ${code}`,
-          ),
-          context,
-        );
-      }
       // After the head, the end of the body is stdout's 'end', not the exit.
-      if (phase !== 'head') return;
+      if (phase !== 'head') {
+        if (code !== 0 && !killing) {
+          const reason =
+            code === null ? `the script was killed by ${signal}` : `the script exited with code ${code}`;
+          options.logError(reason, context);
+        }
+        return;
+      }
       phase = 'done';
       let message: string;
       if (head.length > 0) {
@@ -919,7 +1040,7 @@ function execute(
       } else {
         message = 'the script exited without writing a response';
       }
-      settle(cgiErrorResponse(502, message));
+      settle(scriptFailure(502, message, options, context));
     });
   });
 }
@@ -933,9 +1054,8 @@ function localRedirect(
 ): ResponseDescription | Promise<ResponseDescription> {
   const depth = (request[LOCAL_REDIRECT_DEPTH] ?? 0) + 1;
   if (depth > CGI_MAX_LOCAL_REDIRECTS) {
-    const message = `more than ${CGI_MAX_LOCAL_REDIRECTS} local redirects in a row (a redirect loop?)`;
-    options.logError(new Error(message), context);
-    return cgiErrorResponse(502, message);
+    const reason = `more than ${CGI_MAX_LOCAL_REDIRECTS} local redirects in a row (a redirect loop?)`;
+    return scriptFailure(502, reason, options, context);
   }
   if (options.redispatch === undefined) {
     return { status: 302, headers: { Location: location }, body: null };

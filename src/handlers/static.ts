@@ -401,6 +401,13 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     if (!isKnownMethod(method)) {
       return fail(request, 501, `the method ${method} is not implemented by this server`);
     }
+    if (method === 'CONNECT') {
+      // A well-formed request (authority-form target, RFC 9110 §9.3.6) for a method this server does not
+      // offer on any resource: 405 with Allow, and the connection stays usable.
+      return fail(request, 405, `CONNECT is not allowed: this server is not a proxy; it allows ${allow}`, {
+        Allow: allow,
+      });
+    }
     if (request.path === '*') {
       if (method === 'OPTIONS') return answerOptions(request, allow);
       return fail(request, 400, 'the "*" request-target is only valid with OPTIONS');

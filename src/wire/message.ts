@@ -42,6 +42,11 @@ export interface HttpRequest {
   localPort: number;
   /** True when the connection is TLS. */
   secure: boolean;
+  /**
+   * The user whose credentials the access check (`--auth`, handlers/auth.ts) verified for this request;
+   * absent when none were checked. CGI passes it on as REMOTE_USER (RFC 3875 §4.1.11).
+   */
+  remoteUser?: string;
 }
 
 /** Response header fields as name → value (a list value becomes repeated field lines). */
