@@ -69,6 +69,11 @@ export interface ServerOptions
   upload?: UploadServerOptions;
   /** Access rules (HTTP Basic, RFC 7617), checked for every request; see handlers/auth-rules.ts. */
   auth?: readonly AuthRule[];
+  /**
+   * WebDAV (RFC 4918), so the share mounts as a drive: read-only PROPFIND always, and with `upload`
+   * PROPPATCH, COPY, MOVE, LOCK, UNLOCK and recursive DELETE too. @default true
+   */
+  webdav?: boolean;
 }
 
 export interface UploadServerOptions {
@@ -111,6 +116,9 @@ const CGI_DEFAULT_TIMEOUT_MS = 30_000;
 
 /** Methods `upload` turns on; kept here so start-up need not load the upload module. */
 const UPLOAD_METHODS: readonly string[] = ['PUT', 'PATCH', 'DELETE', 'MKCOL', 'POST'];
+/** Methods WebDAV adds with `upload`, and the one it answers without (handlers/webdav/handler.ts). */
+const DAV_WRITE_METHODS: readonly string[] = ['PROPFIND', 'PROPPATCH', 'COPY', 'MOVE', 'LOCK', 'UNLOCK'];
+const DAV_READ_METHODS: readonly string[] = ['PROPFIND'];
 export const DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
 /** Room for multipart boundaries and part headers around a file of the largest accepted size. */
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
@@ -199,6 +207,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
   }
   let writeHandler: WriteHandler | undefined;
   const maxUploadBytes = options.upload?.maxBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+  let handleUpload: WriteHandler['handle'] | null = null;
   if (options.upload !== undefined) {
     const uploadOptions = {
       root,
@@ -208,11 +217,28 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     };
     let handleWrite: WriteHandler['handle'] | null = null;
     // Loaded on the first write, so servers that only read never pay for it.
+    handleUpload = async (request, decoded) => {
+      handleWrite ??= (await import('./handlers/upload.js')).createUploadHandler(uploadOptions);
+      return handleWrite(request, decoded);
+    };
+    writeHandler = { methods: UPLOAD_METHODS, handle: handleUpload };
+  }
+  if (options.webdav !== false) {
+    const davOptions = {
+      root,
+      dotfiles: options.dotfiles ?? false,
+      followSymlinks: options.followSymlinks ?? false,
+      upload: handleUpload,
+    };
+    let handleDav: WriteHandler['handle'] | null = null;
+    // WebDAV wraps the upload handler (its lock checks come first) and is loaded on the first DAV request.
     writeHandler = {
-      methods: UPLOAD_METHODS,
+      methods: handleUpload === null ? DAV_READ_METHODS : [...UPLOAD_METHODS, ...DAV_WRITE_METHODS],
+      // RFC 4918 §10.1: class 2 only when locks are real; MS-Author-Via makes Windows' redirector use DAV.
+      optionsHeaders: { DAV: handleUpload === null ? '1' : '1, 2', 'MS-Author-Via': 'DAV' },
       async handle(request, decoded) {
-        handleWrite ??= (await import('./handlers/upload.js')).createUploadHandler(uploadOptions);
-        return handleWrite(request, decoded);
+        handleDav ??= (await import('./handlers/webdav/handler.js')).createDavHandler(davOptions);
+        return handleDav(request, decoded);
       },
     };
   }

@@ -54,6 +54,8 @@ Options:
                              upload form on listings; anyone who can reach the server can
                              write unless --auth says otherwise
       --max-upload-size <n>  largest upload in bytes, or with K, M, G (default 1G)
+      --no-webdav            no WebDAV: no PROPFIND (read-only mounts), and with --upload no
+                             PROPPATCH, COPY, MOVE, LOCK, UNLOCK
       --auth <rule>          [user:password]@/path[:ro|:rw] (repeatable), e.g.
                              --auth 'admin:secret@/:rw' --auth '@/:ro'; passwords may be
                              bcrypt ($2b$), SHA-512 crypt ($6$) or sha512:<hex>; use with TLS
@@ -103,6 +105,8 @@ export interface CliOptions {
   upload: { maxBytes: number } | undefined;
   /** --auth rules, in the order given. */
   auth: AuthRule[];
+  /** WebDAV (PROPFIND, and with --upload the other RFC 4918 methods); --no-webdav turns it off. */
+  webdav: boolean;
 }
 
 /** `--log` values; `off` writes no access log. */
@@ -166,6 +170,7 @@ export const FLAGS = {
   'no-qr': { type: 'boolean' },
   upload: { type: 'boolean' },
   'max-upload-size': { type: 'string' },
+  'no-webdav': { type: 'boolean' },
   auth: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
@@ -379,6 +384,7 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
       qr: !values['no-qr'],
       upload,
       auth,
+      webdav: !values['no-webdav'],
     },
   };
 }

@@ -145,6 +145,7 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
       archives: options.archives,
       ...(options.search ? {} : { search: false }),
       ...(options.upload !== undefined ? { upload: options.upload } : {}),
+      webdav: options.webdav,
       ...(options.auth.length > 0 ? { auth: options.auth } : {}),
     });
   } catch (error) {

@@ -86,6 +86,8 @@ export interface ScriptHandler {
 export interface WriteHandler {
   /** Methods it answers, added to Allow. */
   readonly methods: readonly string[];
+  /** Fields added to OPTIONS answers (WebDAV's `DAV` compliance classes, RFC 4918 §10.1). */
+  readonly optionsHeaders?: Readonly<Record<string, string>>;
   handle(request: HttpRequest, decoded: Extract<DecodedPath, { kind: 'ok' }>): Promise<ResponseDescription>;
 }
 
@@ -338,8 +340,8 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     }
     if (writes?.methods.includes(method)) {
       const answer = await writes.handle(request, decoded);
-      // What was cached for a second may just have changed.
-      if (answer.status < 400) {
+      // What was cached for a second may just have changed (PROPFIND only reads).
+      if (answer.status < 400 && method !== 'PROPFIND') {
         cache?.clear();
         listingCache.clear();
       }
@@ -376,7 +378,7 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
       request.headers['access-control-request-method'] !== undefined;
     const headers = preflight
       ? { Allow: allow, ...policy.preflightHeaders(request.headers, allow) }
-      : { Allow: allow, ...policy.extraHeaders };
+      : { Allow: allow, ...writes?.optionsHeaders, ...policy.extraHeaders };
     return { status: 204, headers };
   }
 
