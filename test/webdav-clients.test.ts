@@ -1,0 +1,280 @@
+/**
+ * WebDAV judged by programs nobody here wrote: litmus (the WebDAV conformance suite: basic, copymove,
+ * props, locks, http), rclone (copy, sync, move, check against a WebDAV remote) and cadaver (a scripted
+ * session). Each test skips with a reason when its program is not installed.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { hasProgram } from './helpers/dav.js';
+import { type RunningDocroot, startDocroot } from './helpers/servers.js';
+
+interface RunResult {
+  code: number | null;
+  output: string;
+}
+
+/** Runs a program to its end (stdin from `input`), collecting stdout and stderr together. */
+function run(
+  program: string,
+  args: readonly string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; input?: string },
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+    child.stdin.on('error', () => {});
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** litmus' per-suite summary line: "<- summary for `props': of 30 tests run: 30 passed, 0 failed. 100.0%". */
+export interface LitmusSummary {
+  suite: string;
+  run: number;
+  passed: number;
+  failed: number;
+  warnings: number;
+  skipped: number;
+}
+
+export function parseLitmusOutput(output: string): LitmusSummary[] {
+  const summaries: LitmusSummary[] = [];
+  let current: LitmusSummary | null = null;
+  for (const line of output.split(/\r?\n/)) {
+    const summary = /<- summary for `([\w-]+)': of (\d+) tests run: (\d+) passed, (\d+) failed/.exec(line);
+    if (summary !== null) {
+      current = {
+        suite: summary[1]!,
+        run: Number(summary[2]),
+        passed: Number(summary[3]),
+        failed: Number(summary[4]),
+        warnings: 0,
+        skipped: 0,
+      };
+      summaries.push(current);
+      continue;
+    }
+    const warnings = /-> (\d+) warnings? (?:was|were) issued/.exec(line);
+    if (warnings !== null && current !== null) current.warnings = Number(warnings[1]);
+    const skipped = /-> (\d+) tests? (?:was|were) skipped/.exec(line);
+    if (skipped !== null) {
+      // litmus prints the skip count before the summary of the suite it belongs to.
+      const pending = Number(skipped[1]);
+      current = null;
+      summaries.push({ suite: '(skips)', run: 0, passed: 0, failed: 0, warnings: 0, skipped: pending });
+    }
+  }
+  return summaries;
+}
+
+/** The suites the issue asks for, with the number of tests litmus 0.13 runs in each. */
+const LITMUS_SUITES: Readonly<Record<string, number>> = {
+  basic: 16,
+  copymove: 13,
+  props: 30,
+  locks: 41,
+  http: 4,
+};
+
+function makeRoot(prefix: string): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+describe('litmus', { skip: hasProgram('litmus') ? false : 'litmus not installed' }, () => {
+  let docroot: RunningDocroot;
+  let root: string;
+  let work: string;
+  before(async () => {
+    root = makeRoot('docroot-litmus-root-');
+    work = makeRoot('docroot-litmus-work-');
+    docroot = await startDocroot({ root, upload: {} });
+  });
+  after(async () => {
+    await docroot?.close();
+    rmSync(root, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test('basic, copymove, props, locks and http: every test passes, no warning, none skipped', async () => {
+    const result = await run('litmus', [`http://127.0.0.1:${docroot.port}/`], {
+      cwd: work,
+      env: { TESTS: Object.keys(LITMUS_SUITES).join(' ') },
+    });
+    const summaries = parseLitmusOutput(result.output);
+    const failing = result.output
+      .split('\n')
+      .filter((line) => /FAIL|WARNING|SKIPPED/.test(line))
+      .join('\n');
+    assert.deepEqual(
+      summaries.filter((summary) => summary.suite === '(skips)'),
+      [],
+      `litmus skipped tests:\n${failing}`,
+    );
+    assert.deepEqual(
+      summaries.map((summary) => summary.suite),
+      Object.keys(LITMUS_SUITES),
+      result.output,
+    );
+    for (const summary of summaries) {
+      assert.equal(summary.failed, 0, `${summary.suite} failed:\n${failing}`);
+      assert.equal(summary.warnings, 0, `${summary.suite} warned:\n${failing}`);
+      assert.equal(summary.run, LITMUS_SUITES[summary.suite], `${summary.suite} ran ${summary.run} tests`);
+      assert.equal(summary.passed, summary.run);
+    }
+    assert.equal(result.code, 0, result.output);
+    assert.deepEqual(docroot.errors, []);
+  });
+
+  test('the same suites pass behind --auth (Basic credentials from litmus)', async () => {
+    const guardedRoot = makeRoot('docroot-litmus-auth-');
+    const guarded = await startDocroot({
+      root: guardedRoot,
+      upload: {},
+      auth: [{ user: 'dav', password: 'secret', pathPrefix: '/', access: 'rw' }],
+    });
+    try {
+      const result = await run('litmus', [`http://127.0.0.1:${guarded.port}/`, 'dav', 'secret'], {
+        cwd: work,
+        env: { TESTS: 'basic copymove props locks' },
+      });
+      const summaries = parseLitmusOutput(result.output);
+      assert.equal(summaries.length, 4, result.output);
+      for (const summary of summaries) assert.equal(summary.failed, 0, result.output);
+      assert.equal(result.code, 0, result.output);
+    } finally {
+      await guarded.close();
+      rmSync(guardedRoot, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('rclone', { skip: hasProgram('rclone') ? false : 'rclone not installed' }, () => {
+  let docroot: RunningDocroot;
+  let root: string;
+  let local: string;
+  let env: NodeJS.ProcessEnv;
+  before(async () => {
+    root = makeRoot('docroot-rclone-root-');
+    local = makeRoot('docroot-rclone-local-');
+    mkdirSync(path.join(local, 'sub', 'deeper'), { recursive: true });
+    writeFileSync(path.join(local, 'a.txt'), 'alpha\n');
+    writeFileSync(path.join(local, 'space & ümlaut.txt'), 'spaces and UTF-8\n');
+    writeFileSync(path.join(local, 'sub', 'b.bin'), Buffer.alloc(300_000, 7));
+    writeFileSync(path.join(local, 'sub', 'deeper', 'c.txt'), 'gamma\n');
+    docroot = await startDocroot({ root, upload: {} });
+    // The remote comes from the environment; an empty config file keeps rclone away from $HOME.
+    const config = path.join(local, '..', `${path.basename(local)}.rclone.conf`);
+    writeFileSync(config, '');
+    env = {
+      RCLONE_CONFIG: config,
+      RCLONE_CONFIG_DOCROOT_TYPE: 'webdav',
+      RCLONE_CONFIG_DOCROOT_URL: `http://127.0.0.1:${docroot.port}/`,
+      RCLONE_CONFIG_DOCROOT_VENDOR: 'other',
+    };
+  });
+  after(async () => {
+    await docroot?.close();
+    rmSync(root, { recursive: true, force: true });
+    rmSync(local, { recursive: true, force: true });
+  });
+
+  const rclone = (...args: string[]) => run('rclone', [...args], { cwd: os.tmpdir(), env });
+
+  test('copy, check, sync (with a deletion), move, and check again', async () => {
+    const copy = await rclone('copy', local, 'docroot:mirror');
+    assert.equal(copy.code, 0, copy.output);
+    assert.equal(readFileSync(path.join(root, 'mirror', 'space & ümlaut.txt'), 'utf8'), 'spaces and UTF-8\n');
+    assert.deepEqual(readFileSync(path.join(root, 'mirror', 'sub', 'b.bin')), Buffer.alloc(300_000, 7));
+    const check = await rclone('check', local, 'docroot:mirror');
+    assert.equal(check.code, 0, check.output);
+    assert.match(check.output, /0 differences found/);
+
+    rmSync(path.join(local, 'a.txt'));
+    writeFileSync(path.join(local, 'new.txt'), 'new\n');
+    const sync = await rclone('sync', local, 'docroot:mirror');
+    assert.equal(sync.code, 0, sync.output);
+    assert.equal(existsSync(path.join(root, 'mirror', 'a.txt')), false);
+    assert.equal(readFileSync(path.join(root, 'mirror', 'new.txt'), 'utf8'), 'new\n');
+    assert.equal((await rclone('check', local, 'docroot:mirror')).code, 0);
+
+    const move = await rclone('move', 'docroot:mirror/sub', 'docroot:moved');
+    assert.equal(move.code, 0, move.output);
+    assert.equal(readFileSync(path.join(root, 'moved', 'deeper', 'c.txt'), 'utf8'), 'gamma\n');
+    assert.equal(existsSync(path.join(root, 'mirror', 'sub', 'b.bin')), false);
+    const checkMoved = await rclone('check', path.join(local, 'sub'), 'docroot:moved');
+    assert.equal(checkMoved.code, 0, checkMoved.output);
+    assert.deepEqual(docroot.errors, []);
+  });
+});
+
+describe('cadaver', { skip: hasProgram('cadaver') ? false : 'cadaver not installed' }, () => {
+  let docroot: RunningDocroot;
+  let root: string;
+  let home: string;
+  before(async () => {
+    root = makeRoot('docroot-cadaver-root-');
+    home = makeRoot('docroot-cadaver-home-');
+    writeFileSync(path.join(home, 'local.txt'), 'from cadaver\n');
+    docroot = await startDocroot({
+      root,
+      upload: {},
+      auth: [{ user: 'cad', password: 'aver', pathPrefix: '/', access: 'rw' }],
+    });
+    // cadaver reads credentials from ~/.netrc; a temporary HOME keeps the real one out of it.
+    writeFileSync(path.join(home, '.netrc'), 'machine 127.0.0.1\nlogin cad\npassword aver\n', {
+      mode: 0o600,
+    });
+  });
+  after(async () => {
+    await docroot?.close();
+    rmSync(root, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  test('a scripted session: mkcol, put, copy, move, lock, discover, unlock, get, delete, rmcol', async () => {
+    const script = [
+      'mkcol folder',
+      'put local.txt folder/one.txt',
+      'copy folder/one.txt folder/two.txt',
+      'move folder/two.txt folder/three.txt',
+      'lock folder/one.txt',
+      'discover folder/one.txt',
+      'unlock folder/one.txt',
+      'get folder/three.txt back.txt',
+      'delete folder/one.txt',
+      'ls folder',
+      'mkcol gone',
+      'rmcol gone',
+      'quit',
+      '',
+    ].join('\n');
+    const session = await run('cadaver', [`http://127.0.0.1:${docroot.port}/`], {
+      cwd: home,
+      env: { HOME: home },
+      input: script,
+    });
+    assert.equal(session.code, 0, session.output);
+    assert.doesNotMatch(session.output, /failed/i, session.output);
+    assert.equal((session.output.match(/succeeded/g) ?? []).length, 11, session.output);
+    assert.match(session.output, /Lock token <urn:uuid:[0-9a-f-]{36}>/);
+    assert.match(session.output, /Scope: exclusive/);
+    assert.equal(readFileSync(path.join(home, 'back.txt'), 'utf8'), 'from cadaver\n');
+    assert.equal(existsSync(path.join(root, 'folder', 'one.txt')), false);
+    assert.equal(existsSync(path.join(root, 'folder', 'two.txt')), false);
+    assert.equal(readFileSync(path.join(root, 'folder', 'three.txt'), 'utf8'), 'from cadaver\n');
+    assert.equal(existsSync(path.join(root, 'gone')), false);
+    assert.deepEqual(docroot.errors, []);
+  });
+});
