@@ -249,14 +249,9 @@ export function createDavHandler(options: DavOptions) {
 
   /** The decoded segments of a Resource-Tag naming a resource on this server, or null. */
   function taggedSegments(tag: string, request: HttpRequest): readonly string[] | null {
-    let url: URL;
-    try {
-      url = new URL(tag, `http://${request.headers.host ?? 'localhost'}`);
-    } catch {
-      return null;
-    }
-    if (!sameHost(url, request)) return null;
-    const tagDecoded = decodeRequestPath(url.pathname);
+    const reference = splitReference(tag);
+    if (reference === null || !sameAuthority(reference.authority, request)) return null;
+    const tagDecoded = decodeRequestPath(reference.path);
     return tagDecoded.kind === 'ok' ? tagDecoded.segments : null;
   }
 
@@ -515,17 +510,15 @@ export function createDavHandler(options: DavOptions) {
     const destinationHeader = request.headers.destination;
     if (destinationHeader === undefined)
       throw new DavRefusal(400, `${request.method} needs a Destination header`);
-    let url: URL;
-    try {
-      url = new URL(destinationHeader, `http://${request.headers.host ?? 'localhost'}`);
-    } catch {
-      throw new DavRefusal(400, 'the Destination header is not a URI');
-    }
-    if (!sameHost(url, request)) {
+    const reference = splitReference(destinationHeader.trim());
+    if (reference === null)
+      throw new DavRefusal(400, 'the Destination header is not an absolute URI or path');
+    if (!sameAuthority(reference.authority, request)) {
       // §9.8.5 / §9.9.4: the destination is on another server, which this one will not talk to.
       throw new DavRefusal(502, 'the Destination is on another server; copies and moves stay on this one');
     }
-    const destination = decodeRequestPath(url.pathname);
+    // Decoded by the same code as request paths: ".." and encoded slashes are refused, not resolved.
+    const destination = decodeRequestPath(reference.path);
     if (destination.kind === 'error') throw new DavRefusal(400, `Destination: ${destination.message}`);
     const overwriteHeader = request.headers.overwrite?.trim().toUpperCase() ?? 'T';
     if (overwriteHeader !== 'T' && overwriteHeader !== 'F')
@@ -728,8 +721,34 @@ export function createDavHandler(options: DavOptions) {
   }
 }
 
-/** Whether a URL names this server (the request's Host): COPY, MOVE and If never reach elsewhere. */
-function sameHost(url: URL, request: HttpRequest): boolean {
-  const host = request.headers.host?.toLowerCase();
-  return host === undefined || url.host.toLowerCase() === host || `${url.hostname}:80` === host;
+/**
+ * An absolute URI (`http://host/path`) or absolute path (`/path`) split into its authority (null for a
+ * path) and its still percent-encoded path, query and fragment dropped; null for anything else. Kept
+ * apart from WHATWG URL parsing on purpose: that would resolve `%2e%2e` segments instead of refusing them.
+ */
+export function splitReference(reference: string): { authority: string | null; path: string } | null {
+  let authority: string | null = null;
+  let rest = reference;
+  if (!reference.startsWith('/')) {
+    const schemeEnd = reference.indexOf('://');
+    if (schemeEnd === -1) return null;
+    const scheme = reference.slice(0, schemeEnd).toLowerCase();
+    if (scheme !== 'http' && scheme !== 'https') return null;
+    const pathStart = reference.indexOf('/', schemeEnd + 3);
+    authority = reference.slice(schemeEnd + 3, pathStart === -1 ? undefined : pathStart);
+    rest = pathStart === -1 ? '/' : reference.slice(pathStart);
+  } else if (reference.startsWith('//')) return null;
+  const end = rest.search(/[?#]/);
+  return { authority, path: end === -1 ? rest : rest.slice(0, end) };
+}
+
+/** Whether an authority names this server (the request's): COPY, MOVE and If never reach elsewhere. */
+function sameAuthority(authority: string | null, request: HttpRequest): boolean {
+  if (authority === null) return true;
+  const ours = (request.authority || request.headers.host || '').toLowerCase();
+  const theirs = authority.slice(authority.lastIndexOf('@') + 1).toLowerCase();
+  if (ours === theirs) return true;
+  // A default port may be written or left out (RFC 9110 §4.2.3).
+  const defaultPort = request.secure ? ':443' : ':80';
+  return ours === `${theirs}${defaultPort}` || theirs === `${ours}${defaultPort}`;
 }

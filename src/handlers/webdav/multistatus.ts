@@ -74,7 +74,8 @@ export function conditionResponse(
 ): ResponseDescription {
   const inner = hrefs.map((href) => `<D:href>${escapeXml(href)}</D:href>`).join('');
   const comment = errorLine(status, message).replaceAll('--', '- -');
-  const body = `${XML_DECLARATION}<!-- ${comment} -->\n<D:error xmlns:D="DAV:"><D:${condition}>${inner}</D:${condition}></D:error>\n`;
+  const element = inner === '' ? `<D:${condition}/>` : `<D:${condition}>${inner}</D:${condition}>`;
+  const body = `${XML_DECLARATION}<!-- ${comment} -->\n<D:error xmlns:D="DAV:">${element}</D:error>\n`;
   return {
     status,
     headers: { ...headers, 'Content-Type': XML_CONTENT_TYPE, 'X-Content-Type-Options': 'nosniff' },
