@@ -574,3 +574,114 @@ describe('WebDAV and --auth', () => {
     assert.ok(existsSync(path.join(root, 'b.txt')));
   });
 });
+
+describe('client quirks, replayed as the clients send them', () => {
+  let docroot: RunningDocroot;
+  let root: string;
+  before(async () => {
+    root = makeRoot();
+    mkdirSync(path.join(root, 'share'));
+    writeFileSync(path.join(root, 'share', 'doc.txt'), 'doc');
+    docroot = await startDocroot({ root, upload: {} });
+  });
+  after(async () => {
+    await docroot?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  test('Windows mini-redirector: OPTIONS and PROPFIND on the root, folders without slash, LOCK-PUT-PROPPATCH-UNLOCK', async () => {
+    const windows = { 'User-Agent': 'Microsoft-WebDAV-MiniRedir/10.0.19045', translate: 'f' };
+    const options = await dav(docroot.port, 'OPTIONS', '/', { headers: windows });
+    assert.equal(options.headers['ms-author-via'], 'DAV');
+    assert.equal(options.headers.dav, '1, 2');
+    const rootProps = await dav(docroot.port, 'PROPFIND', '/', { headers: { ...windows, Depth: '0' } });
+    assert.equal(rootProps.status, 207);
+    // Windows asks for folders without the trailing slash and does not follow redirects for PROPFIND.
+    const folder = await dav(docroot.port, 'PROPFIND', '/share', {
+      headers: { ...windows, Depth: '1' },
+      body: '<?xml version="1.0" encoding="utf-8" ?><D:propfind xmlns:D="DAV:"><D:prop xmlns:Z="urn:schemas-microsoft-com:"><D:creationdate/><D:getcontentlength/><D:displayname/><D:getcontenttype/><D:getlastmodified/><D:resourcetype/><Z:Win32FileAttributes/><Z:Win32CreationTime/></D:prop></D:propfind>',
+    });
+    assert.equal(folder.status, 207);
+    assert.deepEqual(hrefsOf(folder.body), ['/share/', '/share/doc.txt']);
+    // Explorer's copy: an empty PUT, LOCK, the content with the token, the Win32 times, UNLOCK.
+    assert.equal(
+      (await dav(docroot.port, 'PUT', '/share/new.txt', { headers: windows, body: '' })).status,
+      201,
+    );
+    const locked = await dav(docroot.port, 'LOCK', '/share/new.txt', {
+      headers: { ...windows, Timeout: 'Second-3600' },
+      body: '<?xml version="1.0" encoding="utf-8" ?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner><D:href>WIN\\user</D:href></D:owner></D:lockinfo>',
+    });
+    assert.equal(locked.status, 200);
+    const token = locked.headers['lock-token']!;
+    const tagged = `<http://127.0.0.1:${docroot.port}/share/new.txt> (${token})`;
+    assert.equal(
+      (
+        await dav(docroot.port, 'PUT', '/share/new.txt', {
+          headers: { ...windows, If: tagged },
+          body: 'content',
+        })
+      ).status,
+      204,
+    );
+    const patched = await dav(docroot.port, 'PROPPATCH', '/share/new.txt', {
+      headers: { ...windows, If: `(${token})` },
+      body: '<?xml version="1.0" encoding="utf-8" ?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:schemas-microsoft-com:"><D:set><D:prop><Z:Win32CreationTime>Mon, 02 Jan 2023 03:04:05 GMT</Z:Win32CreationTime><Z:Win32LastModifiedTime>Mon, 02 Jan 2023 03:04:05 GMT</Z:Win32LastModifiedTime><Z:Win32FileAttributes>00000020</Z:Win32FileAttributes></D:prop></D:set></D:propertyupdate>',
+    });
+    assert.equal(patched.status, 207);
+    assert.doesNotMatch(patched.body.toString(), /HTTP\/1.1 (4|5)\d\d/);
+    assert.equal(
+      (await dav(docroot.port, 'UNLOCK', '/share/new.txt', { headers: { ...windows, 'Lock-Token': token } }))
+        .status,
+      204,
+    );
+    assert.equal(readFileSync(path.join(root, 'share', 'new.txt'), 'utf8'), 'content');
+    // The Win32 modification time becomes the file's own, so GET's Last-Modified agrees with Explorer.
+    const head = await dav(docroot.port, 'HEAD', '/share/new.txt');
+    assert.equal(head.headers['last-modified'], 'Mon, 02 Jan 2023 03:04:05 GMT');
+  });
+
+  test('macOS Finder: class 2 is offered; ._* and .DS_Store are refused without --dotfiles (documented)', async () => {
+    const finder = { 'User-Agent': 'WebDAVFS/3.0.0 (03008000) Darwin/22.1.0 (arm64)' };
+    const options = await dav(docroot.port, 'OPTIONS', '/', { headers: finder });
+    assert.equal(options.headers.dav, '1, 2');
+    const props = await dav(docroot.port, 'PROPFIND', '/', {
+      headers: { ...finder, Depth: '1' },
+      body: '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:getlastmodified/><D:getcontentlength/><D:creationdate/><D:resourcetype/></D:prop></D:propfind>',
+    });
+    assert.equal(props.status, 207);
+    assert.equal(
+      (await dav(docroot.port, 'PUT', '/share/._doc.txt', { headers: finder, body: 'AppleDouble' })).status,
+      403,
+    );
+    assert.equal(
+      (await dav(docroot.port, 'PUT', '/share/.DS_Store', { headers: finder, body: 'Bud1' })).status,
+      403,
+    );
+    // Finder asks about quota for the volume's free space.
+    const quota = await dav(docroot.port, 'PROPFIND', '/', {
+      headers: { ...finder, Depth: '0' },
+      body: propfindBody('quota-available-bytes', 'quota-used-bytes'),
+    });
+    assert.match(propertyText(quota.body, 'quota-available-bytes') ?? '', /^\d+$/);
+  });
+
+  test('gvfs: OPTIONS on the mount path, then PROPFIND on the parents up to /', async () => {
+    const gvfs = { 'User-Agent': 'gvfs/1.50.2' };
+    const options = await dav(docroot.port, 'OPTIONS', '/share/', { headers: gvfs });
+    assert.match(options.headers.dav ?? '', /^1/);
+    for (const target of ['/share/', '/share', '/']) {
+      const answer = await dav(docroot.port, 'PROPFIND', target, {
+        headers: { ...gvfs, Depth: '0' },
+        body: propfindBody(
+          'resourcetype',
+          'getcontentlength',
+          'getlastmodified',
+          'getcontenttype',
+          'getetag',
+        ),
+      });
+      assert.equal(answer.status, 207, target);
+    }
+  });
+});

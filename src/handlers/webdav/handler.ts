@@ -6,7 +6,7 @@
  * @module
  */
 import type { Stats } from 'node:fs';
-import { copyFile, lstat, mkdir, opendir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, opendir, realpath, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import {
@@ -24,6 +24,7 @@ import {
   type WriteTarget,
   writeFileAtomically,
 } from '../../files/write.js';
+import { parseHttpDate } from '../../http/date.js';
 import { makeFileEtag } from '../../http/etag.js';
 import type { HttpRequest, ResponseDescription } from '../../wire/message.js';
 import { errorResponse } from '../errors.js';
@@ -66,11 +67,15 @@ import {
   parseXml,
   readXmlBody,
   serializeChildren,
+  textOf,
   XmlBodyError,
   type XmlElement,
 } from './xml.js';
 
 type Decoded = Extract<DecodedPath, { kind: 'ok' }>;
+
+/** The namespace of the Win32 properties Windows' mini-redirector sets with PROPPATCH. */
+const MS_NS = 'urn:schemas-microsoft-com:';
 
 /** The write methods of the upload handler that WebDAV guards with its lock checks. */
 type UploadHandle = (request: HttpRequest, decoded: Decoded) => Promise<ResponseDescription>;
@@ -431,6 +436,7 @@ export function createDavHandler(options: DavOptions) {
     const sidecar = sidecarPathOf(root, decoded.segments);
     const properties = new Map((await readDeadProperties(sidecar)).map((p) => [clarkName(p), p] as const));
     const outcomes: { name: PropertyName; status: number; reason?: string }[] = [];
+    let modifiedMs: number | null = null;
     for (const instruction of childElements(body)) {
       if (instruction.ns !== DAV_NS || (instruction.local !== 'set' && instruction.local !== 'remove'))
         continue;
@@ -444,6 +450,10 @@ export function createDavHandler(options: DavOptions) {
           }
           if (instruction.local === 'set') {
             properties.set(clarkName(name), { ...name, xml: serializeChildren(element) });
+            if (name.ns === MS_NS && name.local === 'Win32LastModifiedTime') {
+              // Windows Explorer keeps a copied file's date this way; the file's real mtime follows it.
+              modifiedMs = parseHttpDate(textOf(element).trim());
+            }
           } else properties.delete(clarkName(name));
           outcomes.push({ name, status: 200 });
         }
@@ -459,6 +469,10 @@ export function createDavHandler(options: DavOptions) {
         );
       }
       await writeDeadProperties(sidecar, list);
+      if (modifiedMs !== null) {
+        const when = new Date(modifiedMs);
+        await utimes(resolution.filePath, when, when);
+      }
     }
     // §9.2: all or nothing; the instructions that would have succeeded get 424 Failed Dependency.
     const byStatus = new Map<number, string[]>();
