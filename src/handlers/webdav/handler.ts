@@ -6,7 +6,18 @@
  * @module
  */
 import type { Stats } from 'node:fs';
-import { copyFile, lstat, mkdir, opendir, realpath, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
+import {
+  copyFile,
+  lstat,
+  mkdir,
+  opendir,
+  realpath,
+  rename,
+  rm,
+  stat,
+  unlink,
+  utimes,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import {
