@@ -151,6 +151,18 @@ function readAccessCheck(
   };
 }
 
+/** The access rules for the paths a WebDAV request touches beyond its own URL (Destination, members). */
+function davAccessCheck(rules: readonly AuthRule[]): import('./handlers/webdav/handler.js').DavAccess {
+  let gate: ReturnType<typeof import('./handlers/auth.js').createAuthGate> | null = null;
+  return {
+    rulePrefixes: rules.map((rule) => rule.pathPrefix.split('/').filter((segment) => segment !== '')),
+    async check(request, urlPath, write) {
+      gate ??= (await import('./handlers/auth.js')).createAuthGate(rules);
+      return gate({ ...request, method: write ? 'PUT' : 'GET', path: urlPath, body: null });
+    },
+  };
+}
+
 /** The real absolute path of a document root, or a RootError saying what is wrong with it. */
 export function resolveRoot(root: string): string {
   const absolute = path.resolve(root);
@@ -229,6 +241,9 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
       dotfiles: options.dotfiles ?? false,
       followSymlinks: options.followSymlinks ?? false,
       upload: handleUpload,
+      ...(options.auth !== undefined && options.auth.length > 0
+        ? { access: davAccessCheck(options.auth) }
+        : {}),
     };
     let handleDav: WriteHandler['handle'] | null = null;
     // WebDAV wraps the upload handler (its lock checks come first) and is loaded on the first DAV request.

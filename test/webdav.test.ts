@@ -209,6 +209,21 @@ describe('WebDAV with --upload', () => {
     assert.match(read.body.toString(), /404 Not Found/);
   });
 
+  test('concurrent PROPPATCHes on one file all land; more than the property budget is 507', async () => {
+    writeFileSync(path.join(root, 'busy.txt'), 'b');
+    const updates = Array.from({ length: 20 }, (_, i) =>
+      dav(port(), 'PROPPATCH', '/busy.txt', { body: proppatchSet(`p${i}`, `v${i}`) }),
+    );
+    for (const answer of await Promise.all(updates)) assert.equal(answer.status, 207);
+    const all = await dav(port(), 'PROPFIND', '/busy.txt', { headers: { Depth: '0' }, body: PROPFIND_ALL });
+    for (let i = 0; i < 20; i++)
+      assert.match(all.body.toString(), new RegExp(`<p${i} xmlns="[^"]+">v${i}</p${i}>`));
+    const huge = await dav(port(), 'PROPPATCH', '/busy.txt', {
+      body: proppatchSet('huge', 'x'.repeat(300_000)),
+    });
+    assert.equal(huge.status, 507);
+  });
+
   test('COPY a file: 201, its dead properties copied; Overwrite: F on an existing target is 412', async () => {
     const headers = (destination: string, extra: Record<string, string> = {}) => ({
       headers: { Destination: `http://127.0.0.1:${port()}${destination}`, ...extra },
@@ -544,12 +559,15 @@ describe('WebDAV and --auth', () => {
   before(async () => {
     root = makeRoot();
     writeFileSync(path.join(root, 'a.txt'), 'a');
+    mkdirSync(path.join(root, 'shared', 'bob'), { recursive: true });
+    writeFileSync(path.join(root, 'shared', 'bob', 'mine.txt'), 'bob');
     docroot = await startDocroot({
       root,
       upload: {},
       auth: [
         { pathPrefix: '/', access: 'ro' },
         { user: 'admin', password: 'pw', pathPrefix: '/', access: 'rw' },
+        { user: 'bob', password: 'pw', pathPrefix: '/shared/bob', access: 'rw' },
       ],
     });
   });
@@ -572,6 +590,38 @@ describe('WebDAV and --auth', () => {
     });
     assert.equal(moved.status, 201);
     assert.ok(existsSync(path.join(root, 'b.txt')));
+  });
+
+  test('the Destination and every rule folder inside a moved, copied or deleted folder are checked too', async () => {
+    const bob = `Basic ${Buffer.from('bob:pw').toString('base64')}`;
+    const asAdmin = (extra: Record<string, string> = {}) => ({ headers: { Authorization: admin, ...extra } });
+    const into = await dav(docroot.port, 'COPY', '/b.txt', asAdmin({ Destination: '/shared/bob/b.txt' }));
+    assert.equal(into.status, 401);
+    assert.equal(existsSync(path.join(root, 'shared', 'bob', 'b.txt')), false);
+    assert.equal((await dav(docroot.port, 'DELETE', '/shared/', asAdmin())).status, 401);
+    assert.equal(
+      (await dav(docroot.port, 'MOVE', '/shared/', asAdmin({ Destination: '/mine/' }))).status,
+      401,
+    );
+    assert.equal(
+      (await dav(docroot.port, 'COPY', '/shared/', asAdmin({ Destination: '/copy/' }))).status,
+      401,
+    );
+    assert.equal(existsSync(path.join(root, 'copy')), false);
+    assert.ok(existsSync(path.join(root, 'shared', 'bob', 'mine.txt')));
+    // An If list about a resource the request may not read never holds.
+    const probe = await dav(docroot.port, 'PUT', '/b.txt', {
+      body: 'x',
+      headers: {
+        Authorization: admin,
+        If: `<http://127.0.0.1:${docroot.port}/shared/bob/mine.txt> (Not ["nothing"])`,
+      },
+    });
+    assert.equal(probe.status, 412);
+    const own = await dav(docroot.port, 'MOVE', '/shared/bob/mine.txt', {
+      headers: { Authorization: bob, Destination: '/shared/bob/renamed.txt' },
+    });
+    assert.equal(own.status, 201);
   });
 });
 

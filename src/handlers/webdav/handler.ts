@@ -85,6 +85,12 @@ import {
 
 type Decoded = Extract<DecodedPath, { kind: 'ok' }>;
 
+interface PatchOutcome {
+  readonly name: PropertyName;
+  readonly status: number;
+  readonly reason?: string;
+}
+
 /** The namespace of the Win32 properties Windows' mini-redirector sets with PROPPATCH. */
 const MS_NS = 'urn:schemas-microsoft-com:';
 
@@ -94,6 +100,19 @@ type UploadHandle = (request: HttpRequest, decoded: Decoded) => Promise<Response
 export interface DavOptions extends ResolveOptions {
   /** The upload handler (PUT, PATCH, MKCOL, POST), or null for a read-only share (PROPFIND only). */
   upload: UploadHandle | null;
+  /** The --auth rules, for the paths a request touches beyond its own URL (Destination, members). */
+  access?: DavAccess;
+}
+
+/**
+ * The access rules seen from WebDAV. The server's gate only checks the request's own URL; COPY and MOVE
+ * also write their Destination, and COPY, MOVE and DELETE of a folder act on every rule's folder inside.
+ */
+export interface DavAccess {
+  /** Each rule's path prefix as decoded segments. */
+  readonly rulePrefixes: readonly (readonly string[])[];
+  /** Null when the request's credentials may read (or write) the URL path; else the 401/403 to answer. */
+  check(request: HttpRequest, urlPath: string, write: boolean): Promise<ResponseDescription | null>;
 }
 
 /** The methods WebDAV adds when writing is on, in the order Allow lists them. */
@@ -165,6 +184,8 @@ function propElement(name: PropertyName, content: string | null): string {
 export function createDavHandler(options: DavOptions) {
   const root = options.root;
   const locks = new LockTable();
+  /** Pending property updates per sidecar file. */
+  const turns = new Map<string, Promise<void>>();
   const locking = options.upload !== null;
   const resolveOptions: ResolveOptions = {
     root,
@@ -250,7 +271,8 @@ export function createDavHandler(options: DavOptions) {
     let segments: readonly string[] = decoded.segments;
     if (list.resource !== null) {
       const tagged = taggedSegments(list.resource, request);
-      if (tagged === null) return false;
+      // A list about a resource the request may not read tells it nothing: it does not hold.
+      if (tagged === null || (await deniedAccess(request, tagged, false, false)) !== null) return false;
       segments = tagged;
     }
     const key = lockKey(segments);
@@ -300,6 +322,31 @@ export function createDavHandler(options: DavOptions) {
   /** Creating or removing a member changes the parent collection (§7.4): its locks apply too. */
   function requireParentUnlocked(segments: readonly string[], submitted: ReadonlySet<string>): void {
     if (segments.length > 0) requireUnlocked(lockKey(segments.slice(0, -1)), submitted);
+  }
+
+  /**
+   * The access rules' answer for a path the request acts on besides its own URL, and, with `tree`, for
+   * every rule folder below it (a folder's rules travel with it: they must not be escaped by a COPY,
+   * MOVE or DELETE of a parent). Null when everything is allowed.
+   */
+  async function deniedAccess(
+    request: HttpRequest,
+    segments: readonly string[],
+    write: boolean,
+    tree: boolean,
+  ): Promise<ResponseDescription | null> {
+    const access = options.access;
+    if (access === undefined) return null;
+    const denied = await access.check(request, hrefOf(segments, false), write);
+    if (denied !== null || !tree) return denied;
+    const lower = segments.map((segment) => segment.toLowerCase());
+    for (const prefix of access.rulePrefixes) {
+      if (prefix.length <= segments.length) continue;
+      if (!lower.every((segment, i) => prefix[i]!.toLowerCase() === segment)) continue;
+      const inner = await access.check(request, hrefOf(prefix, false), write);
+      if (inner !== null) return inner;
+    }
+    return null;
   }
 
   async function writeTarget(decoded: Decoded): Promise<WriteTarget> {
@@ -445,8 +492,33 @@ export function createDavHandler(options: DavOptions) {
     if (resolution.kind === 'error') throw new DavRefusal(resolution.status, resolution.message);
     if (decoded.segments.length > 0) await writeTarget(decoded);
     const sidecar = sidecarPathOf(root, decoded.segments);
+    // Read-modify-write of one sidecar, one request at a time, so concurrent PROPPATCHes lose nothing.
+    const { outcomes, failed } = await inTurn(sidecar, () =>
+      applyPropertyUpdate(body, sidecar, resolution.filePath),
+    );
+    // §9.2: all or nothing; the instructions that would have succeeded get 424 Failed Dependency.
+    const byStatus = new Map<number, string[]>();
+    const reasons = new Map<number, string>();
+    for (const outcome of outcomes) {
+      const status = failed && outcome.status === 200 ? 424 : outcome.status;
+      const list = byStatus.get(status) ?? [];
+      list.push(propElement(outcome.name, null));
+      byStatus.set(status, list);
+      if (outcome.reason !== undefined) reasons.set(status, outcome.reason);
+    }
+    let response = `<D:response><D:href>${escapeXml(hrefOf(decoded.segments, resolution.kind === 'directory'))}</D:href>`;
+    for (const [status, names] of byStatus) response += propstat(names.join(''), status, reasons.get(status));
+    return multistatus(`${response}</D:response>\n`);
+  }
+
+  /** Applies a DAV:propertyupdate in document order, all or nothing (RFC 4918 §9.2). */
+  async function applyPropertyUpdate(
+    body: XmlElement,
+    sidecar: string,
+    filePath: string,
+  ): Promise<{ outcomes: PatchOutcome[]; failed: boolean }> {
     const properties = new Map((await readDeadProperties(sidecar)).map((p) => [clarkName(p), p] as const));
-    const outcomes: { name: PropertyName; status: number; reason?: string }[] = [];
+    const outcomes: PatchOutcome[] = [];
     let modifiedMs: number | null = null;
     for (const instruction of childElements(body)) {
       if (instruction.ns !== DAV_NS || (instruction.local !== 'set' && instruction.local !== 'remove'))
@@ -482,22 +554,26 @@ export function createDavHandler(options: DavOptions) {
       await writeDeadProperties(sidecar, list);
       if (modifiedMs !== null) {
         const when = new Date(modifiedMs);
-        await utimes(resolution.filePath, when, when);
+        await utimes(filePath, when, when);
       }
     }
-    // §9.2: all or nothing; the instructions that would have succeeded get 424 Failed Dependency.
-    const byStatus = new Map<number, string[]>();
-    const reasons = new Map<number, string>();
-    for (const outcome of outcomes) {
-      const status = failed && outcome.status === 200 ? 424 : outcome.status;
-      const list = byStatus.get(status) ?? [];
-      list.push(propElement(outcome.name, null));
-      byStatus.set(status, list);
-      if (outcome.reason !== undefined) reasons.set(status, outcome.reason);
+    return { outcomes, failed };
+  }
+
+  /** Runs `work` after every earlier work queued under the same key has settled. */
+  async function inTurn<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = turns.get(key) ?? Promise.resolve();
+    const current = previous.then(work, work);
+    const settled = current.then(
+      () => {},
+      () => {},
+    );
+    turns.set(key, settled);
+    try {
+      return await current;
+    } finally {
+      if (turns.get(key) === settled) turns.delete(key);
     }
-    let response = `<D:response><D:href>${escapeXml(hrefOf(decoded.segments, resolution.kind === 'directory'))}</D:href>`;
-    for (const [status, names] of byStatus) response += propstat(names.join(''), status, reasons.get(status));
-    return multistatus(`${response}</D:response>\n`);
   }
 
   // ---- DELETE (§9.6) ----
@@ -509,6 +585,8 @@ export function createDavHandler(options: DavOptions) {
     }
     const where = await writeTarget(decoded);
     if (where.existing === 'none') throw new DavRefusal(404, 'no file or folder of that name');
+    const denied = await deniedAccess(request, decoded.segments, true, where.existing === 'directory');
+    if (denied !== null) return denied;
     const submitted = await checkIf(request, decoded);
     const key = lockKey(decoded.segments);
     requireUnlocked(key, submitted, true);
@@ -567,6 +645,11 @@ export function createDavHandler(options: DavOptions) {
     if (target.existing !== 'none' && overwriteHeader === 'F') {
       throw new DavRefusal(412, 'the destination exists and Overwrite: F was sent');
     }
+    const isFolder = source.existing === 'directory';
+    const denied =
+      (await deniedAccess(request, decoded.segments, move, isFolder)) ??
+      (await deniedAccess(request, destination.segments, true, true));
+    if (denied !== null) return denied;
     const submitted = await checkIf(request, decoded);
     if (move) {
       requireUnlocked(sourceKey, submitted, true);
