@@ -220,13 +220,14 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
   let writeHandler: WriteHandler | undefined;
   const maxUploadBytes = options.upload?.maxBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
   let handleUpload: WriteHandler['handle'] | null = null;
+  // Writes and WebDAV resolve paths by the same rules as reads.
+  const pathRules = {
+    root,
+    dotfiles: options.dotfiles ?? false,
+    followSymlinks: options.followSymlinks ?? false,
+  };
   if (options.upload !== undefined) {
-    const uploadOptions = {
-      root,
-      dotfiles: options.dotfiles ?? false,
-      followSymlinks: options.followSymlinks ?? false,
-      maxBytes: maxUploadBytes,
-    };
+    const uploadOptions = { ...pathRules, maxBytes: maxUploadBytes };
     let handleWrite: WriteHandler['handle'] | null = null;
     // Loaded on the first write, so servers that only read never pay for it.
     handleUpload = async (request, decoded) => {
@@ -237,9 +238,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
   }
   if (options.webdav !== false) {
     const davOptions = {
-      root,
-      dotfiles: options.dotfiles ?? false,
-      followSymlinks: options.followSymlinks ?? false,
+      ...pathRules,
       upload: handleUpload,
       ...(options.auth !== undefined && options.auth.length > 0
         ? { access: davAccessCheck(options.auth) }
