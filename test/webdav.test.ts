@@ -568,6 +568,7 @@ describe('WebDAV and --auth', () => {
         { pathPrefix: '/', access: 'ro' },
         { user: 'admin', password: 'pw', pathPrefix: '/', access: 'rw' },
         { user: 'bob', password: 'pw', pathPrefix: '/shared/bob', access: 'rw' },
+        { user: 'carol', password: 'pw', pathPrefix: '/', access: 'rw' },
       ],
     });
   });
@@ -590,6 +591,35 @@ describe('WebDAV and --auth', () => {
     });
     assert.equal(moved.status, 201);
     assert.ok(existsSync(path.join(root, 'b.txt')));
+  });
+
+  test('a lock token works only for the user who took the lock (RFC 4918 §6.4)', async () => {
+    const carol = `Basic ${Buffer.from('carol:pw').toString('base64')}`;
+    writeFileSync(path.join(root, 'mine.txt'), 'admin');
+    const locked = await dav(docroot.port, 'LOCK', '/mine.txt', {
+      headers: { Authorization: admin, Depth: '0' },
+      body: LOCKINFO_EXCLUSIVE,
+    });
+    assert.equal(locked.status, 200);
+    const token = locked.headers['lock-token']!;
+    const asCarol = { Authorization: carol, If: `(${token})` };
+    assert.equal(
+      (await dav(docroot.port, 'PUT', '/mine.txt', { headers: asCarol, body: 'carol' })).status,
+      423,
+    );
+    const unlock = await dav(docroot.port, 'UNLOCK', '/mine.txt', {
+      headers: { Authorization: carol, 'Lock-Token': token },
+    });
+    assert.equal(unlock.status, 403);
+    const asAdmin = { Authorization: admin, If: `(${token})` };
+    assert.equal(
+      (await dav(docroot.port, 'PUT', '/mine.txt', { headers: asAdmin, body: 'admin2' })).status,
+      204,
+    );
+    const done = await dav(docroot.port, 'UNLOCK', '/mine.txt', {
+      headers: { Authorization: admin, 'Lock-Token': token },
+    });
+    assert.equal(done.status, 204);
   });
 
   test('the Destination and every rule folder inside a moved, copied or deleted folder are checked too', async () => {

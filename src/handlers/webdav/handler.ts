@@ -199,6 +199,16 @@ export function createDavHandler(options: DavOptions) {
     lockDiscovery: (resource) => locks.covering(lockKey(resource.segments)).map(activeLockXml).join(''),
   };
 
+  /** The user the --auth gate let through (its credentials were checked there), or '' without --auth. */
+  function principalOf(request: HttpRequest): string {
+    if (options.access === undefined) return '';
+    const authorization = request.headers.authorization?.trim() ?? '';
+    if (authorization.slice(0, 6).toLowerCase() !== 'basic ') return '';
+    const credentials = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
+    const colon = credentials.indexOf(':');
+    return colon === -1 ? '' : credentials.slice(0, colon);
+  }
+
   function activeLockXml(lock: ActiveLock): string {
     const segments = lock.root === '/' ? [] : lock.root.slice(1).split('/');
     return (
@@ -262,7 +272,13 @@ export function createDavHandler(options: DavOptions) {
     const lists = parseIfHeader(header);
     if (lists === null) throw new DavRefusal(400, 'the If header does not follow RFC 4918 §10.4 grammar');
     for (const list of lists) {
-      if (await listHolds(list, request, decoded)) return submittedTokens(lists);
+      if (await listHolds(list, request, decoded)) {
+        // RFC 4918 §6.4: a lock token is usable only by the principal that took the lock.
+        const principal = principalOf(request);
+        const tokens = submittedTokens(lists);
+        for (const token of tokens) if (locks.byToken(token)?.principal !== principal) tokens.delete(token);
+        return tokens;
+      }
     }
     throw new DavRefusal(412, 'no list in the If header matched the current state of the resource');
   }
@@ -793,6 +809,7 @@ export function createDavHandler(options: DavOptions) {
       depthHeader as LockDepth,
       owner === undefined ? '' : serializeChildren(owner),
       timeout,
+      principalOf(request),
     );
     return lockAnswer(created ? 201 : 200, granted, true);
   }
@@ -823,6 +840,9 @@ export function createDavHandler(options: DavOptions) {
         'the Lock-Token names no lock on this resource (it may have expired)',
         'lock-token-matches-request-uri',
       );
+    }
+    if (held.principal !== principalOf(request)) {
+      throw new DavRefusal(403, 'only the user who took a lock may remove it');
     }
     locks.remove(token);
     return { status: 204 };

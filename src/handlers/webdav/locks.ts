@@ -25,6 +25,8 @@ export interface ActiveLock {
   readonly depth: LockDepth;
   /** The `DAV:owner` element's content as the client sent it (serialised XML), or ''. */
   readonly ownerXml: string;
+  /** The authenticated user who took the lock ('' without --auth): only they may use its token (§6.4). */
+  readonly principal: string;
   timeoutSeconds: number;
   expiresAt: number;
 }
@@ -99,13 +101,21 @@ export class LockTable {
     return [...candidates].filter((lock) => scope === 'exclusive' || lock.scope === 'exclusive');
   }
 
-  create(path: string, scope: LockScope, depth: LockDepth, ownerXml: string, timeoutSeconds: number) {
+  create(
+    path: string,
+    scope: LockScope,
+    depth: LockDepth,
+    ownerXml: string,
+    timeoutSeconds: number,
+    principal = '',
+  ) {
     const lock: ActiveLock = {
       token: `urn:uuid:${randomUUID()}`,
       root: path,
       scope,
       depth,
       ownerXml,
+      principal,
       timeoutSeconds,
       expiresAt: this.now() + timeoutSeconds * 1000,
     };
