@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -275,6 +276,91 @@ describe('cadaver', { skip: hasProgram('cadaver') ? false : 'cadaver not install
     assert.equal(existsSync(path.join(root, 'folder', 'two.txt')), false);
     assert.equal(readFileSync(path.join(root, 'folder', 'three.txt'), 'utf8'), 'from cadaver\n');
     assert.equal(existsSync(path.join(root, 'gone')), false);
+    assert.deepEqual(docroot.errors, []);
+  });
+});
+
+/** Why the davfs2 test cannot run here, or false when it can. */
+function davfs2Skip(): string | false {
+  if (!hasProgram('mount.davfs')) return 'davfs2 not installed';
+  if (process.getuid?.() !== 0) return 'mounting with davfs2 needs root';
+  if (!existsSync('/dev/fuse')) return 'davfs2 needs /dev/fuse';
+  return false;
+}
+
+describe('davfs2 (a real mount)', { skip: davfs2Skip() }, () => {
+  let docroot: RunningDocroot;
+  let base: string;
+  let root: string;
+  let mountPoint: string;
+  let conf: string;
+  const methods: string[] = [];
+  before(async () => {
+    base = makeRoot('docroot-davfs2-');
+    // davfs2 drops to its own user for the cache: the folders on the way must be reachable.
+    chmodSync(base, 0o755);
+    root = path.join(base, 'root');
+    mountPoint = path.join(base, 'mnt');
+    const cache = path.join(base, 'cache');
+    for (const dir of [root, mountPoint, cache]) mkdirSync(dir);
+    chmodSync(cache, 0o777);
+    writeFileSync(path.join(root, 'hello.txt'), 'hello from the server\n');
+    writeFileSync(path.join(root, 'doomed.txt'), 'x');
+    const secrets = path.join(base, 'secrets');
+    writeFileSync(secrets, `${mountPoint} dav secret\n`, { mode: 0o600 });
+    conf = path.join(base, 'davfs2.conf');
+    writeFileSync(conf, `cache_dir ${cache}\nsecrets ${secrets}\nuse_locks 1\ndelay_upload 0\n`);
+    docroot = await startDocroot({
+      root,
+      upload: {},
+      auth: [{ user: 'dav', password: 'secret', pathPrefix: '/', access: 'rw' }],
+      observer: { onExchange: (record) => methods.push(`${record.request?.method} ${record.status}`) },
+    });
+  });
+  after(async () => {
+    if (mountPoint !== undefined) await run('umount', [mountPoint], { cwd: base });
+    await docroot?.close();
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  test('mount with credentials, read, write, mkdir, rename and delete through the file system', async (t) => {
+    const mounted = await run(
+      'mount.davfs',
+      [`http://127.0.0.1:${docroot.port}/`, mountPoint, '-o', `conf=${conf}`],
+      {
+        cwd: base,
+      },
+    );
+    if (mounted.code !== 0 && /permission|not permitted|fuse/i.test(mounted.output)) {
+      t.skip(`this machine cannot mount: ${mounted.output.trim()}`);
+      return;
+    }
+    assert.equal(mounted.code, 0, mounted.output);
+    // The server runs in this process: the file-system calls must not block its event loop (async fs).
+    const inMount = (name: string) => path.join(mountPoint, name);
+    assert.equal(await fs.readFile(inMount('hello.txt'), 'utf8'), 'hello from the server\n');
+    assert.equal((await fs.stat(inMount('hello.txt'))).size, 22);
+    await fs.writeFile(inMount('written.txt'), 'written through the mount\n');
+    await fs.mkdir(inMount('made'));
+    await fs.rename(inMount('hello.txt'), inMount('made/moved.txt'));
+    await fs.unlink(inMount('doomed.txt'));
+    // Unmounting waits for davfs2 to upload what is still in its cache.
+    const unmounted = await run('umount', [mountPoint], { cwd: base });
+    assert.equal(unmounted.code, 0, unmounted.output);
+    assert.equal(readFileSync(path.join(root, 'written.txt'), 'utf8'), 'written through the mount\n');
+    assert.equal(readFileSync(path.join(root, 'made', 'moved.txt'), 'utf8'), 'hello from the server\n');
+    assert.equal(existsSync(path.join(root, 'hello.txt')), false);
+    assert.equal(existsSync(path.join(root, 'doomed.txt')), false);
+    for (const expected of [
+      'PROPFIND 207',
+      'LOCK 201',
+      'UNLOCK 204',
+      'MKCOL 201',
+      'MOVE 201',
+      'DELETE 204',
+    ]) {
+      assert.ok(methods.includes(expected), `${expected} not among ${methods.join(', ')}`);
+    }
     assert.deepEqual(docroot.errors, []);
   });
 });

@@ -242,6 +242,13 @@ describe('WebDAV with --upload', () => {
       (await dav(port(), 'COPY', '/hello.txt', { headers: { Destination: '/copy2.txt' } })).status,
       201,
     );
+    // A resource without dead properties leaves no sidecar behind where it goes.
+    mkdirSync(path.join(root, 'plain'));
+    writeFileSync(path.join(root, 'bare.txt'), 'bare');
+    const to = (destination: string) => ({ headers: { Destination: destination } });
+    assert.equal((await dav(port(), 'MOVE', '/bare.txt', to('/plain/bare.txt'))).status, 201);
+    assert.equal((await dav(port(), 'COPY', '/plain/bare.txt', to('/plain/b2.txt'))).status, 201);
+    assert.deepEqual(readdirSync(path.join(root, 'plain')).sort(), ['b2.txt', 'bare.txt']);
   });
 
   test('COPY and MOVE stay inside the root and obey the write rules', async () => {

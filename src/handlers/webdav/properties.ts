@@ -196,12 +196,10 @@ export async function namesWithDeadProperties(dirPath: string): Promise<Set<stri
 /** Moves a resource's dead properties along with it (MOVE), replacing any at the destination. */
 export async function moveDeadProperties(from: string, to: string): Promise<void> {
   await rm(to, { force: true });
-  try {
-    await mkdir(path.dirname(to), { recursive: true });
-    await rename(from, to);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
+  const properties = await readDeadProperties(from);
+  if (properties.length === 0) return;
+  await mkdir(path.dirname(to), { recursive: true });
+  await rename(from, to);
 }
 
 /** Copies a resource's dead properties (COPY, RFC 4918 §9.8.2: dead properties are duplicated). */
