@@ -226,8 +226,8 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     dotfiles: options.dotfiles ?? false,
     followSymlinks: options.followSymlinks ?? false,
   };
-  if (options.upload !== undefined) {
-    const uploadOptions = { ...pathRules, maxBytes: maxUploadBytes };
+  const uploadOptions = options.upload === undefined ? null : { ...pathRules, maxBytes: maxUploadBytes };
+  if (uploadOptions !== null) {
     let handleWrite: WriteHandler['handle'] | null = null;
     // Loaded on the first write, so servers that only read never pay for it.
     handleUpload = async (request, decoded) => {
@@ -238,7 +238,8 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
   }
   if (options.webdav !== false) {
     const davOptions = {
-      ...pathRules,
+      // The same write rules as the upload handler's (WebDAV writes through COPY and MOVE too).
+      ...(uploadOptions ?? pathRules),
       upload: handleUpload,
       ...(options.auth !== undefined && options.auth.length > 0
         ? { access: davAccessCheck(options.auth) }

@@ -97,6 +97,7 @@ const MS_NS = 'urn:schemas-microsoft-com:';
 /** The write methods of the upload handler that WebDAV guards with its lock checks. */
 type UploadHandle = (request: HttpRequest, decoded: Decoded) => Promise<ResponseDescription>;
 
+/** The upload handler's options (its write rules) plus WebDAV's own. */
 export interface DavOptions extends ResolveOptions {
   /** The upload handler (PUT, PATCH, MKCOL, POST), or null for a read-only share (PROPFIND only). */
   upload: UploadHandle | null;
@@ -366,7 +367,8 @@ export function createDavHandler(options: DavOptions) {
   }
 
   async function writeTarget(decoded: Decoded): Promise<WriteTarget> {
-    const resolved = await resolveWriteTarget(decoded, resolveOptions);
+    // The options as given: any write rule the upload handler obeys (beyond the read rules) applies here too.
+    const resolved = await resolveWriteTarget(decoded, { ...options, ...resolveOptions });
     if (resolved instanceof WriteRefusal) throw resolved;
     return resolved;
   }
