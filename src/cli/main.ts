@@ -281,6 +281,9 @@ function printBanner(
         : '  uploads are on for the --auth rules that grant rw\n',
     );
   }
+  if (options.webdav && options.upload !== undefined) {
+    process.stdout.write('  WebDAV is on: mount the URL as a network drive (off with --no-webdav)\n');
+  }
   if (options.auth.length > 0 && options.tls === undefined) {
     process.stdout.write(
       '  WARNING: --auth without TLS sends passwords readable by anyone on the network;\n' +
