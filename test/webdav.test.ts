@@ -17,6 +17,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { type ConfigFileValues, parseCommandLine } from '../src/cli/args.js';
 import { dav, hrefsOf, PROPFIND_ALL, propertyText } from './helpers/dav.js';
 import { type RunningDocroot, startDocroot } from './helpers/servers.js';
 
@@ -546,6 +547,20 @@ describe('--no-webdav', () => {
   after(async () => {
     await docroot?.close();
     rmSync(root, { recursive: true, force: true });
+  });
+
+  test('the flag and the config key turn it off; it is on by default', () => {
+    const webdavOf = (argv: string[], config?: ConfigFileValues['values']) => {
+      const command = parseCommandLine(
+        argv,
+        config === undefined ? undefined : { source: 'test', values: config },
+      );
+      assert.equal(command.kind, 'serve');
+      return command.kind === 'serve' ? command.options.webdav : undefined;
+    };
+    assert.equal(webdavOf([]), true);
+    assert.equal(webdavOf(['--no-webdav']), false);
+    assert.equal(webdavOf([], { 'no-webdav': true }), false);
   });
 
   test('no DAV header, PROPFIND is 405, and DELETE of a non-empty folder is 409 as plain HTTP', async () => {
