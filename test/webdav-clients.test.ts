@@ -364,3 +364,64 @@ describe('davfs2 (a real mount)', { skip: davfs2Skip() }, () => {
     assert.deepEqual(docroot.errors, []);
   });
 });
+
+/** Why the gvfs test cannot run here, or false when it can. */
+function gvfsSkip(): string | false {
+  for (const program of ['gio', 'dbus-run-session'])
+    if (!hasProgram(program)) return `${program} not installed`;
+  if (!existsSync('/usr/libexec/gvfsd-dav')) return 'gvfs-backends (the dav backend) not installed';
+  return false;
+}
+
+describe('gvfs (GNOME Files) through gio', { skip: gvfsSkip() }, () => {
+  let docroot: RunningDocroot;
+  let base: string;
+  let root: string;
+  before(async () => {
+    base = makeRoot('docroot-gvfs-');
+    root = path.join(base, 'root');
+    mkdirSync(root);
+    writeFileSync(path.join(root, 'hello.txt'), 'hello gvfs\n');
+    writeFileSync(path.join(base, 'local.txt'), 'from gio\n');
+    docroot = await startDocroot({
+      root,
+      upload: {},
+      auth: [{ user: 'gnome', password: 'files', pathPrefix: '/', access: 'rw' }],
+    });
+  });
+  after(async () => {
+    await docroot?.close();
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  test('mount with a password, list, cat, copy, mkdir, move, rename, remove, unmount', async () => {
+    const url = `dav://127.0.0.1:${docroot.port}`;
+    // A private session bus: gio starts gvfsd and its dav backend on it, and they end with it.
+    const steps = [
+      `printf 'gnome\\nfiles\\n' | gio mount ${url}/; echo "mount=$?"`,
+      `gio list ${url}/; echo "list=$?"`,
+      `gio cat ${url}/hello.txt; echo "cat=$?"`,
+      `gio copy local.txt ${url}/copied.txt; echo "copy=$?"`,
+      `gio mkdir ${url}/made; echo "mkdir=$?"`,
+      `gio move ${url}/copied.txt ${url}/made/moved.txt; echo "move=$?"`,
+      `gio rename ${url}/hello.txt renamed.txt; echo "rename=$?"`,
+      `gio remove ${url}/made/moved.txt; echo "remove=$?"`,
+      `gio mount -u ${url}/; echo "unmount=$?"`,
+    ];
+    const session = await run('dbus-run-session', ['--', 'sh', '-c', steps.join('\n')], {
+      cwd: base,
+      env: { HOME: base },
+    });
+    for (const step of ['mount', 'list', 'cat', 'copy', 'mkdir', 'move', 'rename', 'remove', 'unmount']) {
+      assert.match(session.output, new RegExp(`^${step}=0$`, 'm'), session.output);
+    }
+    assert.match(session.output, /^hello\.txt$/m);
+    assert.match(session.output, /^hello gvfs$/m);
+    assert.equal(readFileSync(path.join(root, 'renamed.txt'), 'utf8'), 'hello gvfs\n');
+    assert.equal(existsSync(path.join(root, 'hello.txt')), false);
+    assert.ok(existsSync(path.join(root, 'made')));
+    assert.equal(existsSync(path.join(root, 'made', 'moved.txt')), false);
+    assert.equal(existsSync(path.join(root, 'copied.txt')), false);
+    assert.deepEqual(docroot.errors, []);
+  });
+});
