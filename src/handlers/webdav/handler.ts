@@ -417,12 +417,17 @@ export function createDavHandler(options: DavOptions) {
       yield await describe(target, what, sidecarPathOf(root, decoded.segments));
       if (depth !== '1' || !isDirectory) return;
       const withProps = await namesWithDeadProperties(dirPath);
-      const dir = await opendir(dirPath);
-      for await (const entry of dir) {
-        const member = await memberOf(dirPath, entry.name, decoded.segments);
-        if (member === null) continue;
-        const sidecar = withProps.has(entry.name) ? path.join(dirPath, PROPS_DIR, entry.name) : null;
-        yield await describe(member, what, sidecar);
+      try {
+        const dir = await opendir(dirPath);
+        for await (const entry of dir) {
+          const member = await memberOf(dirPath, entry.name, decoded.segments);
+          if (member === null) continue;
+          const sidecar = withProps.has(entry.name) ? path.join(dirPath, PROPS_DIR, entry.name) : null;
+          yield await describe(member, what, sidecar);
+        }
+      } catch {
+        // The folder went away (or became unreadable) after the 207 began: what was listed stands, and
+        // the document still ends well-formed (RFC 4918 §13 allows no second answer for the same href).
       }
     }
     return streamedMultistatus(responses());

@@ -12,7 +12,7 @@
  * @module
  */
 
-/** Longest If header parsed; a real client sends a few tokens (RFC 9110 leaves field sizes to servers). */
+/** Longest If header parsed; a real client sends a few tokens (RFC 9110 §5.4 leaves field sizes to servers). */
 export const MAX_IF_HEADER_LENGTH = 16 * 1024;
 
 export interface IfCondition {

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 export const DEFAULT_LOCK_TIMEOUT_SECONDS = 3600;
 /** Longest timeout granted: a lock whose holder vanished must not block the share for days. */
 export const MAX_LOCK_TIMEOUT_SECONDS = 7 * 24 * 3600;
-/** Most locks held at once; more get 503, so lock requests cannot fill memory. */
+/** Most locks held at once; more get 503, so lock requests cannot fill memory (RFC 4918 §20.6). */
 export const MAX_LOCKS = 10_000;
 
 export type LockScope = 'exclusive' | 'shared';

@@ -29,11 +29,6 @@ export function propstat(propContent: string, status: number, description?: stri
   return `<D:propstat><D:prop>${propContent}</D:prop><D:status>${statusLine(status)}</D:status>${note}</D:propstat>`;
 }
 
-/** One `D:response` for a single resource with a status (COPY/DELETE member failures). */
-export function statusResponse(href: string, status: number, description: string): string {
-  return `<D:response><D:href>${escapeXml(href)}</D:href><D:status>${statusLine(status)}</D:status><D:responsedescription>${escapeXml(description)}</D:responsedescription></D:response>\n`;
-}
-
 /** A 207 whose body is generated piece by piece. */
 export function streamedMultistatus(
   pieces: AsyncIterable<string>,

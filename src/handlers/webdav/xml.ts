@@ -9,11 +9,11 @@
 import type { Readable } from 'node:stream';
 import { SaxesParser } from 'saxes';
 
-/** Largest XML request body read (PROPFIND, PROPPATCH, LOCK bodies are a few hundred bytes). */
+/** Largest XML request body read; real PROPFIND, PROPPATCH and LOCK bodies are a few hundred bytes (RFC 4918 §20.6). */
 export const MAX_XML_BODY_BYTES = 1024 * 1024;
-/** Deepest element nesting accepted; dead property values are the only deep part of a DAV body. */
+/** Deepest element nesting accepted; dead property values are the only deep part of a body (RFC 4918 §20.6). */
 export const MAX_XML_DEPTH = 64;
-/** Most elements in one body. */
+/** Most elements in one body (RFC 4918 §20.6: bounded work per request). */
 export const MAX_XML_ELEMENTS = 10_000;
 
 export const DAV_NS = 'DAV:';
