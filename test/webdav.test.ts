@@ -19,6 +19,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type ConfigFileValues, parseCommandLine } from '../src/cli/args.js';
 import { dav, hrefsOf, PROPFIND_ALL, propertyText } from './helpers/dav.js';
+import { exchange } from './helpers/raw-client.js';
 import { type RunningDocroot, startDocroot } from './helpers/servers.js';
 
 const NS = 'http://example.com/ns/';
@@ -488,6 +489,15 @@ describe('WebDAV with --upload', () => {
       assert.equal(answer.status, status, body.toString().slice(0, 80));
       assert.match(answer.body.toString(), new RegExp(`^${status} `), body.toString().slice(0, 80));
     }
+    // A declared size over the limit is refused before the body is asked for (no 100 Continue).
+    const expect = await exchange(
+      port(),
+      `PROPFIND / HTTP/1.1\r\nHost: x\r\nDepth: 0\r\nExpect: 100-continue\r\nContent-Length: 5000000\r\n\r\n`,
+    );
+    assert.deepEqual(
+      expect.responses.map((response) => response.status),
+      [413],
+    );
     // Random mutations of a valid body: never a 5xx.
     const valid = proppatchSet('fuzz', 'value');
     let seed = 12345;

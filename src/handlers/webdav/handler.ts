@@ -242,7 +242,6 @@ export function createDavHandler(options: DavOptions) {
           return await guardedUpload(request, decoded);
       }
     } catch (error) {
-      request.body?.resume();
       let response: ResponseDescription;
       if (error instanceof DavRefusal && error.condition !== null) {
         response = conditionResponse(error.status, error.condition, error.message, error.hrefs);
@@ -253,7 +252,8 @@ export function createDavHandler(options: DavOptions) {
             : refusalFor(error);
         response = errorResponse(refusal.status, refusal.message, request.headers.accept);
       }
-      // An unread body would have to be skipped before the next request; closing is cheaper and surer.
+      // The body is left alone (a client waiting for 100 Continue then never sends it); an unread body
+      // would have to be skipped before the next request, so the connection closes instead.
       if (request.body !== null && !request.body.readableEnded) response.close = true;
       return response;
     }

@@ -49,8 +49,8 @@ export async function readXmlBody(
   declaredLength: number | null,
 ): Promise<string | null> {
   if (body === null) return null;
+  // Refused before a byte is read, so a client waiting for 100 Continue never sends it.
   if (declaredLength !== null && declaredLength > MAX_XML_BODY_BYTES) {
-    body.resume();
     throw new XmlBodyError(413, `an XML request body may be at most ${MAX_XML_BODY_BYTES} bytes`);
   }
   const chunks: Buffer[] = [];
@@ -58,7 +58,6 @@ export async function readXmlBody(
   for await (const chunk of body as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > MAX_XML_BODY_BYTES) {
-      body.resume();
       throw new XmlBodyError(413, `an XML request body may be at most ${MAX_XML_BODY_BYTES} bytes`);
     }
     chunks.push(chunk);
