@@ -5,6 +5,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { isServerOwnName } from './files/resolve.js';
 import { type AuthRule, checkAuthRules } from './handlers/auth-rules.js';
 import type { CgiOptions } from './handlers/cgi.js';
 import { errorResponse } from './handlers/errors.js';
@@ -361,7 +362,11 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
         const showDotfiles = options.dotfiles ?? false;
         const watcher = watchTree(root, {
           // Hidden names are not served (unless --dotfiles), and .git churns on every commit.
-          ignore: (relative) => !showDotfiles && relative.split('/').some((name) => name.startsWith('.')),
+          // The server's own files (upload temporaries, WebDAV property sidecars) are never pages.
+          ignore: (relative) =>
+            relative
+              .split('/')
+              .some((name) => isServerOwnName(name) || (!showDotfiles && name.startsWith('.'))),
           onChange: (paths) => liveReload.broadcast(paths.map((relative) => `/${relative}`)),
           onError: (error) => logError(error, 'watching the root'),
         });
