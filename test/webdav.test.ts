@@ -4,6 +4,7 @@
  * header, read-only shares, --no-webdav, --auth, and hostile XML bodies.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -297,6 +298,38 @@ describe('WebDAV with --upload', () => {
     assert.equal((await dav(port(), 'DELETE', '/renamed/')).status, 204);
     assert.equal(existsSync(path.join(root, 'renamed')), false);
     assert.equal(existsSync(path.join(root, '.docroot-props', 'renamed')), false);
+  });
+
+  test('a DELETE that cannot remove a member answers 207 naming it and keeps its ancestors', async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip('needs root to mount a tmpfs (a folder rmdir cannot remove)');
+      return;
+    }
+    const busy = path.join(root, 'busy');
+    const mountPoint = path.join(busy, 'inner', 'mnt');
+    mkdirSync(mountPoint, { recursive: true });
+    writeFileSync(path.join(busy, 'a.txt'), 'a');
+    writeFileSync(path.join(busy, 'inner', 'b.txt'), 'b');
+    if (spawnSync('mount', ['-t', 'tmpfs', 'none', mountPoint]).status !== 0) {
+      t.skip('this machine cannot mount a tmpfs');
+      return;
+    }
+    try {
+      const answer = await dav(port(), 'DELETE', '/busy/');
+      assert.equal(answer.status, 207);
+      assert.deepEqual(hrefsOf(answer.body), ['/busy/inner/mnt/']);
+      assert.match(
+        answer.body.toString(),
+        /<D:status>HTTP\/1.1 500 [^<]*<\/D:status><D:responsedescription>could not be removed: it is in use/,
+      );
+      assert.equal(existsSync(path.join(busy, 'a.txt')), false);
+      assert.equal(existsSync(path.join(busy, 'inner', 'b.txt')), false);
+      assert.ok(existsSync(mountPoint));
+    } finally {
+      spawnSync('umount', [mountPoint]);
+    }
+    assert.equal((await dav(port(), 'DELETE', '/busy/')).status, 204);
+    assert.equal(existsSync(busy), false);
   });
 
   test('a symlink leading out of the root is neither listed nor copied', async () => {

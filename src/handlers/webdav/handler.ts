@@ -14,6 +14,7 @@ import {
   realpath,
   rename,
   rm,
+  rmdir,
   stat,
   unlink,
   utimes,
@@ -50,7 +51,7 @@ import {
   lockKey,
   MAX_LOCKS,
 } from './locks.js';
-import { conditionResponse, multistatus, propstat, streamedMultistatus } from './multistatus.js';
+import { conditionResponse, multistatus, propstat, statusLine, streamedMultistatus } from './multistatus.js';
 import {
   allpropLiveNames,
   clarkName,
@@ -84,6 +85,13 @@ import {
 } from './xml.js';
 
 type Decoded = Extract<DecodedPath, { kind: 'ok' }>;
+
+/** A member a DELETE could not remove. */
+interface RemovalFailure {
+  readonly segments: readonly string[];
+  readonly directory: boolean;
+  readonly error: unknown;
+}
 
 interface PatchOutcome {
   readonly name: PropertyName;
@@ -614,10 +622,59 @@ export function createDavHandler(options: DavOptions) {
     const key = lockKey(decoded.segments);
     requireUnlocked(key, submitted, true);
     requireParentUnlocked(decoded.segments, submitted);
-    await removeEntry(where);
+    if (where.existing === 'directory' && where.entryPath === where.filePath) {
+      const failures: RemovalFailure[] = [];
+      if (!(await removeTree(where.entryPath, decoded.segments, failures))) {
+        // §9.6.1: what could not be removed is listed (its ancestors, necessarily kept, are not).
+        return multistatus(failures.map(failureResponse).join(''));
+      }
+    } else await unlink(where.entryPath);
     await removeDeadProperties(sidecarPathOf(root, decoded.segments));
     locks.removeBelow(key);
     return { status: 204 };
+  }
+
+  /**
+   * Removes a folder depth-first, member by member; a member that cannot be removed is recorded and keeps
+   * its ancestors (RFC 4918 §9.6.1). True when the folder itself is gone.
+   */
+  async function removeTree(
+    dirPath: string,
+    segments: readonly string[],
+    failures: RemovalFailure[],
+  ): Promise<boolean> {
+    let complete = true;
+    try {
+      const dir = await opendir(dirPath);
+      for await (const entry of dir) {
+        const memberPath = path.join(dirPath, entry.name);
+        const memberSegments = [...segments, entry.name];
+        // A symlink is removed itself (never followed), like a file.
+        if (entry.isDirectory()) {
+          if (!(await removeTree(memberPath, memberSegments, failures))) complete = false;
+          continue;
+        }
+        try {
+          await unlink(memberPath);
+        } catch (error) {
+          failures.push({ segments: memberSegments, directory: false, error });
+          complete = false;
+        }
+      }
+      if (complete) await rmdir(dirPath);
+    } catch (error) {
+      failures.push({ segments, directory: true, error });
+      return false;
+    }
+    return complete;
+  }
+
+  function failureResponse(failure: RemovalFailure): string {
+    const refusal = refusalFor(failure.error);
+    const code = (failure.error as NodeJS.ErrnoException).code;
+    const reason = code === 'EBUSY' ? 'it is in use (a mount point?)' : refusal.message;
+    const href = escapeXml(hrefOf(failure.segments, failure.directory));
+    return `<D:response><D:href>${href}</D:href><D:status>${statusLine(refusal.status)}</D:status><D:responsedescription>${escapeXml(`could not be removed: ${reason}`)}</D:responsedescription></D:response>\n`;
   }
 
   async function removeEntry(where: WriteTarget): Promise<void> {
