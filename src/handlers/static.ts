@@ -379,7 +379,10 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     const headers = preflight
       ? { Allow: allow, ...policy.preflightHeaders(request.headers, allow) }
       : { Allow: allow, ...writes?.optionsHeaders, ...policy.extraHeaders };
-    return { status: 204, headers };
+    // Both are right (RFC 9110 §9.3.7), but some WebDAV clients (Dart's webdav_client, TiddlyWiki's saver)
+    // take only 200 as "this is a DAV server".
+    const status = !preflight && writes?.optionsHeaders !== undefined ? 200 : 204;
+    return { status, headers };
   }
 
   return function handleFileRequest(
