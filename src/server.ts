@@ -75,6 +75,11 @@ export interface ServerOptions
    * PROPPATCH, COPY, MOVE, LOCK, UNLOCK and recursive DELETE too. @default true
    */
   webdav?: boolean;
+  /**
+   * With `webdav` and `upload`: offer LOCK and UNLOCK (class 2). Locks live in this process, so servers
+   * that share a port between processes (`--workers`) turn them off and answer class 1 only. @default true
+   */
+  webdavLocks?: boolean;
 }
 
 export interface UploadServerOptions {
@@ -118,7 +123,8 @@ const CGI_DEFAULT_TIMEOUT_MS = 30_000;
 /** Methods `upload` turns on; kept here so start-up need not load the upload module. */
 const UPLOAD_METHODS: readonly string[] = ['PUT', 'PATCH', 'DELETE', 'MKCOL', 'POST'];
 /** Methods WebDAV adds with `upload`, and the one it answers without (handlers/webdav/handler.ts). */
-const DAV_WRITE_METHODS: readonly string[] = ['PROPFIND', 'PROPPATCH', 'COPY', 'MOVE', 'LOCK', 'UNLOCK'];
+const DAV_WRITE_METHODS: readonly string[] = ['PROPFIND', 'PROPPATCH', 'COPY', 'MOVE'];
+const DAV_LOCK_METHODS: readonly string[] = ['LOCK', 'UNLOCK'];
 const DAV_READ_METHODS: readonly string[] = ['PROPFIND'];
 export const DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
 /** Room for multipart boundaries and part headers around a file of the largest accepted size. */
@@ -238,10 +244,12 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     writeHandler = { methods: UPLOAD_METHODS, handle: handleUpload };
   }
   if (options.webdav !== false) {
+    const locking = handleUpload !== null && options.webdavLocks !== false;
     const davOptions = {
       // The same write rules as the upload handler's (WebDAV writes through COPY and MOVE too).
       ...(uploadOptions ?? pathRules),
       upload: handleUpload,
+      locking,
       ...(options.auth !== undefined && options.auth.length > 0
         ? { access: davAccessCheck(options.auth) }
         : {}),
@@ -249,9 +257,12 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     let handleDav: WriteHandler['handle'] | null = null;
     // WebDAV wraps the upload handler (its lock checks come first) and is loaded on the first DAV request.
     writeHandler = {
-      methods: handleUpload === null ? DAV_READ_METHODS : [...UPLOAD_METHODS, ...DAV_WRITE_METHODS],
+      methods:
+        handleUpload === null
+          ? DAV_READ_METHODS
+          : [...UPLOAD_METHODS, ...DAV_WRITE_METHODS, ...(locking ? DAV_LOCK_METHODS : [])],
       // RFC 4918 §10.1: class 2 only when locks are real; MS-Author-Via makes Windows' redirector use DAV.
-      optionsHeaders: { DAV: handleUpload === null ? '1' : '1, 2', 'MS-Author-Via': 'DAV' },
+      optionsHeaders: { DAV: locking ? '1, 2' : '1', 'MS-Author-Via': 'DAV' },
       async handle(request, decoded) {
         handleDav ??= (await import('./handlers/webdav/handler.js')).createDavHandler(davOptions);
         return handleDav(request, decoded);

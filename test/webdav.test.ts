@@ -831,3 +831,34 @@ describe('client quirks, replayed as the clients send them', () => {
     }
   });
 });
+
+describe('WebDAV without locks (what --workers runs: each worker would hold its own)', () => {
+  let docroot: RunningDocroot;
+  let root: string;
+  before(async () => {
+    root = makeRoot();
+    writeFileSync(path.join(root, 'a.txt'), 'a');
+    docroot = await startDocroot({ root, upload: {}, webdavLocks: false });
+  });
+  after(async () => {
+    await docroot?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  test('class 1 only: no LOCK or UNLOCK, no supportedlock; the other methods work', async () => {
+    const options = await dav(docroot.port, 'OPTIONS', '/');
+    assert.equal(options.headers.dav, '1');
+    assert.doesNotMatch(options.headers.allow ?? '', /LOCK/);
+    const locked = await dav(docroot.port, 'LOCK', '/a.txt', { body: LOCKINFO_EXCLUSIVE });
+    assert.equal(locked.status, 405);
+    const props = await dav(docroot.port, 'PROPFIND', '/a.txt', {
+      headers: { Depth: '0' },
+      body: propfindBody('supportedlock'),
+    });
+    assert.doesNotMatch(props.body.toString(), /lockentry/);
+    assert.equal(
+      (await dav(docroot.port, 'MOVE', '/a.txt', { headers: { Destination: '/b.txt' } })).status,
+      201,
+    );
+  });
+});

@@ -146,6 +146,8 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
       ...(options.search ? {} : { search: false }),
       ...(options.upload !== undefined ? { upload: options.upload } : {}),
       webdav: options.webdav,
+      // Each worker would hold its own locks, enforced on a share of the requests only: no class 2 then.
+      webdavLocks: workers === null,
       ...(options.auth.length > 0 ? { auth: options.auth } : {}),
     });
   } catch (error) {

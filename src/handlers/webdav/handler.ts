@@ -109,6 +109,8 @@ type UploadHandle = (request: HttpRequest, decoded: Decoded) => Promise<Response
 export interface DavOptions extends ResolveOptions {
   /** The upload handler (PUT, PATCH, MKCOL, POST), or null for a read-only share (PROPFIND only). */
   upload: UploadHandle | null;
+  /** LOCK and UNLOCK are offered (class 2). @default whether `upload` is set */
+  locking?: boolean;
   /** The --auth rules, for the paths a request touches beyond its own URL (Destination, members). */
   access?: DavAccess;
 }
@@ -123,18 +125,6 @@ export interface DavAccess {
   /** Null when the request's credentials may read (or write) the URL path; else the 401/403 to answer. */
   check(request: HttpRequest, urlPath: string, write: boolean): Promise<ResponseDescription | null>;
 }
-
-/** The methods WebDAV adds when writing is on, in the order Allow lists them. */
-export const DAV_WRITE_METHODS: readonly string[] = [
-  'PROPFIND',
-  'PROPPATCH',
-  'COPY',
-  'MOVE',
-  'LOCK',
-  'UNLOCK',
-];
-/** The one method a read-only share answers. */
-export const DAV_READ_METHODS: readonly string[] = ['PROPFIND'];
 
 /** A refusal that names a WebDAV condition code (RFC 4918 §16) for its XML body. */
 class DavRefusal extends Error {
@@ -195,7 +185,7 @@ export function createDavHandler(options: DavOptions) {
   const locks = new LockTable();
   /** Pending property updates per sidecar file. */
   const turns = new Map<string, Promise<void>>();
-  const locking = options.upload !== null;
+  const locking = options.locking ?? options.upload !== null;
   const resolveOptions: ResolveOptions = {
     root,
     dotfiles: options.dotfiles ?? false,
@@ -241,9 +231,9 @@ export function createDavHandler(options: DavOptions) {
         case 'MOVE':
           return await copyOrMove(request, decoded, request.method === 'MOVE');
         case 'LOCK':
-          return await lock(request, decoded);
         case 'UNLOCK':
-          return await unlock(request, decoded);
+          if (!locking) throw new DavRefusal(405, 'locks are off here (class 1 only)');
+          return await (request.method === 'LOCK' ? lock(request, decoded) : unlock(request, decoded));
         case 'DELETE':
           return await remove(request, decoded);
         default:
