@@ -8,6 +8,7 @@ import path from 'node:path';
 import { detectCaseInsensitive, realUrlSegments } from './files/real-path.js';
 import type { AuthGate } from './handlers/auth.js';
 import type { AuthRate } from './handlers/auth-rate.js';
+import { isServerOwnName } from './files/resolve.js';
 import { type AuthRule, checkAuthRules } from './handlers/auth-rules.js';
 import type { CgiOptions } from './handlers/cgi.js';
 import { errorResponse } from './handlers/errors.js';
@@ -91,6 +92,16 @@ export interface ServerOptions
    * @default []
    */
   allowedHosts?: readonly string[] | true;
+  /**
+   * WebDAV (RFC 4918), so the share mounts as a drive: read-only PROPFIND always, and with `upload`
+   * PROPPATCH, COPY, MOVE, LOCK, UNLOCK and recursive DELETE too. @default true
+   */
+  webdav?: boolean;
+  /**
+   * With `webdav` and `upload`: offer LOCK and UNLOCK (class 2). Locks live in this process, so servers
+   * that share a port between processes (`--workers`) turn them off and answer class 1 only. @default true
+   */
+  webdavLocks?: boolean;
 }
 
 export interface UploadServerOptions {
@@ -138,6 +149,10 @@ const CGI_DEFAULT_MAX_BODY_BYTES = 1024 * 1024 * 1024;
 
 /** Methods `upload` turns on; kept here so start-up need not load the upload module. */
 const UPLOAD_METHODS: readonly string[] = ['PUT', 'PATCH', 'DELETE', 'MKCOL', 'POST'];
+/** Methods WebDAV adds with `upload`, and the one it answers without (handlers/webdav/handler.ts). */
+const DAV_WRITE_METHODS: readonly string[] = ['PROPFIND', 'PROPPATCH', 'COPY', 'MOVE'];
+const DAV_LOCK_METHODS: readonly string[] = ['LOCK', 'UNLOCK'];
+const DAV_READ_METHODS: readonly string[] = ['PROPFIND'];
 export const DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
 /** Room for multipart boundaries and part headers around a file of the largest accepted size. */
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
@@ -192,6 +207,23 @@ function realOrSelf(file: string): string {
   } catch {
     return file;
   }
+}
+
+/** The access rules for the paths a WebDAV request touches beyond its own URL (Destination, members). */
+function davAccessCheck(
+  rules: readonly AuthRule[],
+  gate: () => LazyAuthGate,
+): import('./handlers/webdav/handler.js').DavAccess {
+  return {
+    rulePrefixes: rules.map((rule) => rule.pathPrefix.split('/').filter((segment) => segment !== '')),
+    async check(request, urlPath, write) {
+      // The request itself was already checked: the paths it touches are not more login attempts.
+      return (await gate().get()).check(
+        { ...request, method: write ? 'PUT' : 'GET', path: urlPath, query: '', body: null },
+        { countFailures: false },
+      );
+    },
+  };
 }
 
 /** The real absolute path of a document root, or a RootError saying what is wrong with it. */
@@ -252,29 +284,61 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
   }
   let writeHandler: WriteHandler | undefined;
   const maxUploadBytes = options.upload?.maxBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
-  if (options.upload !== undefined) {
-    if (options.cgi !== undefined && Object.keys(options.cgi.interpreters ?? {}).length > 0) {
-      throw new TypeError(
-        'upload with cgi.interpreters would let anyone who may write upload a script and run it; use cgi.dir (never writable by uploads) instead',
-      );
-    }
-    const cgiDir =
-      options.cgi === undefined ? null : options.cgi.dir === undefined ? 'cgi-bin' : options.cgi.dir;
-    const uploadOptions = {
-      root,
-      dotfiles: options.dotfiles ?? false,
-      followSymlinks: options.followSymlinks ?? false,
-      maxBytes: maxUploadBytes,
-      logError,
-      ...(cgiDir !== null ? { scriptDir: realOrSelf(path.join(root, cgiDir)) } : {}),
-    };
+  let handleUpload: WriteHandler['handle'] | null = null;
+  // Writes and WebDAV resolve paths by the same rules as reads.
+  const pathRules = {
+    root,
+    dotfiles: options.dotfiles ?? false,
+    followSymlinks: options.followSymlinks ?? false,
+  };
+  if (options.upload !== undefined && options.cgi !== undefined && Object.keys(options.cgi.interpreters ?? {}).length > 0) {
+    throw new TypeError(
+      'upload with cgi.interpreters would let anyone who may write upload a script and run it; use cgi.dir (never writable by uploads) instead',
+    );
+  }
+  const cgiDir =
+    options.cgi === undefined ? null : options.cgi.dir === undefined ? 'cgi-bin' : options.cgi.dir;
+  const uploadOptions =
+    options.upload === undefined
+      ? null
+      : {
+          ...pathRules,
+          maxBytes: maxUploadBytes,
+          logError,
+          ...(cgiDir !== null ? { scriptDir: realOrSelf(path.join(root, cgiDir)) } : {}),
+        };
+  if (uploadOptions !== null) {
     let handleWrite: WriteHandler['handle'] | null = null;
     // Loaded on the first write, so servers that only read never pay for it.
+    handleUpload = async (request, decoded) => {
+      handleWrite ??= (await import('./handlers/upload.js')).createUploadHandler(uploadOptions);
+      return handleWrite(request, decoded);
+    };
+    writeHandler = { methods: UPLOAD_METHODS, handle: handleUpload };
+  }
+  if (options.webdav !== false) {
+    const locking = handleUpload !== null && options.webdavLocks !== false;
+    const davOptions = {
+      // The same write rules as the upload handler's (WebDAV writes through COPY and MOVE too).
+      ...(uploadOptions ?? pathRules),
+      upload: handleUpload,
+      locking,
+      ...(options.auth !== undefined && options.auth.length > 0
+        ? { access: davAccessCheck(options.auth, () => authGate!) }
+        : {}),
+    };
+    let handleDav: WriteHandler['handle'] | null = null;
+    // WebDAV wraps the upload handler (its lock checks come first) and is loaded on the first DAV request.
     writeHandler = {
-      methods: UPLOAD_METHODS,
+      methods:
+        handleUpload === null
+          ? DAV_READ_METHODS
+          : [...UPLOAD_METHODS, ...DAV_WRITE_METHODS, ...(locking ? DAV_LOCK_METHODS : [])],
+      // RFC 4918 §10.1: class 2 only when locks are real; MS-Author-Via makes Windows' redirector use DAV.
+      optionsHeaders: { DAV: locking ? '1, 2' : '1', 'MS-Author-Via': 'DAV' },
       async handle(request, decoded) {
-        handleWrite ??= (await import('./handlers/upload.js')).createUploadHandler(uploadOptions);
-        return handleWrite(request, decoded);
+        handleDav ??= (await import('./handlers/webdav/handler.js')).createDavHandler(davOptions);
+        return handleDav(request, decoded);
       },
     };
   }
@@ -400,7 +464,11 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
         const showDotfiles = options.dotfiles ?? false;
         const watcher = watchTree(root, {
           // Hidden names are not served (unless --dotfiles), and .git churns on every commit.
-          ignore: (relative) => !showDotfiles && relative.split('/').some((name) => name.startsWith('.')),
+          // The server's own files (upload temporaries, WebDAV property sidecars) are never pages.
+          ignore: (relative) =>
+            relative
+              .split('/')
+              .some((name) => isServerOwnName(name) || (!showDotfiles && name.startsWith('.'))),
           onChange: (paths) => liveReload.broadcast(paths.map((relative) => `/${relative}`)),
           onError: (error) => logError(error, 'watching the root'),
         });

@@ -84,7 +84,7 @@ describe('the document root over real sockets', () => {
       `${get('/text.txt', 'Content-Length: 2\r\n', 'POST')}hi`,
     );
     assert.equal(responses[0]!.status, 405);
-    assert.equal(responses[0]!.headers.allow, 'GET, HEAD, OPTIONS');
+    assert.equal(responses[0]!.headers.allow, 'GET, HEAD, OPTIONS, PROPFIND');
     assert.match(responses[0]!.body.toString(), /^405 Method Not Allowed: POST is not allowed here/);
   });
 
@@ -109,12 +109,13 @@ describe('the document root over real sockets', () => {
     assert.match(responses[0]!.body.toString(), /the method BREW is not implemented/);
   });
 
-  test('OPTIONS answers 204 with Allow', async () => {
+  test('OPTIONS answers 200 (WebDAV clients want it) with Allow', async () => {
     const { responses } = await exchange(docroot.port, get('/text.txt', '', 'OPTIONS'));
-    assert.equal(responses[0]!.status, 204);
-    assert.equal(responses[0]!.headers.allow, 'GET, HEAD, OPTIONS');
+    assert.equal(responses[0]!.status, 200);
+    assert.equal(responses[0]!.headers['content-length'], '0');
+    assert.equal(responses[0]!.headers.allow, 'GET, HEAD, OPTIONS, PROPFIND');
     const star = await exchange(docroot.port, 'OPTIONS * HTTP/1.1\r\nHost: localhost\r\n\r\n');
-    assert.equal(star.responses[0]!.status, 204);
+    assert.equal(star.responses[0]!.status, 200);
   });
 
   test('a folder without its trailing slash is redirected with 301, query kept', async () => {

@@ -66,9 +66,9 @@ describe('site options', () => {
     const r = responses[0]!;
     assert.equal(r.status, 204);
     assert.equal(r.headers['access-control-allow-origin'], '*');
-    assert.equal(r.headers['access-control-allow-methods'], 'GET, HEAD, OPTIONS');
+    assert.equal(r.headers['access-control-allow-methods'], 'GET, HEAD, OPTIONS, PROPFIND');
     assert.equal(r.headers['access-control-allow-headers'], 'x-custom');
-    assert.equal(r.headers.allow, 'GET, HEAD, OPTIONS');
+    assert.equal(r.headers.allow, 'GET, HEAD, OPTIONS, PROPFIND');
   });
 
   test('--spa serves /index.html for unknown paths without an extension', async () => {

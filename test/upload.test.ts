@@ -194,7 +194,7 @@ describe('uploads', () => {
     assert.equal(readFileSync(path.join(root, 'short.txt'), 'utf8'), 'abc');
   });
 
-  test('DELETE removes a file and an empty folder; a folder with files is 409', async () => {
+  test('DELETE removes a file, and a folder with all it holds (RFC 4918 §9.6.1)', async () => {
     await send(docroot.port, 'PUT', '/gone.txt', 'bye');
     assert.equal((await send(docroot.port, 'DELETE', '/gone.txt')).status, 204);
     assert.equal(existsSync(path.join(root, 'gone.txt')), false);
@@ -202,9 +202,8 @@ describe('uploads', () => {
     assert.equal((await send(docroot.port, 'DELETE', '/gone.txt')).status, 404);
     mkdirSync(path.join(root, 'full'));
     writeFileSync(path.join(root, 'full', 'x.txt'), 'x');
-    const full = await send(docroot.port, 'DELETE', '/full/');
-    assert.equal(full.status, 409);
-    assert.match(full.body.toString(), /^409 Conflict: the folder is not empty\n$/);
+    assert.equal((await send(docroot.port, 'DELETE', '/full/')).status, 204);
+    assert.equal(existsSync(path.join(root, 'full')), false);
     mkdirSync(path.join(root, 'empty'));
     assert.equal((await send(docroot.port, 'DELETE', '/empty/')).status, 204);
     assert.equal(existsSync(path.join(root, 'empty')), false);
@@ -223,10 +222,12 @@ describe('uploads', () => {
 
   test('OPTIONS and Allow list the write methods', async () => {
     const options = await send(docroot.port, 'OPTIONS', '/');
-    assert.equal(options.headers.allow, 'GET, HEAD, OPTIONS, PUT, PATCH, DELETE, MKCOL, POST');
+    const allow =
+      'GET, HEAD, OPTIONS, PUT, PATCH, DELETE, MKCOL, POST, PROPFIND, PROPPATCH, COPY, MOVE, LOCK, UNLOCK';
+    assert.equal(options.headers.allow, allow);
     const trace = await send(docroot.port, 'TRACE', '/');
     assert.equal(trace.status, 405);
-    assert.equal(trace.headers.allow, 'GET, HEAD, OPTIONS, PUT, PATCH, DELETE, MKCOL, POST');
+    assert.equal(trace.headers.allow, allow);
   });
 
   test('uploads obey the read rules: hidden names, escapes, and symlinks out of the root', async () => {
@@ -385,7 +386,7 @@ describe('without --upload', () => {
     for (const method of ['PUT', 'PATCH', 'DELETE', 'MKCOL', 'POST']) {
       const answer = await send(docroot.port, method, '/text.txt', 'x');
       assert.equal(answer.status, 405, method);
-      assert.equal(answer.headers.allow, 'GET, HEAD, OPTIONS');
+      assert.equal(answer.headers.allow, 'GET, HEAD, OPTIONS, PROPFIND');
     }
     const listing = await send(docroot.port, 'GET', '/', null, { Accept: 'text/html' });
     assert.doesNotMatch(listing.body.toString(), /<form id="upload"/);

@@ -62,6 +62,8 @@ Options:
                              write unless --auth says otherwise (never into the CGI folder;
                              not with --cgi-ext)
       --max-upload-size <n>  largest upload in bytes, or with K, M, G (default 1G)
+      --no-webdav            no WebDAV: no PROPFIND (read-only mounts), and with --upload no
+                             PROPPATCH, COPY, MOVE, LOCK, UNLOCK
       --auth <rule>          [user:password]@/path[?name=value][:ro|:rw] (repeatable), e.g.
                              --auth 'admin:secret@/:rw' --auth '@/:ro'; passwords may be
                              bcrypt ($2b$), SHA-512 crypt ($6$) or sha512:<hex>; use with TLS;
@@ -121,6 +123,8 @@ export interface CliOptions {
   authRate: AuthRate | false | undefined;
   /** --allowed-host names (checked only when listening on loopback). */
   allowedHosts: string[];
+  /** WebDAV (PROPFIND, and with --upload the other RFC 4918 methods); --no-webdav turns it off. */
+  webdav: boolean;
 }
 
 /** `--log` values; `off` writes no access log. */
@@ -185,6 +189,7 @@ export const FLAGS = {
   'no-qr': { type: 'boolean' },
   upload: { type: 'boolean' },
   'max-upload-size': { type: 'string' },
+  'no-webdav': { type: 'boolean' },
   auth: { type: 'string', multiple: true },
   'auth-rate': { type: 'string' },
   'allowed-host': { type: 'string', multiple: true },
@@ -433,6 +438,7 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
       auth,
       authRate,
       allowedHosts,
+      webdav: !values['no-webdav'],
     },
   };
 }

@@ -149,6 +149,9 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
       archives: options.archives,
       ...(options.search ? {} : { search: false }),
       ...(options.upload !== undefined ? { upload: options.upload } : {}),
+      webdav: options.webdav,
+      // Each worker would hold its own locks, enforced on a share of the requests only: no class 2 then.
+      webdavLocks: workers === null,
       ...(options.auth.length > 0 ? { auth: options.auth } : {}),
       ...(options.authRate !== undefined ? { authRate: options.authRate } : {}),
       allowedHosts: options.allowedHosts,
@@ -285,6 +288,9 @@ function printBanner(
         ? '  uploads are on: anyone who can reach this server can write and delete files here\n'
         : '  uploads are on for the --auth rules that grant rw\n',
     );
+  }
+  if (options.webdav && options.upload !== undefined) {
+    process.stdout.write('  WebDAV is on: mount the URL as a network drive (off with --no-webdav)\n');
   }
   if (options.auth.length > 0 && options.tls === undefined) {
     process.stdout.write(

@@ -28,7 +28,7 @@ import { opendir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { UPLOAD_TEMP_PREFIX } from './resolve.js';
+import { isServerOwnName } from './resolve.js';
 
 export type ListingFormat = 'html' | 'text' | 'json';
 export type ListingSortKey = 'name' | 'size' | 'time';
@@ -189,8 +189,8 @@ async function readEntries(dirPath: string, showDotfiles: boolean): Promise<List
   // Iterating with for-await closes the handle when the loop ends or throws.
   for await (const dirent of directory) {
     if (!showDotfiles && dirent.name.startsWith('.')) continue;
-    // Uploads in progress (files/write.ts) are nobody's business, even with --dotfiles.
-    if (dirent.name.startsWith(UPLOAD_TEMP_PREFIX)) continue;
+    // Uploads in progress and WebDAV sidecars are nobody's business, even with --dotfiles.
+    if (isServerOwnName(dirent.name)) continue;
     entries.push(newEntry(dirent));
   }
   return entries;

@@ -84,8 +84,18 @@ export function isInside(root: string, candidate: string): boolean {
   return candidate.startsWith(prefix);
 }
 
+/**
+ * Names the server keeps for itself (uploads in progress, WebDAV's dead-property sidecars): never served,
+ * listed, archived, searched or written by a client, even with dotfiles.
+ */
+export const SERVER_OWN_PREFIX = '.docroot-';
+
 /** Names of uploads in progress (files/write.ts re-exports it); kept here so reads need not load write code. */
-export const UPLOAD_TEMP_PREFIX = '.docroot-upload-';
+export const UPLOAD_TEMP_PREFIX = `${SERVER_OWN_PREFIX}upload-`;
+
+export function isServerOwnName(name: string): boolean {
+  return name.startsWith(SERVER_OWN_PREFIX);
+}
 
 export function hasDotSegment(segments: readonly string[]): boolean {
   for (const segment of segments) if (segment.charCodeAt(0) === 0x2e) return true;
@@ -110,8 +120,8 @@ export async function resolvePath(
   if (!options.dotfiles && hasDotSegment(segments)) {
     return { kind: 'error', status: 404, message: 'hidden files (names starting with ".") are not served' };
   }
-  // An upload still being written (files/write.ts) is never served, even with dotfiles.
-  if (segments.some((segment) => segment.startsWith(UPLOAD_TEMP_PREFIX))) {
+  // An upload still being written (files/write.ts), or a WebDAV sidecar, is never served, even with dotfiles.
+  if (segments.some(isServerOwnName)) {
     return { kind: 'error', status: 404, message: 'no file or folder of that name' };
   }
   const filePath = segments.length === 0 ? options.root : path.join(options.root, ...segments);

@@ -14,7 +14,7 @@ import { opendir } from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { compareListingNames } from './listing.js';
-import { isInside } from './resolve.js';
+import { isInside, isServerOwnName } from './resolve.js';
 
 export interface WalkOptions {
   /** The document root, absolute and real. */
@@ -97,6 +97,7 @@ async function readFolder(
     const directory = await opendir(folder.absolutePath);
     for await (const dirent of directory) {
       if (!options.dotfiles && dirent.name.startsWith('.')) continue;
+      if (isServerOwnName(dirent.name)) continue;
       names.push(dirent.name);
       if (dirent.isSymbolicLink()) links.add(dirent.name);
     }

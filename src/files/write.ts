@@ -24,8 +24,10 @@ import {
   type DecodedPath,
   hasDotSegment,
   isInside,
+  isServerOwnName,
   type ResolveOptions,
   resolvePath,
+  SERVER_OWN_PREFIX,
   UPLOAD_TEMP_PREFIX,
 } from './resolve.js';
 
@@ -92,8 +94,8 @@ export async function resolveWriteTarget(
   const name = segments[segments.length - 1];
   if (name === undefined)
     return new WriteRefusal(403, 'the document root itself cannot be written or removed');
-  if (segments.some(isUploadTempName)) {
-    return new WriteRefusal(403, `names starting with "${UPLOAD_TEMP_PREFIX}" are the server's own`);
+  if (segments.some(isServerOwnName)) {
+    return new WriteRefusal(403, `names starting with "${SERVER_OWN_PREFIX}" are the server's own`);
   }
   if (!options.dotfiles && hasDotSegment(segments)) {
     return new WriteRefusal(403, 'hidden names (starting with ".") are not writable without --dotfiles');

@@ -91,6 +91,8 @@ export interface ScriptHandler {
 export interface WriteHandler {
   /** Methods it answers, added to Allow. */
   readonly methods: readonly string[];
+  /** Fields added to OPTIONS answers (WebDAV's `DAV` compliance classes, RFC 4918 §10.1). */
+  readonly optionsHeaders?: Readonly<Record<string, string>>;
   handle(request: HttpRequest, decoded: Extract<DecodedPath, { kind: 'ok' }>): Promise<ResponseDescription>;
 }
 
@@ -352,8 +354,8 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     }
     if (writes?.methods.includes(method)) {
       const answer = await writes.handle(request, decoded);
-      // What was cached for a second may just have changed.
-      if (answer.status < 400) {
+      // What was cached for a second may just have changed (PROPFIND only reads).
+      if (answer.status < 400 && method !== 'PROPFIND') {
         cache?.clear();
         listingCache.clear();
       }
@@ -390,8 +392,11 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
       request.headers['access-control-request-method'] !== undefined;
     const headers = preflight
       ? { Allow: allow, ...policy.preflightHeaders(request.headers, allow) }
-      : { Allow: allow, ...policy.extraHeaders };
-    return { status: 204, headers };
+      : { Allow: allow, ...writes?.optionsHeaders, ...policy.extraHeaders };
+    // Both are right (RFC 9110 §9.3.7), but some WebDAV clients (Dart's webdav_client, TiddlyWiki's saver)
+    // take only 200 as "this is a DAV server".
+    const status = !preflight && writes?.optionsHeaders !== undefined ? 200 : 204;
+    return { status, headers };
   }
 
   return function handleFileRequest(

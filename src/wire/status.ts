@@ -35,6 +35,8 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
   417: 'Expectation Failed',
   421: 'Misdirected Request',
   422: 'Unprocessable Content',
+  423: 'Locked',
+  424: 'Failed Dependency',
   426: 'Upgrade Required',
   428: 'Precondition Required',
   429: 'Too Many Requests',
