@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { createServer, RootError, resolveRoot } from '../server.js';
+import { createServer, type ProxyServerOptions, RootError, resolveRoot } from '../server.js';
 import type { TlsOptions } from '../tls/server.js';
 import { VERSION } from '../version.js';
 import type { WireObserver } from '../wire/connection.js';
@@ -86,6 +86,28 @@ async function createObserver(options: CliOptions): Promise<WireObserver | undef
   return combineObservers(...observers);
 }
 
+/** --proxy options for createServer; with --trace the upstream leg of each exchange is traced too. */
+async function proxyServerOptions(options: CliOptions): Promise<ProxyServerOptions> {
+  const proxy = options.proxy!;
+  let onUpstreamHead: ProxyServerOptions['onUpstreamHead'];
+  if (options.trace) {
+    const { createUpstreamTracer } = await import('../wire/trace.js');
+    onUpstreamHead = createUpstreamTracer({
+      writeLine: (line) => process.stderr.write(`${line}\n`),
+      color: wantsColor(process.stderr),
+    });
+  }
+  return {
+    routes: proxy.routes,
+    timeoutMs: proxy.timeoutMs,
+    insecure: proxy.insecure,
+    keepHost: proxy.keepHost,
+    rewriteHeaders: proxy.rewriteHeaders,
+    log: (line) => process.stderr.write(`docroot: proxy: ${line}\n`),
+    ...(onUpstreamHead !== undefined ? { onUpstreamHead } : {}),
+  };
+}
+
 /** The PEM files named by --tls-cert and --tls-key, or a one-line error. */
 function readTlsFiles(files: { certFile: string; keyFile: string }): { cert: string; key: string } {
   const read = (file: string, flag: string) => {
@@ -146,6 +168,7 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
       ...(options.search ? {} : { search: false }),
       ...(options.upload !== undefined ? { upload: options.upload } : {}),
       ...(options.auth.length > 0 ? { auth: options.auth } : {}),
+      ...(options.proxy !== undefined ? { proxy: await proxyServerOptions(options) } : {}),
     });
   } catch (error) {
     if (error instanceof RootError) fail(error.message);

@@ -4,7 +4,7 @@
  * see these, so they never touch a socket.
  * @module
  */
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 
 /** Request header fields: lower-cased names; repeated fields joined with ", " (RFC 9110 §5.3). */
 export type RequestHeaders = Record<string, string>;
@@ -70,6 +70,13 @@ export interface ResponseDescription {
    * the block is used as it is (`body` must be `bytes` and `Content-Length` must be inside the block).
    */
   preparedHeaderBlock?: Buffer;
+  /**
+   * With status 101 (Switching Protocols, RFC 9110 §15.2.2): called once the 101 head is written, with
+   * the connection's socket, which from then on belongs to the callee, and the bytes the client already
+   * sent after the request head. The wire adds `Connection: upgrade`; `headers` must name the `Upgrade`.
+   * Only docroot's own HTTP/1.1 wire switches protocols; other transports never see an `Upgrade` request.
+   */
+  upgrade?: (socket: Duplex, head: Buffer) => void;
 }
 
 /** The interface every request handler implements: a request in, a description out. */

@@ -128,3 +128,19 @@ function responseBodySummary(
   if (length === 0) return null;
   return format.summary('server', length, contentTypeInHead(head));
 }
+
+/**
+ * `--trace` for the proxy's upstream leg: each head docroot sends to an upstream (docroot is the client
+ * there) and each head it gets back, under a line naming the upstream.
+ */
+export function createUpstreamTracer(
+  options: TraceOptions,
+): (origin: string, direction: 'request' | 'response', head: string) => void {
+  const format = new NotationFormatter(options.color ?? false);
+  return (origin, direction, head) => {
+    options.writeLine(format.event(direction === 'request' ? `proxy → ${origin}` : `proxy ← ${origin}`));
+    for (const line of format.protocolLines(direction === 'request' ? 'client' : 'server', head)) {
+      options.writeLine(line);
+    }
+  };
+}
