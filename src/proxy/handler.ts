@@ -102,6 +102,10 @@ export function createProxyHandler(options: ProxyHandlerOptions): ProxyHandler {
         }
         return { status: head.status, ...reason, headers, body: null };
       }
+      if (response.body.destroyed) {
+        // The body broke before its head could be sent (a bad chunk, a reset): the client can still get a 502.
+        return fail(request, route, 502, 'the upstream response body broke before it could be forwarded');
+      }
       const length = head.framing.kind === 'length' ? head.framing.length : undefined;
       return {
         status: head.status,
