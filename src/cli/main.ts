@@ -309,6 +309,10 @@ function printBanner(
         '  add --tls-cert/--tls-key, or --tls-self-signed at least\n',
     );
   }
+  for (const route of options.proxy?.routes ?? []) {
+    const equals = route.indexOf('=');
+    process.stdout.write(`  proxy: ${route.slice(0, equals)} → ${route.slice(equals + 1)}\n`);
+  }
   if (options.cgi !== undefined) {
     const where = [
       options.cgi.dir === null ? null : `executables in /${options.cgi.dir}/`,
