@@ -809,12 +809,13 @@ export class Connection {
     description: ResponseDescription,
     takeOver: NonNullable<ResponseDescription['upgrade']>,
   ): void {
-    if (this.readingBody || this.corked) {
-      this.handlerFailed(
-        exchange,
-        new Error('a request with content, or a pipelined one, cannot switch protocols'),
-      );
+    if (this.readingBody) {
+      this.handlerFailed(exchange, new Error('a request with content cannot switch protocols'));
       return;
+    }
+    if (this.corked) {
+      this.corked = false;
+      this.socket.uncork();
     }
     let head: string;
     try {
