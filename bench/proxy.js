@@ -82,7 +82,9 @@ async function measure(label, start) {
     const result = await wrk({ url, conns: CONNS, seconds: SECONDS, cpus: '1' });
     const cpu = treeCpu(proc.pid) - before;
     if (result.failure || result.errors > 0 || result.non2xx3xx > 0) {
-      throw new Error(`${label}: ${result.failure ?? `${result.errors} socket errors, ${result.non2xx3xx} non-2xx`}`);
+      throw new Error(
+        `${label}: ${result.failure ?? `${result.errors} socket errors, ${result.non2xx3xx} non-2xx`}`,
+      );
     }
     runs.push({ rps: result.rps, p99: result.p99, cpuPerRequestUs: (cpu / result.requests) * 1e6 });
   }
