@@ -89,6 +89,9 @@ export function createProxyHandler(options: ProxyHandlerOptions): ProxyHandler {
             ),
         };
       }
+      if (response.bytes !== undefined) {
+        return { status: head.status, ...reason, headers, body: { kind: 'bytes', data: response.bytes } };
+      }
       const declared = head.headers['content-length'];
       if (response.body === null) {
         // A HEAD answer still advertises the length a GET would get (RFC 9110 §9.3.2).

@@ -42,8 +42,10 @@ export interface UpstreamRequest {
 
 export interface UpstreamResponse {
   head: ResponseHead;
-  /** The content, decoded from its framing; null when the response has none. */
+  /** The content, decoded from its framing; null when the response has none or `bytes` holds it. */
   body: Readable | null;
+  /** The whole content, when it arrived with the head (small answers skip the stream machinery). */
+  bytes?: Buffer;
   /** Set for a 101 answer to an upgrade request: the upstream socket and the bytes after the head. */
   tunnel?: { socket: Duplex; rest: Buffer };
 }
@@ -67,8 +69,8 @@ export interface UpstreamClientOptions {
   log: (line: string) => void;
 }
 
-/** Idle upstream connections kept per upstream; more are closed when their response ends. */
-const MAX_IDLE_PER_UPSTREAM = 16;
+/** Idle upstream connections kept per upstream (nginx's `keepalive` directive); more are closed when their response ends. */
+const MAX_IDLE_PER_UPSTREAM = 128;
 /**
  * An idle pooled connection is closed after this long, below the 5 s keep-alive timeout of Node's
  * `http.Server` (the commonest development backend), so we do not race its close with a new request.
@@ -433,10 +435,22 @@ class UpstreamConnection {
       case 'none':
         this.decoder = null;
         break;
-      case 'length':
-        this.decoder = new ContentLengthDecoder(head.framing.length);
+      case 'length': {
+        const input = this.input;
+        const length = head.framing.length;
+        if (input !== null && input.length >= length) {
+          // The whole body came with the head: hand it over as bytes.
+          this.input = input.length === length ? null : input.subarray(length);
+          const settle = this.settle!;
+          this.settle = null;
+          settle.resolve({ head, body: null, bytes: input.subarray(0, length) });
+          this.finishResponse();
+          return;
+        }
+        this.decoder = new ContentLengthDecoder(length);
         body = new UpstreamBody(this);
         break;
+      }
       case 'chunked':
         this.decoder = new ChunkedDecoder(UPSTREAM_LIMITS);
         body = new UpstreamBody(this);
