@@ -349,6 +349,33 @@ describe('proxy: failures', () => {
     }
   });
 
+  test('an upstream that stalls mid-body past the timeout: the client connection is closed', async () => {
+    const upstream = await startRawUpstream((_, socket) =>
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf', 'latin1'),
+    );
+    const { docroot, logs } = await startProxy({
+      routes: [`/s=http://127.0.0.1:${portOf(upstream)}`],
+      timeoutMs: 150,
+    });
+    try {
+      const socket = await connect(docroot.port);
+      const chunks: Buffer[] = [];
+      socket.on('data', (d: Buffer) => chunks.push(d));
+      socket.write(get('/s/x'));
+      await once(socket, 'close');
+      const raw = Buffer.concat(chunks).toString('latin1');
+      assert.match(raw, /^HTTP\/1.1 200 /);
+      assert.ok(raw.endsWith('\r\n\r\nhalf'), 'four of the ten declared bytes, then the close');
+      assert.ok(
+        logs.some((l) => /stalled for 150 ms/.test(l)),
+        logs.join('\n'),
+      );
+    } finally {
+      await docroot.close();
+      upstream.close();
+    }
+  });
+
   test('an unresolvable host name → 502', async () => {
     const { docroot, logs } = await startProxy({ routes: ['/x=http://no-such-host.invalid:3000'] });
     try {
@@ -702,6 +729,17 @@ describe('proxy: WebSockets', () => {
     } finally {
       await docroot.close();
     }
+  });
+
+  test('graceful shutdown ends open tunnels at once', async () => {
+    const { docroot } = await startProxy({ routes: [`/ws=http://127.0.0.1:${wsPort}`] });
+    const ws = new WebSocket(`ws://127.0.0.1:${docroot.port}/ws/x`);
+    await once(ws, 'open');
+    const closed = once(ws, 'close');
+    const started = Date.now();
+    await docroot.server.close(60_000);
+    await closed;
+    assert.ok(Date.now() - started < 30_000, 'not held for the grace period');
   });
 
   test('bytes the client sent right behind the upgrade request reach the upstream', async () => {
