@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -643,6 +644,42 @@ describe('proxy: server features apply to proxied requests', () => {
       assert.match(text, /proxy ← http:\/\/127.0.0.1:\d+/);
       assert.ok(text.indexOf('proxy ←') < text.lastIndexOf('S (<--): HTTP/1.1 200'), text);
     } finally {
+      await docroot.close();
+    }
+  });
+
+  test('HTTP/2 clients are proxied too (docroot over TLS with h2, the upstream on HTTP/1.1)', async () => {
+    const { docroot } = await startProxy(
+      { routes: [`/api=http://127.0.0.1:${backend.port}/`] },
+      { tls: { selfSigned: true } },
+    );
+    const session = http2.connect(`https://127.0.0.1:${docroot.port}`, { rejectUnauthorized: false });
+    session.on('error', () => {});
+    try {
+      const ask = (headers: http2.OutgoingHttpHeaders, body?: string) =>
+        new Promise<{ status: number; via: unknown; text: string }>((resolve, reject) => {
+          const stream = session.request(headers);
+          const parts: Buffer[] = [];
+          let status = 0;
+          let via: unknown;
+          stream.on('response', (h) => {
+            status = Number(h[':status']);
+            via = h.via;
+          });
+          stream.on('data', (d: Buffer) => parts.push(d));
+          stream.on('end', () => resolve({ status, via, text: Buffer.concat(parts).toString() }));
+          stream.on('error', reject);
+          stream.end(body);
+        });
+      const got = await ask({ ':path': '/api/h2?x=1' });
+      assert.equal(got.status, 200);
+      assert.equal(got.via, '1.1 docroot');
+      assert.equal(JSON.parse(got.text).url, '/h2?x=1');
+      const posted = await ask({ ':path': '/api/h2', ':method': 'POST' }, 'over h2');
+      assert.equal(JSON.parse(posted.text).body, 'over h2');
+      assert.equal(backend.seen.at(-1)!.headers['x-forwarded-proto'], 'https');
+    } finally {
+      session.close();
       await docroot.close();
     }
   });
