@@ -62,6 +62,21 @@ async function startBackend(): Promise<{ server: http.Server; port: number; seen
           return;
         case '/hang':
           return;
+        case '/slow': {
+          // Five pieces, 20 ms apart: an answer that takes its time but keeps coming.
+          res.writeHead(200, { 'Content-Type': 'text/plain' });
+          let piece = 0;
+          const next = () => {
+            if (piece === 5) {
+              res.end();
+              return;
+            }
+            res.write(`piece ${piece++};`);
+            setTimeout(next, 20);
+          };
+          next();
+          return;
+        }
         case '/redirect':
           res.writeHead(302, { Location: `http://127.0.0.1:${port}/login?next=%2F` });
           res.end();
@@ -270,6 +285,11 @@ describe('proxy: a node:http backend', () => {
     assert.ok(!direct.raw.toString().includes('100 Continue'));
   });
 
+  test('a slow answer streams through whole', async () => {
+    const { responses } = await exchange(docroot.port, get('/api/slow'));
+    assert.equal(responses[0]!.body.toString(), 'piece 0;piece 1;piece 2;piece 3;piece 4;');
+  });
+
   test("a 500 is the upstream's own answer, passed through", async () => {
     const { responses } = await exchange(docroot.port, get('/api/fail'));
     assert.equal(responses[0]!.status, 500);
@@ -443,6 +463,32 @@ describe('proxy: a hostile upstream is never passed through', () => {
         logs.some((l) => /response to no request/.test(l)),
         logs.join('\n'),
       );
+    } finally {
+      await docroot.close();
+      upstream.close();
+    }
+  });
+
+  test('a pooled connection the upstream closes instead of answering: a bodiless request is retried once', async () => {
+    const served = new Map<net.Socket, number>();
+    const upstream = await startRawUpstream((request, socket) => {
+      const count = (served.get(socket) ?? 0) + 1;
+      served.set(socket, count);
+      // Like a keep-alive timeout racing the reuse: the second request on a connection finds it closing.
+      if (count === 2) {
+        socket.destroy();
+        return;
+      }
+      const path = request.split(' ')[1]!;
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`, 'latin1');
+    });
+    const { docroot } = await startProxy({ routes: [`/u=http://127.0.0.1:${portOf(upstream)}`] });
+    try {
+      assert.equal((await exchange(docroot.port, get('/u/one'))).responses[0]!.body.toString(), '/u/one');
+      const second = await exchange(docroot.port, get('/u/two'));
+      assert.equal(second.responses[0]!.status, 200);
+      assert.equal(second.responses[0]!.body.toString(), '/u/two');
+      assert.equal(served.size, 2, 'the retry went out on a fresh connection');
     } finally {
       await docroot.close();
       upstream.close();

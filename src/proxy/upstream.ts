@@ -589,6 +589,8 @@ class UpstreamConnection {
 
   private readonly onTimeout = (): void => {
     const ms = this.client.options.timeoutMs;
+    // Quiet because the client is not reading: the wire's send deadline judges the client, not us.
+    if (this.state === 'body' && this.pausedForReader) return;
     if (this.state === 'connecting' || this.state === 'head') {
       this.fail(new UpstreamError(504, `the upstream did not answer within ${ms} ms`));
     } else if (this.state === 'body' && this.body !== null) {
