@@ -78,7 +78,8 @@ export function forwardRequestFields(
   upgrade: boolean,
 ): string {
   const dropped = connectionOptions(request.headers.connection);
-  const client = plainAddress(request.remoteAddress);
+  // RFC 7239 §6.2: "unknown" when there is no address to give (a Unix socket).
+  const client = request.remoteAddress === '' ? 'unknown' : plainAddress(request.remoteAddress);
   const proto = request.secure ? 'https' : 'http';
   const host = request.headers.host ?? request.authority;
   let lines = `Host: ${policy.keepHost && host !== '' ? host : route.upstream.authority}\r\n`;

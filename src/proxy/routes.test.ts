@@ -160,6 +160,17 @@ describe('proxy header fields', () => {
     assert.match(fields, /X-Forwarded-Proto: https/);
   });
 
+  test('request: no client address (a Unix socket) is "unknown" in Forwarded and X-Forwarded-For', () => {
+    const fields = forwardRequestFields(
+      request([['Host', 'h']], { remoteAddress: '' }),
+      route('/api=http://127.0.0.1:3000'),
+      POLICY,
+      false,
+    );
+    assert.match(fields, /\r\nX-Forwarded-For: unknown\r\n/);
+    assert.match(fields, /\r\nForwarded: for=unknown;host=h;proto=http\r\n/);
+  });
+
   const head = (rawHeaders: Array<[string, string]>): ResponseHead => {
     const headers: Record<string, string> = {};
     for (const [n, v] of rawHeaders)

@@ -87,8 +87,9 @@ export function createTraceObserver(options: TraceOptions): WireObserver {
   };
 }
 
+/** 1xx except 101, which is the final answer of its exchange (the connection then changes protocol). */
 function isInterimHead(head: string): boolean {
-  return head.startsWith('HTTP/1.1 1');
+  return head.startsWith('HTTP/1.1 1') && !head.startsWith('HTTP/1.1 101');
 }
 
 function hostPort(address: string, port: number): string {
