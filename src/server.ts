@@ -22,6 +22,7 @@ import {
   type WriteHandler,
 } from './handlers/static.js';
 import type { Http2Serving } from './http2/serve.js';
+import { matchRoute, orderRoutes, type ProxyRoute, parseProxyRoute } from './proxy/routes.js';
 import { ALPN_PROTOCOLS_WITH_H2, createTlsListener, type TlsOptions } from './tls/server.js';
 import { VERSION } from './version.js';
 import type { WireObserver } from './wire/connection.js';
@@ -102,6 +103,29 @@ export interface ServerOptions
    * that share a port between processes (`--workers`) turn them off and answer class 1 only. @default true
    */
   webdavLocks?: boolean;
+  /** Send requests under path prefixes to other HTTP servers (a development proxy); see ProxyServerOptions. */
+  proxy?: ProxyServerOptions;
+}
+
+export interface ProxyServerOptions {
+  /**
+   * `PREFIX=URL` routes, e.g. `/api=http://127.0.0.1:3000`. The longest prefix (whole path segments)
+   * wins. A URL with a path replaces the prefix with it (`/api=http://127.0.0.1:3000/` sends `/api/x`
+   * as `/x`); a URL without one keeps the path.
+   */
+  routes: readonly string[];
+  /** Milliseconds to connect and to wait for the response head (504 after), and that a body may stall. @default 30000 */
+  timeoutMs?: number;
+  /** Accept any certificate from https:// upstreams (self-signed development backends). @default false */
+  insecure?: boolean;
+  /** Send the client's Host upstream instead of the upstream's own host. @default false */
+  keepHost?: boolean;
+  /** Rewrite Location and Set-Cookie Domain/Path from the upstream's view to the browser's. @default false */
+  rewriteHeaders?: boolean;
+  /** One line per proxy failure. @default console.error */
+  log?: (line: string) => void;
+  /** Sees each head sent to and received from an upstream (the CLI's --trace). */
+  onUpstreamHead?: (origin: string, direction: 'request' | 'response', head: string) => void;
 }
 
 export interface UploadServerOptions {
@@ -223,6 +247,50 @@ function davAccessCheck(
         { countFailures: false },
       );
     },
+  };
+}
+
+/** Proxied requests may be as large as the upstream accepts; the wire's own bound must not stop them first. */
+const PROXY_MAX_BODY_BYTES = Number.MAX_SAFE_INTEGER;
+/** How long an upstream may take to connect or to start answering (no RFC sets it; nginx waits 60 s). */
+export const DEFAULT_PROXY_TIMEOUT_MS = 30_000;
+
+/**
+ * Requests under a proxy route go to the proxy handler (loaded with the first of them); the rest to
+ * `inner`. Bad routes throw a RangeError with the route parser's one-line message.
+ */
+function withProxy(
+  inner: RequestHandler,
+  options: ProxyServerOptions,
+): { handler: RequestHandler; close(): void } {
+  const parsed: ProxyRoute[] = [];
+  for (const text of options.routes) {
+    const route = parseProxyRoute(text);
+    if (typeof route === 'string') throw new RangeError(route);
+    parsed.push(route);
+  }
+  const routes = orderRoutes(parsed);
+  let proxy: import('./proxy/handler.js').ProxyHandler | null = null;
+  const trace = options.onUpstreamHead;
+  const forward = async (request: HttpRequest, route: ProxyRoute) => {
+    proxy ??= (await import('./proxy/handler.js')).createProxyHandler({
+      timeoutMs: options.timeoutMs ?? DEFAULT_PROXY_TIMEOUT_MS,
+      insecure: options.insecure ?? false,
+      keepHost: options.keepHost ?? false,
+      rewriteHeaders: options.rewriteHeaders ?? false,
+      viaName: 'docroot',
+      log: options.log ?? ((line) => console.error(`docroot: proxy: ${line}`)),
+      onUpstreamHead:
+        trace === undefined ? undefined : (route, direction, head) => trace(route.origin, direction, head),
+    });
+    return proxy.handle(request, route);
+  };
+  return {
+    handler: (request) => {
+      const route = matchRoute(routes, request.path);
+      return route === null ? inner(request) : forward(request, route);
+    },
+    close: () => proxy?.close(),
   };
 }
 
@@ -373,7 +441,10 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     ...(authGate !== null ? { mayRead: readAccessCheck(authGate) } : {}),
   });
   const liveReload = options.watch === true ? new LiveReloadHub() : null;
-  const unguarded = liveReload === null ? fileHandler : withLiveReload(fileHandler, liveReload);
+  const pages = liveReload === null ? fileHandler : withLiveReload(fileHandler, liveReload);
+  // Inside the access rules, outside live reload and CORS: an upstream's answers are its own.
+  const proxy = options.proxy === undefined ? null : withProxy(pages, options.proxy);
+  const unguarded = proxy === null ? pages : proxy.handler;
   const port = options.port ?? 8080;
   const host = options.host ?? 'localhost';
   // Before the access rules: a forged or rebound request gets no login prompt and counts no failure.
@@ -401,13 +472,14 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     options.upload === undefined ? 0 : maxUploadBytes + MULTIPART_OVERHEAD_BYTES,
     options.cgi !== undefined && options.scriptHandler === undefined ? cgiMaxBodyBytes : 0,
   );
-  const limits =
+  const uploadLimits =
     bodyBound === 0
       ? options.limits
       : {
           ...options.limits,
           maxBodyBytes: Math.max(options.limits?.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes, bodyBound),
         };
+  const limits = proxy === null ? uploadLimits : { ...uploadLimits, maxBodyBytes: PROXY_MAX_BODY_BYTES };
   let stopWatching: (() => void) | null = null;
   const tlsOptions = options.tls;
   let tlsServer: import('node:tls').Server | null = null;
@@ -497,6 +569,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
       liveReload?.closeAll();
       // HTTP/2 sockets belong to the TLS listener too, so its close waits for them: GOAWAY them alongside.
       await Promise.all([wire.close(graceMs), http2Serving?.close(graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS)]);
+      proxy?.close();
       // Scripts run in their own process groups and would outlive the server.
       if (cgiModule !== null) (await cgiModule).stopAllCgiScripts();
       await authGate?.close();

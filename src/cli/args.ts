@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { type AuthRate, parseAuthRate } from '../handlers/auth-rate.js';
 import { type AuthRule, parseAuthRule } from '../handlers/auth-rules.js';
 import { type CacheControlRule, parseCacheControlOption } from '../handlers/policy.js';
+import { parseProxyRoute } from '../proxy/routes.js';
 
 export const USAGE = `Usage: docroot [dir] [options]
 
@@ -71,6 +72,16 @@ Options:
                              with that query parameter (for scripts, see the README)
       --auth-rate <n/time>   failed logins allowed per client address, e.g. 10/min (default),
                              5/30s, 100/hour, or off; then 429 with Retry-After
+      --proxy <PREFIX=URL>   send requests under PREFIX to another server (repeatable), e.g.
+                             --proxy /api=http://127.0.0.1:3000; WebSockets pass through; a
+                             URL with a path replaces the prefix (/api=http://h:3000/ sends
+                             /api/users as /users); the longest prefix wins
+      --proxy-timeout <s>    seconds an upstream may take to connect or start answering
+                             (504 after; default 30)
+      --proxy-insecure       accept self-signed certificates from https:// upstreams
+      --proxy-keep-host      send the browser's Host upstream (default: the upstream's host)
+      --proxy-rewrite-headers  rewrite upstream Location and Set-Cookie Domain/Path to the
+                             prefix the browser sees
   -h, --help                 show this help
   -v, --version              print the version
 
@@ -125,6 +136,10 @@ export interface CliOptions {
   allowedHosts: string[];
   /** WebDAV (PROPFIND, and with --upload the other RFC 4918 methods); --no-webdav turns it off. */
   webdav: boolean;
+  /** --proxy routes and their options; undefined without --proxy. */
+  proxy:
+    | { routes: string[]; timeoutMs: number; insecure: boolean; keepHost: boolean; rewriteHeaders: boolean }
+    | undefined;
 }
 
 /** `--log` values; `off` writes no access log. */
@@ -193,6 +208,11 @@ export const FLAGS = {
   auth: { type: 'string', multiple: true },
   'auth-rate': { type: 'string' },
   'allowed-host': { type: 'string', multiple: true },
+  proxy: { type: 'string', multiple: true },
+  'proxy-timeout': { type: 'string' },
+  'proxy-insecure': { type: 'boolean' },
+  'proxy-keep-host': { type: 'boolean' },
+  'proxy-rewrite-headers': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -404,6 +424,9 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
     return { kind: 'error', message: UPLOAD_WITH_CGI_EXT };
   }
 
+  const proxy = parseProxyFlags(values);
+  if (typeof proxy === 'string') return { kind: 'error', message: proxy };
+
   const notFound = values['404'];
   return {
     kind: 'serve',
@@ -439,7 +462,44 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
       authRate,
       allowedHosts,
       webdav: !values['no-webdav'],
+      proxy,
     },
+  };
+}
+
+/** Seconds an upstream may take, as in server.ts (not imported, so parsing flags loads no server code). */
+const DEFAULT_PROXY_TIMEOUT_S = 30;
+
+function parseProxyFlags(values: FlagValues): CliOptions['proxy'] | string {
+  const routes = values.proxy ?? [];
+  const others = (
+    ['proxy-timeout', 'proxy-insecure', 'proxy-keep-host', 'proxy-rewrite-headers'] as const
+  ).filter((flag) => values[flag] !== undefined && values[flag] !== false);
+  if (routes.length === 0) {
+    return others.length === 0 ? undefined : `--${others[0]} only makes sense with --proxy PREFIX=URL`;
+  }
+  const prefixes = new Set<string>();
+  for (const text of routes) {
+    const route = parseProxyRoute(text);
+    if (typeof route === 'string') return route;
+    if (prefixes.has(route.prefix)) return `--proxy prefix ${route.prefix || '/'} is given twice`;
+    prefixes.add(route.prefix);
+  }
+  let timeoutMs = DEFAULT_PROXY_TIMEOUT_S * 1000;
+  const timeout = values['proxy-timeout'];
+  if (timeout !== undefined) {
+    const seconds = Number(timeout);
+    if (!(seconds > 0 && seconds <= 86_400)) {
+      return `--proxy-timeout needs seconds between 0 and 86400, got "${timeout}"`;
+    }
+    timeoutMs = Math.round(seconds * 1000);
+  }
+  return {
+    routes: [...routes],
+    timeoutMs,
+    insecure: values['proxy-insecure'] === true,
+    keepHost: values['proxy-keep-host'] === true,
+    rewriteHeaders: values['proxy-rewrite-headers'] === true,
   };
 }
 

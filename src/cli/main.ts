@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { createServer, RootError, resolveRoot } from '../server.js';
+import { createServer, type ProxyServerOptions, RootError, resolveRoot } from '../server.js';
 import type { TlsOptions } from '../tls/server.js';
 import { VERSION } from '../version.js';
 import type { WireObserver } from '../wire/connection.js';
@@ -90,6 +90,28 @@ async function createObserver(options: CliOptions): Promise<WireObserver | undef
   return combineObservers(...observers);
 }
 
+/** --proxy options for createServer; with --trace the upstream leg of each exchange is traced too. */
+async function proxyServerOptions(options: CliOptions): Promise<ProxyServerOptions> {
+  const proxy = options.proxy!;
+  let onUpstreamHead: ProxyServerOptions['onUpstreamHead'];
+  if (options.trace) {
+    const { createUpstreamTracer } = await import('../wire/trace.js');
+    onUpstreamHead = createUpstreamTracer({
+      writeLine: (line) => process.stderr.write(`${line}\n`),
+      color: wantsColor(process.stderr),
+    });
+  }
+  return {
+    routes: proxy.routes,
+    timeoutMs: proxy.timeoutMs,
+    insecure: proxy.insecure,
+    keepHost: proxy.keepHost,
+    rewriteHeaders: proxy.rewriteHeaders,
+    log: (line) => process.stderr.write(`docroot: proxy: ${line}\n`),
+    ...(onUpstreamHead !== undefined ? { onUpstreamHead } : {}),
+  };
+}
+
 /** The PEM files named by --tls-cert and --tls-key, or a one-line error. */
 function readTlsFiles(files: { certFile: string; keyFile: string }): { cert: string; key: string } {
   const read = (file: string, flag: string) => {
@@ -155,6 +177,7 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
       ...(options.auth.length > 0 ? { auth: options.auth } : {}),
       ...(options.authRate !== undefined ? { authRate: options.authRate } : {}),
       allowedHosts: options.allowedHosts,
+      ...(options.proxy !== undefined ? { proxy: await proxyServerOptions(options) } : {}),
     });
   } catch (error) {
     if (error instanceof RootError) fail(error.message);
@@ -297,6 +320,10 @@ function printBanner(
       '  WARNING: --auth without TLS sends passwords readable by anyone on the network;\n' +
         '  add --tls-cert/--tls-key, or --tls-self-signed at least\n',
     );
+  }
+  for (const route of options.proxy?.routes ?? []) {
+    const equals = route.indexOf('=');
+    process.stdout.write(`  proxy: ${route.slice(0, equals)} → ${route.slice(equals + 1)}\n`);
   }
   if (options.cgi !== undefined) {
     const where = [

@@ -209,6 +209,8 @@ export class Connection {
   /** Destroy as soon as the last answer is written instead of lingering (a refused connection). */
   private closeOnceWritten = false;
   private closeFlushMs = CLOSE_FLUSH_MS;
+  /** The socket was handed over after a 101; it stays registered (counted, closed on shutdown) until it closes. */
+  private upgraded = false;
 
   constructor(socket: Socket, options: ConnectionOptions, registry: ConnectionRegistry) {
     this.socket = socket;
@@ -220,13 +222,17 @@ export class Connection {
     this.localAddress = socket.localAddress ?? '';
     this.localPort = socket.localPort ?? 0;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', () => this.destroy());
+    socket.on('data', this.onSocketData);
+    socket.on('error', this.onSocketError);
     socket.on('close', () => this.onSocketClose());
-    socket.on('end', () => this.onPeerEnd());
+    socket.on('end', this.onSocketEnd);
     this.setDeadline('headers', options.limits.headersTimeoutMs);
     options.observer?.onConnectionOpen?.(this);
   }
+
+  private readonly onSocketData = (chunk: Buffer): void => this.onData(chunk);
+  private readonly onSocketError = (): void => this.destroy();
+  private readonly onSocketEnd = (): void => this.onPeerEnd();
 
   /** True when nothing is in progress, so shutdown may close the connection at once. */
   get isIdle(): boolean {
@@ -236,6 +242,10 @@ export class Connection {
   /** Finish what is in progress, then close (graceful shutdown). */
   closeWhenIdle(): void {
     this.closeAfterResponse = true;
+    if (this.upgraded) {
+      this.socket.end();
+      return;
+    }
     if (!this.isIdle) return;
     if (this.requestsServed > 0) {
       this.endSocket();
@@ -601,6 +611,10 @@ export class Connection {
       if (body?.kind === 'stream') body.stream.destroy();
       return;
     }
+    if (description.upgrade !== undefined && description.status === 101) {
+      this.switchProtocols(exchange, description, description.upgrade);
+      return;
+    }
     const body = description.body ?? null;
     const headers = description.headers;
     if (
@@ -865,6 +879,56 @@ export class Connection {
     });
   }
 
+  /**
+   * Writes the 101 and hands the socket over (RFC 9110 §7.8): the wire stops reading and timing it, and
+   * passes on whatever the client sent after the request head. Only a request without content can switch.
+   */
+  private switchProtocols(
+    exchange: Exchange,
+    description: ResponseDescription,
+    takeOver: NonNullable<ResponseDescription['upgrade']>,
+  ): void {
+    if (this.readingBody) {
+      this.handlerFailed(exchange, new Error('a request with content cannot switch protocols'));
+      return;
+    }
+    if (this.corked) {
+      this.corked = false;
+      this.socket.uncork();
+    }
+    let head: string;
+    try {
+      head = `${statusLine(101, description.reason)}${dateFieldLine()}${this.options.serverFieldLine}${serializeFields(description.headers)}Connection: upgrade\r\n\r\n`;
+    } catch (error) {
+      this.handlerFailed(exchange, error);
+      return;
+    }
+    exchange.answered = true;
+    exchange.status = 101;
+    this.options.observer?.onResponseHead?.(this, head, null, exchange.head);
+    this.socket.write(head, 'latin1');
+    const rest = this.input ?? Buffer.alloc(0);
+    this.input = null;
+    this.upgraded = true;
+    this.clearDeadline();
+    this.socket.off('data', this.onSocketData);
+    this.socket.off('end', this.onSocketEnd);
+    this.socket.off('error', this.onSocketError);
+    // The new owner adds its own error path; until it does, an error must not be uncaught.
+    this.socket.on('error', () => {});
+    this.finishExchange(exchange);
+    if (this.pausedForInput) {
+      this.pausedForInput = false;
+      this.socket.resume();
+    }
+    try {
+      takeOver(this.socket, rest);
+    } catch (error) {
+      this.options.logError(error, 'protocol switch');
+      this.destroy();
+    }
+  }
+
   private finishExchange(exchange: Exchange): void {
     if (this.exchange !== exchange) return;
     this.exchange = null;
@@ -892,6 +956,7 @@ export class Connection {
       // A client still waiting for 100 Continue will never send the body we would have to skip.
       if (this.continuePending) exchange.close = true;
     }
+    if (this.upgraded) return;
     if (exchange.close || this.closeAfterResponse) {
       this.endSocket();
       return;

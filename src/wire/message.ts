@@ -4,7 +4,7 @@
  * see these, so they never touch a socket.
  * @module
  */
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 
 /** The protocol version a request arrived with. */
 export type HttpVersion = '1.0' | '1.1' | '2';
@@ -76,6 +76,13 @@ export interface ResponseDescription {
   body?: ResponseBody | null;
   /** Close the connection after this response. */
   close?: boolean;
+  /**
+   * With status 101 (Switching Protocols, RFC 9110 §15.2.2): called once the 101 head is written, with
+   * the connection's socket, which from then on belongs to the callee, and the bytes the client already
+   * sent after the request head. The wire adds `Connection: upgrade`; `headers` must name the `Upgrade`.
+   * Only docroot's own HTTP/1.1 wire switches protocols; other transports never see an `Upgrade` request.
+   */
+  upgrade?: (socket: Duplex, head: Buffer) => void;
 }
 
 /** The interface every request handler implements: a request in, a description out. */

@@ -44,7 +44,7 @@ const NO_BODY: BodyFraming = Object.freeze({ kind: 'none' });
 const CHUNKED: BodyFraming = Object.freeze({ kind: 'chunked' });
 const HEAD_TERMINATOR = Buffer.from('\r\n\r\n', 'latin1');
 /** Content-Length values longer than this cannot be a safe integer; refusing them avoids overflow. */
-const MAX_CONTENT_LENGTH_DIGITS = 15;
+export const MAX_CONTENT_LENGTH_DIGITS = 15;
 
 /**
  * Header maps are created by this constructor rather than `Object.create(null)`: V8 keeps such objects in
@@ -284,8 +284,8 @@ function parseRequestLine(buf: Buffer, start: number, end: number): RequestLine 
   };
 }
 
-/** field-line = field-name ":" OWS field-value OWS (RFC 9112 §5). */
-function parseFieldLine(
+/** field-line = field-name ":" OWS field-value OWS (RFC 9112 §5); shared with the response-head parser. */
+export function parseFieldLine(
   buf: Buffer,
   start: number,
   end: number,
@@ -572,7 +572,7 @@ function decideFraming(
   return NO_BODY;
 }
 
-function isDigits(value: string): boolean {
+export function isDigits(value: string): boolean {
   if (value.length === 0) return false;
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
@@ -581,7 +581,7 @@ function isDigits(value: string): boolean {
   return true;
 }
 
-function isPlainToken(value: string): boolean {
+export function isPlainToken(value: string): boolean {
   for (let i = 0; i < value.length; i++) if (IS_TCHAR[value.charCodeAt(i)] !== 1) return false;
   return true;
 }

@@ -100,8 +100,9 @@ export function createTraceObserver(options: TraceOptions): WireObserver {
   };
 }
 
+/** 1xx except 101, which is the final answer of its exchange (the connection then changes protocol). */
 function isInterimHead(head: string): boolean {
-  return head.startsWith('HTTP/1.1 1');
+  return head.startsWith('HTTP/1.1 1') && !head.startsWith('HTTP/1.1 101');
 }
 
 /** The status code of an HTTP/1.1 head (`HTTP/1.1 200 OK`) or of HTTP/2 field lines (`:status: 200`). */
@@ -135,4 +136,20 @@ function responseBodySummary(
   const length = responseBodyLength(body);
   if (length === 0) return null;
   return format.summary('server', length, contentTypeInHead(head));
+}
+
+/**
+ * `--trace` for the proxy's upstream leg: each head docroot sends to an upstream (docroot is the client
+ * there) and each head it gets back, under a line naming the upstream.
+ */
+export function createUpstreamTracer(
+  options: TraceOptions,
+): (origin: string, direction: 'request' | 'response', head: string) => void {
+  const format = new NotationFormatter(options.color ?? false);
+  return (origin, direction, head) => {
+    options.writeLine(format.event(direction === 'request' ? `proxy → ${origin}` : `proxy ← ${origin}`));
+    for (const line of format.protocolLines(direction === 'request' ? 'client' : 'server', head)) {
+      options.writeLine(line);
+    }
+  };
 }
