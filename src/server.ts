@@ -8,6 +8,7 @@ import path from 'node:path';
 import { type AuthRule, checkAuthRules } from './handlers/auth-rules.js';
 import type { CgiOptions } from './handlers/cgi.js';
 import { errorResponse } from './handlers/errors.js';
+import { FileCache } from './handlers/file-cache.js';
 import { DEFAULT_HEALTH_PATH, withHealthCheck } from './handlers/health.js';
 import { LiveReloadHub, withLiveReload } from './handlers/livereload.js';
 import {
@@ -17,12 +18,16 @@ import {
   type WriteHandler,
 } from './handlers/static.js';
 import type { Http2Serving } from './http2/serve.js';
+import { type MetricsSnapshot, ServerMetrics } from './metrics/counters.js';
+import { withMetricsEndpoint } from './metrics/endpoint.js';
+import { processSnapshot, startProcessMetrics } from './metrics/process.js';
 import { ALPN_PROTOCOLS_WITH_H2, createTlsListener, type TlsOptions } from './tls/server.js';
 import { VERSION } from './version.js';
 import type { WireObserver } from './wire/connection.js';
 import { DEFAULT_LIMITS, type WireLimits } from './wire/limits.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS, WireServer } from './wire/listener.js';
-import type { HttpRequest, RequestHandler } from './wire/message.js';
+import type { HttpRequest, RequestHandler, ResponseDescription } from './wire/message.js';
+import { combineObservers } from './wire/observers.js';
 
 export interface ServerOptions
   extends Omit<FileHandlerOptions, 'root' | 'scriptHandler' | 'writeHandler' | 'serverSoftware'> {
@@ -69,7 +74,24 @@ export interface ServerOptions
   upload?: UploadServerOptions;
   /** Access rules (HTTP Basic, RFC 7617), checked for every request; see handlers/auth-rules.ts. */
   auth?: readonly AuthRule[];
+  /**
+   * Prometheus metrics at a URL path (text format 0.0.4, or OpenMetrics when asked). Off unless given;
+   * under `auth` the path follows the rules like any other.
+   */
+  metrics?: MetricsServerOptions;
 }
+
+export interface MetricsServerOptions {
+  /** URL path of the metrics, e.g. '/metrics'. */
+  path: string;
+  /**
+   * Turns this process's numbers into the ones to show; `--workers` sums every worker's here.
+   * @default the local snapshot as it is
+   */
+  aggregate?: (local: MetricsSnapshot) => Promise<MetricsSnapshot>;
+}
+
+export type { MetricsSnapshot } from './metrics/counters.js';
 
 export interface UploadServerOptions {
   /** Largest file and request body accepted; 413 beyond. @default 1 GiB */
@@ -100,6 +122,8 @@ export interface DocrootServer {
   readonly secure: boolean;
   /** The certificate in use when it was made by `tls: { selfSigned: true }` (set by `listen()`), else null. */
   readonly certificate: { cert: string; fingerprint256: string } | null;
+  /** This process's counters now, when `metrics` is on; else null. */
+  metricsSnapshot(): MetricsSnapshot | null;
 }
 
 export const SERVER_SOFTWARE = `docroot/${VERSION}`;
@@ -124,11 +148,62 @@ export class RootError extends Error {
 }
 
 /** Checks every request against the rules first; the checking code is loaded with the first request. */
-function withAuth(inner: RequestHandler, rules: readonly AuthRule[]): RequestHandler {
+function withAuth(
+  inner: RequestHandler,
+  rules: readonly AuthRule[],
+  metrics: ServerMetrics | null,
+): RequestHandler {
   let gate: ReturnType<typeof import('./handlers/auth.js').createAuthGate> | null = null;
   return async (request) => {
     gate ??= (await import('./handlers/auth.js')).createAuthGate(rules);
-    return (await gate(request)) ?? inner(request);
+    const refusal = await gate(request);
+    if (refusal === null) return inner(request);
+    if (metrics !== null && refusal.status === 401 && request.headers.authorization !== undefined) {
+      metrics.authFailures++;
+    }
+    return refusal;
+  };
+}
+
+/** Counts script runs and how they ended, around whatever runs the scripts. */
+function countedScripts(inner: ScriptHandler, metrics: ServerMetrics): ScriptHandler {
+  return {
+    methods: inner.methods,
+    async handle(request, segments) {
+      let response: ResponseDescription | null;
+      try {
+        response = await inner.handle(request, segments);
+      } catch (error) {
+        metrics.cgiRuns++;
+        metrics.cgiFailures++;
+        throw error;
+      }
+      // null: the path is not a script after all.
+      if (response === null) return null;
+      metrics.cgiRuns++;
+      if (response.status === 504) metrics.cgiTimeouts++;
+      else if (response.status >= 500) metrics.cgiFailures++;
+      return response;
+    },
+  };
+}
+
+/** Counts successful uploads (PUT, PATCH and the form's POST answered with 2xx). */
+function countedWrites(inner: WriteHandler, metrics: ServerMetrics): WriteHandler {
+  return {
+    methods: inner.methods,
+    async handle(request, decoded) {
+      const response = await inner.handle(request, decoded);
+      const method = request.method;
+      if (
+        response.status >= 200 &&
+        response.status < 300 &&
+        (method === 'PUT' || method === 'PATCH' || method === 'POST')
+      ) {
+        metrics.uploads++;
+      }
+      return response;
+    },
   };
 }
 
@@ -164,6 +239,7 @@ export function resolveRoot(root: string): string {
  */
 export function createServer(options: ServerOptions = {}): DocrootServer {
   const root = resolveRoot(options.root ?? process.cwd());
+  const metrics = options.metrics === undefined ? null : new ServerMetrics();
   const logError =
     options.logError ??
     ((error: unknown, context: string) => {
@@ -217,12 +293,26 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     };
   }
   if (options.auth !== undefined) checkAuthRules(options.auth);
+  if (metrics !== null) {
+    if (scriptHandler !== undefined) scriptHandler = countedScripts(scriptHandler, metrics);
+    if (writeHandler !== undefined) writeHandler = countedWrites(writeHandler, metrics);
+  }
+  // A page reloaded because its file just changed must not get the copy cached a moment ago.
+  const cacheOption =
+    options.watch === true && options.cache !== false && !(options.cache instanceof FileCache)
+      ? { ...options.cache, revalidateMs: 0 }
+      : options.cache;
+  const fileCache =
+    cacheOption === false
+      ? null
+      : cacheOption instanceof FileCache
+        ? cacheOption
+        : new FileCache(cacheOption);
   const fileHandler: RequestHandler = createFileHandler({
     ...options,
-    // A page reloaded because its file just changed must not get the copy cached a moment ago.
-    ...(options.watch === true
-      ? { cache: options.cache === false ? false : { ...options.cache, revalidateMs: 0 }, listingCacheMs: 0 }
-      : {}),
+    ...(options.watch === true ? { listingCacheMs: 0 } : {}),
+    cache: fileCache ?? false,
+    ...(metrics !== null ? { countCompressed: (coding: string) => metrics.countCompressed(coding) } : {}),
     root,
     logError,
     serverSoftware: SERVER_SOFTWARE,
@@ -234,9 +324,25 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
       : {}),
   });
   const liveReload = options.watch === true ? new LiveReloadHub() : null;
-  const unguarded = liveReload === null ? fileHandler : withLiveReload(fileHandler, liveReload);
+  const reloading = liveReload === null ? fileHandler : withLiveReload(fileHandler, liveReload);
+  const metricsOptions = options.metrics;
+  const unguarded =
+    metrics === null || metricsOptions === undefined
+      ? reloading
+      : withMetricsEndpoint(reloading, {
+          path: metricsOptions.path,
+          collect: () => {
+            const local = metrics.snapshot(processSnapshot());
+            return metricsOptions.aggregate === undefined
+              ? Promise.resolve(local)
+              : metricsOptions.aggregate(local);
+          },
+        });
+  // The metrics path sits inside the access rules: it follows them like any other path.
   const pageHandler =
-    options.auth === undefined || options.auth.length === 0 ? unguarded : withAuth(unguarded, options.auth);
+    options.auth === undefined || options.auth.length === 0
+      ? unguarded
+      : withAuth(unguarded, options.auth, metrics);
   let startedAt = Date.now();
   let http2Serving: Http2Serving | null = null;
   const healthPath = options.healthPath ?? DEFAULT_HEALTH_PATH;
@@ -263,6 +369,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
           ),
         };
   let stopWatching: (() => void) | null = null;
+  const observer = metrics === null ? options.observer : combineObservers(options.observer, metrics.observer);
   const tlsOptions = options.tls;
   let tlsServer: import('node:tls').Server | null = null;
   let certificate: DocrootServer['certificate'] = null;
@@ -272,7 +379,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     ...(limits ? { limits } : {}),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
     logError,
-    ...(options.observer ? { observer: options.observer } : {}),
+    ...(observer ? { observer } : {}),
     renderError: (status, message, head) => errorResponse(status, message, head?.headers.accept),
     ...(tlsOptions !== undefined
       ? {
@@ -290,14 +397,24 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
                 if (http2Serving !== null && (socket as import('node:tls').TLSSocket).alpnProtocol === 'h2') {
                   // --max-connections counts HTTP/2 connections too; there is no 503 to send before SETTINGS.
                   const open = wire.connectionCount + http2Serving.sessionCount;
-                  if (open >= (options.maxConnections ?? Number.POSITIVE_INFINITY)) socket.destroy();
-                  else http2Serving.accept(socket);
+                  if (open >= (options.maxConnections ?? Number.POSITIVE_INFINITY)) {
+                    wire.refusedConnections++;
+                    socket.destroy();
+                  } else http2Serving.accept(socket);
                 } else onConnection(socket);
               },
             )),
         }
       : {}),
   });
+  if (metrics !== null) {
+    startProcessMetrics();
+    metrics.setSources({
+      connectionsOpen: () => wire.connectionCount + (http2Serving?.sessionCount ?? 0),
+      connectionsRefused: () => wire.refusedConnections,
+      cache: fileCache,
+    });
+  }
   const port = options.port ?? 8080;
   const host = options.host ?? 'localhost';
   return {
@@ -308,6 +425,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     get certificate() {
       return certificate;
     },
+    metricsSnapshot: () => (metrics === null ? null : metrics.snapshot(processSnapshot())),
     listen: async () => {
       if (tlsOptions !== undefined && 'selfSigned' in tlsOptions && certificate === null) {
         const { generateSelfSignedCertificate } = await import('./tls/self-signed.js');
@@ -333,7 +451,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
           serverSoftware: SERVER_SOFTWARE,
           limits: wire.limits,
           logError,
-          ...(options.observer ? { observer: options.observer } : {}),
+          ...(observer ? { observer } : {}),
         });
       }
       const address = await wire.listen(port, host);

@@ -57,6 +57,8 @@ Options:
       --auth <rule>          [user:password]@/path[:ro|:rw] (repeatable), e.g.
                              --auth 'admin:secret@/:rw' --auth '@/:ro'; passwords may be
                              bcrypt ($2b$), SHA-512 crypt ($6$) or sha512:<hex>; use with TLS
+      --metrics <path|off>   serve Prometheus metrics at this URL path, e.g. /metrics
+                             (default off; --auth rules apply to it like any path)
   -h, --help                 show this help
   -v, --version              print the version
 
@@ -103,6 +105,8 @@ export interface CliOptions {
   upload: { maxBytes: number } | undefined;
   /** --auth rules, in the order given. */
   auth: AuthRule[];
+  /** --metrics: URL path of the Prometheus metrics, or undefined for none. */
+  metricsPath: string | undefined;
 }
 
 /** `--log` values; `off` writes no access log. */
@@ -167,6 +171,7 @@ export const FLAGS = {
   upload: { type: 'boolean' },
   'max-upload-size': { type: 'string' },
   auth: { type: 'string', multiple: true },
+  metrics: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -313,14 +318,17 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
   }
 
   const healthPath = values['health-path'];
-  if (
-    healthPath !== undefined &&
-    healthPath !== 'off' &&
-    !/^\/[!$&'()*+,;=:@%/A-Za-z0-9._~-]*$/.test(healthPath)
-  ) {
+  if (healthPath !== undefined && healthPath !== 'off' && !URL_PATH.test(healthPath)) {
     return {
       kind: 'error',
       message: `--health-path needs a URL path starting with "/" (or off), got "${healthPath}"`,
+    };
+  }
+  const metricsPath = values.metrics;
+  if (metricsPath !== undefined && metricsPath !== 'off' && !URL_PATH.test(metricsPath)) {
+    return {
+      kind: 'error',
+      message: `--metrics needs a URL path starting with "/" (or off), got "${metricsPath}"`,
     };
   }
 
@@ -379,9 +387,13 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
       qr: !values['no-qr'],
       upload,
       auth,
+      metricsPath: metricsPath === 'off' ? undefined : metricsPath,
     },
   };
 }
+
+/** An absolute URL path made of RFC 3986 path characters (percent-encoded where needed). */
+const URL_PATH = /^\/[!$&'()*+,;=:@%/A-Za-z0-9._~-]*$/;
 
 /** 1 GiB, as in server.ts (not imported, so parsing flags loads no server code). */
 const DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { createServer, RootError, resolveRoot } from '../server.js';
+import { createServer, type MetricsSnapshot, RootError, resolveRoot } from '../server.js';
 import type { TlsOptions } from '../tls/server.js';
 import { VERSION } from '../version.js';
 import type { WireObserver } from '../wire/connection.js';
@@ -120,6 +120,10 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
   }
   const observer = await createObserver(options);
   let server: ReturnType<typeof createServer>;
+  const aggregateMetrics =
+    workers !== null && options.metricsPath !== undefined
+      ? workers.shareMetricsWithPrimary(() => server.metricsSnapshot())
+      : (local: MetricsSnapshot) => Promise.resolve(local);
   try {
     server = createServer({
       root: options.root,
@@ -146,6 +150,15 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
       ...(options.search ? {} : { search: false }),
       ...(options.upload !== undefined ? { upload: options.upload } : {}),
       ...(options.auth.length > 0 ? { auth: options.auth } : {}),
+      ...(options.metricsPath !== undefined
+        ? {
+            metrics: {
+              path: options.metricsPath,
+              // With --workers, one scrape shows every worker's counters, summed by the primary.
+              ...(workers !== null ? { aggregate: (local) => aggregateMetrics(local) } : {}),
+            },
+          }
+        : {}),
     });
   } catch (error) {
     if (error instanceof RootError) fail(error.message);
@@ -168,7 +181,10 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
     const stopWorker = () => {
       if (stopping) return;
       stopping = true;
-      server.close().then(() => process.exit(0));
+      server
+        .close()
+        .then(() => workers.sendFinalMetrics(server.metricsSnapshot()))
+        .then(() => process.exit(0));
     };
     workers.onShutdownRequest(stopWorker);
     process.on('SIGINT', stopWorker);

@@ -42,6 +42,7 @@ export interface ContentContext {
   serverFieldLine: string;
   cache: FileCache | null;
   logError(error: unknown, context: string): void;
+  countCompressed?: (coding: string) => void;
 }
 
 /** A file the handler has resolved and stat()ed. */
@@ -227,6 +228,7 @@ export async function serveFileContent(
         ? await findSidecars(info.filePath, info.mtimeMs)
         : [];
   const coding = chooseCoding(request, rep, ctx, sidecars);
+  if (coding !== 'identity') ctx.countCompressed?.(coding);
   const etag = coding === 'identity' ? rep.etag : withEncodingSuffix(rep.etag, coding);
 
   if (status === 200) {

@@ -46,6 +46,8 @@ export class WireServer implements ConnectionRegistry {
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly sweepIntervalMs: number;
   private closing: Promise<void> | null = null;
+  /** Connections turned away because `maxConnections` were open (for metrics). */
+  refusedConnections = 0;
   private drained: (() => void) | null = null;
 
   constructor(options: WireServerOptions) {
@@ -149,6 +151,7 @@ export class WireServer implements ConnectionRegistry {
       return;
     }
     if (this.connections.size >= this.maxConnections) {
+      this.refusedConnections++;
       socket.on('error', () => {});
       const body = `503 Service Unavailable: the server is at its limit of ${this.maxConnections} connections\n`;
       socket.end(
