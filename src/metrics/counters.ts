@@ -129,10 +129,6 @@ export class ServerMetrics {
     onConnectionOpen: () => {
       this.connectionsAccepted++;
     },
-    onConnectionClose: (connection) => {
-      // Requests answered on a connection after its first: what keep-alive saved in handshakes.
-      if (connection.requestsServed > 1) this.keepAliveReused += connection.requestsServed - 1;
-    },
     onExchange: (record) => this.countExchange(record),
   };
 
@@ -143,6 +139,8 @@ export class ServerMetrics {
   countExchange(record: ExchangeRecord): void {
     const statusClass = (record.status / 100) | 0;
     if (statusClass < 1 || statusClass > 5) return;
+    // Requests answered on a connection after its first: what keep-alive saved in handshakes.
+    if (record.sequence !== undefined && record.sequence > 1) this.keepAliveReused++;
     const transport = record.protocol === 'HTTP/2' ? 1 : 0;
     const method = record.request === null ? 7 : methodIndex(record.request.method);
     this.requests[(method * STATUS_LABELS.length + statusClass - 1) * TRANSPORT_LABELS.length + transport]!++;

@@ -111,7 +111,7 @@ export function renderMetrics(snapshot: MetricsSnapshot, format: ExpositionForma
   );
   out.counter(
     'docroot_http_keepalive_requests',
-    'Requests answered on an HTTP/1.x connection that had already served one (counted when it closes).',
+    'Requests answered on an HTTP/1.x connection that had already served one.',
     snapshot.keepAliveReused,
   );
   out.counter(

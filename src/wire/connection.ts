@@ -53,6 +53,8 @@ export interface ExchangeRecord {
    * semantics the handler saw); absent for docroot's own HTTP/1.x wire.
    */
   protocol?: 'HTTP/2';
+  /** This exchange's place on its HTTP/1.x connection (1 for the first); above 1 is keep-alive reuse. */
+  sequence?: number;
 }
 
 /** Optional observers of the wire; all calls are skipped when unset. */
@@ -800,6 +802,7 @@ export class Connection {
       startedAt: exchange.startedAt,
       finishedAt: Date.now(),
       remoteAddress: this.remoteAddress,
+      sequence: this.requestsServed,
     });
     if (this.readingBody) {
       // The handler answered without reading all of the body.
