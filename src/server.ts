@@ -24,6 +24,7 @@ import { processSnapshot, startProcessMetrics } from './metrics/process.js';
 import { ALPN_PROTOCOLS_WITH_H2, createTlsListener, type TlsOptions } from './tls/server.js';
 import { VERSION } from './version.js';
 import type { WireObserver } from './wire/connection.js';
+import type { ListenTarget, UnixSocketOptions } from './wire/endpoints.js';
 import { DEFAULT_LIMITS, type WireLimits } from './wire/limits.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS, WireServer } from './wire/listener.js';
 import type { HttpRequest, RequestHandler, ResponseDescription } from './wire/message.js';
@@ -37,6 +38,13 @@ export interface ServerOptions
   port?: number;
   /** Interface to listen on. @default 'localhost' */
   host?: string;
+  /**
+   * Listen on these instead of `host`/`port`: TCP addresses, unix sockets, inherited descriptors (see
+   * `takeSystemdListenFds` for socket activation).
+   */
+  listen?: readonly ListenTarget[];
+  /** Mode and owner of the unix sockets in `listen`. */
+  unixSocket?: UnixSocketOptions;
   /** Wire limits and timeouts (see WireLimits). */
   limits?: Partial<WireLimits>;
   /** Most simultaneous connections; more get a 503. @default unlimited */
@@ -92,6 +100,7 @@ export interface MetricsServerOptions {
 }
 
 export type { MetricsSnapshot } from './metrics/counters.js';
+export type { ListenTarget, UnixSocketOptions } from './wire/endpoints.js';
 
 export interface UploadServerOptions {
   /** Largest file and request body accepted; 413 beyond. @default 1 GiB */
@@ -114,8 +123,11 @@ export interface DocrootServer {
   readonly handler: RequestHandler;
   readonly root: string;
   readonly wire: WireServer;
+  /** Starts listening; resolves with the first address (for a unix socket: its path, family 'unix', port 0). */
   listen(): Promise<AddressInfo>;
   address(): AddressInfo | null;
+  /** Every listening socket: AddressInfo for TCP, the path for a unix socket. */
+  addresses(): Array<AddressInfo | string>;
   /** Graceful: stop accepting, finish in-flight responses, close idle connections. */
   close(graceMs?: number): Promise<void>;
   /** True when the server speaks HTTPS. */
@@ -371,7 +383,9 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
   let stopWatching: (() => void) | null = null;
   const observer = metrics === null ? options.observer : combineObservers(options.observer, metrics.observer);
   const tlsOptions = options.tls;
-  let tlsServer: import('node:tls').Server | null = null;
+  const tlsServers: import('node:tls').Server[] = [];
+  /** The self-signed pair once made, for listeners created after it (several `listen` targets). */
+  let selfSignedPair: { cert: string; key: string } | null = null;
   let certificate: DocrootServer['certificate'] = null;
   const wire = new WireServer({
     handler,
@@ -384,8 +398,8 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     ...(tlsOptions !== undefined
       ? {
           secure: true,
-          createServer: (onConnection) =>
-            (tlsServer = createTlsListener(
+          createServer: (onConnection) => {
+            const tlsServer = createTlsListener(
               {
                 tls: tlsOptions,
                 handshakeTimeoutMs: options.limits?.headersTimeoutMs ?? DEFAULT_LIMITS.headersTimeoutMs,
@@ -403,7 +417,11 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
                   } else http2Serving.accept(socket);
                 } else onConnection(socket);
               },
-            )),
+            );
+            tlsServers.push(tlsServer);
+            if (selfSignedPair !== null) tlsServer.setSecureContext(selfSignedPair);
+            return tlsServer;
+          },
         }
       : {}),
   });
@@ -430,7 +448,8 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
       if (tlsOptions !== undefined && 'selfSigned' in tlsOptions && certificate === null) {
         const { generateSelfSignedCertificate } = await import('./tls/self-signed.js');
         const generated = generateSelfSignedCertificate();
-        tlsServer!.setSecureContext({ cert: generated.cert, key: generated.key });
+        selfSignedPair = { cert: generated.cert, key: generated.key };
+        for (const tlsServer of tlsServers) tlsServer.setSecureContext(selfSignedPair);
         certificate = { cert: generated.cert, fingerprint256: generated.fingerprint256 };
       }
       if (liveReload !== null && stopWatching === null) {
@@ -454,11 +473,22 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
           ...(observer ? { observer } : {}),
         });
       }
-      const address = await wire.listen(port, host);
+      let address: AddressInfo;
+      if (options.listen === undefined || options.listen.length === 0)
+        address = await wire.listen(port, host);
+      else {
+        for (const target of options.listen) await wire.listenOn(target, options.unixSocket);
+        const first = wire.addresses()[0];
+        address =
+          typeof first === 'string' || first === undefined
+            ? { address: first ?? '', family: 'unix', port: 0 }
+            : first;
+      }
       startedAt = Date.now();
       return address;
     },
     address: () => wire.address(),
+    addresses: () => wire.addresses(),
     close: async (graceMs?: number) => {
       // Open event streams would hold graceful shutdown for the whole grace period.
       stopWatching?.();

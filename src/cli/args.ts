@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { type AuthRule, parseAuthRule } from '../handlers/auth-rules.js';
 import { type CacheControlRule, parseCacheControlOption } from '../handlers/policy.js';
+import { type ListenTarget, parseListenTarget } from '../wire/endpoints.js';
 
 export const USAGE = `Usage: docroot [dir] [options]
 
@@ -13,6 +14,11 @@ Serves the folder dir (default: the current folder) over HTTP/1.1.
 Options:
   -p, --port <n>             port to listen on; 0 picks a free one (default 8080)
       --host <addr>          interface to listen on (default localhost; 0.0.0.0 for the LAN)
+      --listen <where>       listen on host:port, [v6]:port, unix:/path.sock or fd:N instead of
+                             --host/--port (repeatable); systemd socket activation
+                             (LISTEN_FDS) is used by itself
+      --socket-mode <octal>  permissions of the unix: sockets, e.g. 660
+      --socket-owner <u[:g]> owner (and group) of the unix: sockets, names or numbers
       --no-listing           answer 404 for folders without index.html instead of listing them
       --dotfiles             serve files and folders whose names start with "."
       --follow-symlinks      follow symbolic links that lead outside the root
@@ -107,6 +113,12 @@ export interface CliOptions {
   auth: AuthRule[];
   /** --metrics: URL path of the Prometheus metrics, or undefined for none. */
   metricsPath: string | undefined;
+  /** --listen targets, in the order given (empty: --host and --port). */
+  listen: ListenTarget[];
+  /** --socket-mode, parsed from octal. */
+  socketMode: number | undefined;
+  /** --socket-owner as written (main.ts looks names up). */
+  socketOwner: string | undefined;
 }
 
 /** `--log` values; `off` writes no access log. */
@@ -141,6 +153,9 @@ export type ParsedCommand =
 export const FLAGS = {
   port: { type: 'string', short: 'p' },
   host: { type: 'string' },
+  listen: { type: 'string', multiple: true },
+  'socket-mode': { type: 'string' },
+  'socket-owner': { type: 'string' },
   'no-listing': { type: 'boolean' },
   dotfiles: { type: 'boolean' },
   'follow-symlinks': { type: 'boolean' },
@@ -355,6 +370,24 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
     auth.push(rule);
   }
 
+  const listen: ListenTarget[] = [];
+  for (const text of values.listen ?? []) {
+    const target = parseListenTarget(text);
+    if (typeof target === 'string') return { kind: 'error', message: target };
+    listen.push(target);
+  }
+  const socketModeText = values['socket-mode'];
+  if (socketModeText !== undefined && !/^0?[0-7]{3}$/.test(socketModeText)) {
+    return {
+      kind: 'error',
+      message: `--socket-mode needs octal permissions like 660, got "${socketModeText}"`,
+    };
+  }
+  const socketOwner = values['socket-owner'];
+  if (socketOwner !== undefined && !/^[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)?$/.test(socketOwner)) {
+    return { kind: 'error', message: `--socket-owner needs user or user:group, got "${socketOwner}"` };
+  }
+
   const notFound = values['404'];
   return {
     kind: 'serve',
@@ -388,6 +421,9 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
       upload,
       auth,
       metricsPath: metricsPath === 'off' ? undefined : metricsPath,
+      listen,
+      socketMode: socketModeText === undefined ? undefined : Number.parseInt(socketModeText, 8),
+      socketOwner,
     },
   };
 }

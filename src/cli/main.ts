@@ -10,7 +10,9 @@ import { createServer, type MetricsSnapshot, RootError, resolveRoot } from '../s
 import type { TlsOptions } from '../tls/server.js';
 import { VERSION } from '../version.js';
 import type { WireObserver } from '../wire/connection.js';
+import type { ListenTarget, UnixSocketOptions } from '../wire/endpoints.js';
 import { type CliOptions, DEFAULT_CONFIG_FILE, type ParsedCommand, parseCommandLine, USAGE } from './args.js';
+import { usesListenTargets } from './listening.js';
 
 type WorkersModule = typeof import('./workers.js');
 
@@ -119,6 +121,18 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
     else tls = 'selfSigned' in options.tls ? { selfSigned: true } : readTlsFiles(options.tls);
   }
   const observer = await createObserver(options);
+  const listening = usesListenTargets(options) ? await import('./listening.js') : null;
+  const role = workers === null ? 'single' : 'worker';
+  let targets: ListenTarget[] = [];
+  let unixSocket: UnixSocketOptions = {};
+  if (listening !== null) {
+    try {
+      targets = await listening.listenTargets(options, role);
+      unixSocket = listening.unixSocketOptions(options, role);
+    } catch (error) {
+      fail((error as Error).message);
+    }
+  }
   let server: ReturnType<typeof createServer>;
   const aggregateMetrics =
     workers !== null && options.metricsPath !== undefined
@@ -129,6 +143,7 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
       root: options.root,
       port: options.port,
       host: options.host,
+      ...(targets.length > 0 ? { listen: targets, unixSocket } : {}),
       listing: options.listing,
       dotfiles: options.dotfiles,
       followSymlinks: options.followSymlinks,
@@ -175,6 +190,10 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') fail(`cannot listen on host ${options.host}`);
     fail(`cannot listen: ${(error as Error).message}`);
   }
+  const where =
+    listening === null
+      ? null
+      : listening.listeningLines(server.addresses(), targets, server.secure ? 'https' : 'http');
   if (workers !== null) {
     // The primary printed the banner and owns the signals; this worker stops when it is told to.
     let stopping = false;
@@ -192,7 +211,7 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
     process.on('SIGHUP', () => {});
     return;
   }
-  printBanner(options, server.root, address.port, server.certificate?.fingerprint256);
+  printBanner(options, server.root, address.port, server.certificate?.fingerprint256, undefined, where);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -236,6 +255,19 @@ async function serveWithWorkers(options: CliOptions, workers: WorkersModule): Pr
       }
     }
   }
+  let where: string[] | null = null;
+  if (usesListenTargets(options)) {
+    const listening = await import('./listening.js');
+    try {
+      where = listening.listeningLines(
+        [],
+        await listening.listenTargets(options, 'primary'),
+        options.tls === undefined ? 'http' : 'https',
+      );
+    } catch (error) {
+      fail((error as Error).message);
+    }
+  }
   const count = workers.workerCount(options.workers ?? 1);
   const primary = workers.startPrimary({
     count,
@@ -249,7 +281,7 @@ async function serveWithWorkers(options: CliOptions, workers: WorkersModule): Pr
   } catch {
     return; // The worker printed why; `done` exits with 1 once the others are gone.
   }
-  printBanner(options, root, address.port, fingerprint, count);
+  printBanner(options, root, address.port, fingerprint, count, where);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -276,8 +308,9 @@ function printBanner(
   port: number,
   fingerprint: string | undefined,
   workerCount?: number,
+  listeningOn: string[] | null = null,
 ): void {
-  const urls = displayUrls(options.host, port, options.tls === undefined ? 'http' : 'https');
+  const urls = listeningOn ?? displayUrls(options.host, port, options.tls === undefined ? 'http' : 'https');
   const processes = workerCount === undefined ? '' : ` with ${workerCount} workers`;
   process.stdout.write(
     `docroot ${VERSION} serving ${root}${processes}\n${urls.map((u) => `  ${u}`).join('\n')}\n`,
@@ -309,7 +342,7 @@ function printBanner(
     ].filter((x) => x !== null);
     process.stdout.write(`  CGI is on: ${where.join(', ')} run as programs on this machine\n`);
   }
-  const lanUrl = urls.find((url) => !isLoopbackUrl(url));
+  const lanUrl = urls.find((url) => url.startsWith('http') && !isLoopbackUrl(url));
   // Only a person at a terminal can point a phone at it; logs and pipes get no block art.
   if (options.qr && lanUrl !== undefined && process.stdout.isTTY === true) printQrCode(lanUrl);
 }
