@@ -13,6 +13,7 @@ import type { WireObserver } from '../wire/connection.js';
 import type { ListenTarget, UnixSocketOptions } from '../wire/endpoints.js';
 import { type CliOptions, DEFAULT_CONFIG_FILE, type ParsedCommand, parseCommandLine, USAGE } from './args.js';
 import { usesListenTargets } from './listening.js';
+import type { Notifier } from './notify.js';
 
 type WorkersModule = typeof import('./workers.js');
 
@@ -107,14 +108,30 @@ function tlsFailure(error: unknown): string {
 }
 
 async function serve(options: CliOptions): Promise<void> {
-  if (options.workers === undefined) return serveInThisProcess(options, null);
+  // Only the process systemd started talks to it (a worker's environment no longer has the socket).
+  const notifier =
+    process.env.NOTIFY_SOCKET === undefined
+      ? null
+      : (await import('./notify.js')).takeNotifier((line) => process.stderr.write(`docroot: ${line}\n`));
+  if (options.workers === undefined) return serveInThisProcess(options, null, notifier);
   const workers = await import('./workers.js');
-  if (workers.isWorkerProcess()) return serveInThisProcess(options, workers);
-  return serveWithWorkers(options, workers);
+  if (workers.isWorkerProcess()) return serveInThisProcess(options, workers, null);
+  return serveWithWorkers(options, workers, notifier);
 }
 
 /** The server in this process: the plain command, or one worker of --workers (then `workers` is set). */
-async function serveInThisProcess(options: CliOptions, workers: WorkersModule | null): Promise<void> {
+async function serveInThisProcess(
+  options: CliOptions,
+  workers: WorkersModule | null,
+  notifier: Notifier | null,
+): Promise<void> {
+  // A worker told to stop while still starting (SIGTERM right after start-up) stops once it listens.
+  let shutdownRequested = false;
+  let stopWhenAsked: (() => void) | null = null;
+  workers?.onShutdownRequest(() => {
+    shutdownRequested = true;
+    stopWhenAsked?.();
+  });
   let tls: TlsOptions | undefined;
   if (options.tls !== undefined) {
     if (workers !== null) tls = await workers.requestTlsFromPrimary();
@@ -205,13 +222,15 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
         .then(() => workers.sendFinalMetrics(server.metricsSnapshot()))
         .then(() => process.exit(0));
     };
-    workers.onShutdownRequest(stopWorker);
+    stopWhenAsked = stopWorker;
+    if (shutdownRequested) stopWorker();
     process.on('SIGINT', stopWorker);
     process.on('SIGTERM', stopWorker);
     process.on('SIGHUP', () => {});
     return;
   }
   printBanner(options, server.root, address.port, server.certificate?.fingerprint256, undefined, where);
+  void notifier?.send('READY=1', `STATUS=serving ${server.root}`);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -221,14 +240,18 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
     }
     stopping = true;
     process.stderr.write(`docroot: ${signal}, finishing open responses\n`);
-    server.close().then(() => process.exit(0));
+    Promise.all([server.close(), notifier?.send('STOPPING=1')]).then(() => process.exit(0));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }
 
 /** --workers: this process is the primary; it forks the servers, prints, and handles the signals. */
-async function serveWithWorkers(options: CliOptions, workers: WorkersModule): Promise<void> {
+async function serveWithWorkers(
+  options: CliOptions,
+  workers: WorkersModule,
+  notifier: Notifier | null,
+): Promise<void> {
   let root: string;
   try {
     root = resolveRoot(options.root);
@@ -282,6 +305,7 @@ async function serveWithWorkers(options: CliOptions, workers: WorkersModule): Pr
     return; // The worker printed why; `done` exits with 1 once the others are gone.
   }
   printBanner(options, root, address.port, fingerprint, count, where);
+  void notifier?.send('READY=1', `STATUS=serving ${root} with ${count} workers`);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -292,13 +316,22 @@ async function serveWithWorkers(options: CliOptions, workers: WorkersModule): Pr
     }
     stopping = true;
     process.stderr.write(`docroot: ${signal}, workers are finishing open responses\n`);
+    void notifier?.send('STOPPING=1');
     primary.stop();
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   process.on('SIGHUP', () => {
-    if (!stopping) void primary.restart();
+    if (stopping) return;
+    // RELOADING=1 then READY=1, so `systemctl reload` waits for the new workers (sd_notify(3)).
+    void notifier?.send('RELOADING=1', `MONOTONIC_USEC=${monotonicMicroseconds()}`);
+    void primary.restart().then(() => notifier?.send('READY=1'));
   });
+}
+
+/** CLOCK_MONOTONIC in microseconds, which systemd 253+ wants with RELOADING=1. */
+function monotonicMicroseconds(): string {
+  return String(process.hrtime.bigint() / 1000n);
 }
 
 /** What is being served and where, once, by the process the user started. */

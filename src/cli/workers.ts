@@ -88,6 +88,8 @@ export function restartDelayMs(recentExits: number): number {
 
 export function startPrimary(options: PrimaryOptions): Primary {
   const live = new Set<Worker>();
+  /** Workers that have listened, so they have their message handlers in place. */
+  const started = new WeakSet<Worker>();
   const retiring = new Set<Worker>();
   const crashes: number[] = [];
   let everListened = false;
@@ -155,6 +157,7 @@ export function startPrimary(options: PrimaryOptions): Primary {
       }
     });
     worker.once('listening', (address) => {
+      started.add(worker);
       everListened = true;
       resolveReady({ port: address.port, address: address.address ?? '' });
     });
@@ -214,7 +217,9 @@ export function startPrimary(options: PrimaryOptions): Primary {
         clearTimeout(timer);
         resolve();
       });
-      send(worker, { type: 'docroot:shutdown' });
+      // One still starting has no handler for the message yet, and nothing to finish: SIGTERM ends it.
+      if (started.has(worker)) send(worker, { type: 'docroot:shutdown' });
+      else worker.process.kill('SIGTERM');
     });
 
   const stopAll = () => {
