@@ -17,6 +17,7 @@ import {
   type ScriptHandler,
   type WriteHandler,
 } from './handlers/static.js';
+import { forwardedClient, type ProxyTrust, parseProxyTrust } from './http/forwarded.js';
 import type { Http2Serving } from './http2/serve.js';
 import { type MetricsSnapshot, ServerMetrics } from './metrics/counters.js';
 import { withMetricsEndpoint } from './metrics/endpoint.js';
@@ -87,6 +88,12 @@ export interface ServerOptions
    * under `auth` the path follows the rules like any other.
    */
   metrics?: MetricsServerOptions;
+  /**
+   * Reverse proxies (addresses, CIDR ranges, `loopback`, `private`) whose `Forwarded` /
+   * `X-Forwarded-For` / `X-Forwarded-Proto` are believed: handlers (CGI's REMOTE_ADDR, the access
+   * rules) then see the client's address and scheme. Never trusted unless given.
+   */
+  trustProxy?: readonly string[];
 }
 
 export interface MetricsServerOptions {
@@ -174,6 +181,18 @@ function withAuth(
       metrics.authFailures++;
     }
     return refusal;
+  };
+}
+
+/** Requests from a trusted proxy carry the client's address and scheme from its forwarding headers. */
+function withTrustedProxy(inner: RequestHandler, trust: ProxyTrust): RequestHandler {
+  return (request) => {
+    const client = forwardedClient(request.remoteAddress, request.headers, trust);
+    if (client !== null) {
+      request.remoteAddress = client.address;
+      if (client.secure !== undefined) request.secure = client.secure;
+    }
+    return inner(request);
   };
 }
 
@@ -369,6 +388,12 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
           startedAt: () => startedAt,
         });
   const http2Enabled = options.tls !== undefined && options.http2 !== false;
+  let handlerForWire = handler;
+  if (options.trustProxy !== undefined && options.trustProxy.length > 0) {
+    const trust = parseProxyTrust(options.trustProxy);
+    if (typeof trust === 'string') throw new RangeError(trust);
+    handlerForWire = withTrustedProxy(handler, trust);
+  }
   const limits =
     options.upload === undefined
       ? options.limits
@@ -388,7 +413,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
   let selfSignedPair: { cert: string; key: string } | null = null;
   let certificate: DocrootServer['certificate'] = null;
   const wire = new WireServer({
-    handler,
+    handler: handlerForWire,
     serverSoftware: SERVER_SOFTWARE,
     ...(limits ? { limits } : {}),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
@@ -466,7 +491,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
       if (http2Enabled && http2Serving === null) {
         const { createHttp2Serving } = await import('./http2/serve.js');
         http2Serving = createHttp2Serving({
-          handler,
+          handler: handlerForWire,
           serverSoftware: SERVER_SOFTWARE,
           limits: wire.limits,
           logError,

@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { type AuthRule, parseAuthRule } from '../handlers/auth-rules.js';
 import { type CacheControlRule, parseCacheControlOption } from '../handlers/policy.js';
+import { parseProxyTrust } from '../http/forwarded.js';
 import { type ListenTarget, parseListenTarget } from '../wire/endpoints.js';
 
 export const USAGE = `Usage: docroot [dir] [options]
@@ -63,6 +64,9 @@ Options:
       --auth <rule>          [user:password]@/path[:ro|:rw] (repeatable), e.g.
                              --auth 'admin:secret@/:rw' --auth '@/:ro'; passwords may be
                              bcrypt ($2b$), SHA-512 crypt ($6$) or sha512:<hex>; use with TLS
+      --trust-proxy <cidr>   believe Forwarded / X-Forwarded-For / X-Forwarded-Proto from these
+                             proxies (addresses, CIDR ranges, loopback, private; repeatable)
+                             for the access log, CGI's REMOTE_ADDR and HTTPS; never by default
       --metrics <path|off>   serve Prometheus metrics at this URL path, e.g. /metrics
                              (default off; --auth rules apply to it like any path)
   -h, --help                 show this help
@@ -113,6 +117,8 @@ export interface CliOptions {
   auth: AuthRule[];
   /** --metrics: URL path of the Prometheus metrics, or undefined for none. */
   metricsPath: string | undefined;
+  /** --trust-proxy ranges as given (checked by parseProxyTrust). */
+  trustProxy: string[];
   /** --listen targets, in the order given (empty: --host and --port). */
   listen: ListenTarget[];
   /** --socket-mode, parsed from octal. */
@@ -187,6 +193,7 @@ export const FLAGS = {
   'max-upload-size': { type: 'string' },
   auth: { type: 'string', multiple: true },
   metrics: { type: 'string' },
+  'trust-proxy': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -388,6 +395,10 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
     return { kind: 'error', message: `--socket-owner needs user or user:group, got "${socketOwner}"` };
   }
 
+  const trustProxy = values['trust-proxy'] ?? [];
+  const trustError = parseProxyTrust(trustProxy);
+  if (typeof trustError === 'string') return { kind: 'error', message: trustError };
+
   const notFound = values['404'];
   return {
     kind: 'serve',
@@ -422,6 +433,7 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
       auth,
       metricsPath: metricsPath === 'off' ? undefined : metricsPath,
       listen,
+      trustProxy,
       socketMode: socketModeText === undefined ? undefined : Number.parseInt(socketModeText, 8),
       socketOwner,
     },

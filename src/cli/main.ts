@@ -9,7 +9,7 @@ import os from 'node:os';
 import { createServer, type MetricsSnapshot, RootError, resolveRoot } from '../server.js';
 import type { TlsOptions } from '../tls/server.js';
 import { VERSION } from '../version.js';
-import type { WireObserver } from '../wire/connection.js';
+import type { ExchangeRecord, WireObserver } from '../wire/connection.js';
 import type { ListenTarget, UnixSocketOptions } from '../wire/endpoints.js';
 import { type CliOptions, DEFAULT_CONFIG_FILE, type ParsedCommand, parseCommandLine, USAGE } from './args.js';
 import { usesListenTargets } from './listening.js';
@@ -80,8 +80,21 @@ async function createObserver(options: CliOptions): Promise<WireObserver | undef
     const sink = createBufferedLineSink((text) => process.stdout.write(text));
     // Writes to terminals, files and pipes are synchronous on Linux, so the last lines get out on exit.
     process.once('exit', () => sink.close());
+    let clientAddress: ((record: ExchangeRecord) => string) | undefined;
+    if (options.trustProxy.length > 0) {
+      const { clientAddressOf, parseProxyTrust } = await import('../http/forwarded.js');
+      const trust = parseProxyTrust(options.trustProxy);
+      if (typeof trust !== 'string') {
+        clientAddress = (record) => clientAddressOf(record.remoteAddress, record.request?.headers, trust);
+      }
+    }
     observers.push(
-      createAccessLogObserver({ format: log, writeLine: sink.writeLine, color: wantsColor(process.stdout) }),
+      createAccessLogObserver({
+        format: log,
+        writeLine: sink.writeLine,
+        color: wantsColor(process.stdout),
+        ...(clientAddress !== undefined ? { clientAddress } : {}),
+      }),
     );
   }
   if (observers.length <= 1) return observers[0];
@@ -182,6 +195,7 @@ async function serveInThisProcess(
       ...(options.search ? {} : { search: false }),
       ...(options.upload !== undefined ? { upload: options.upload } : {}),
       ...(options.auth.length > 0 ? { auth: options.auth } : {}),
+      ...(options.trustProxy.length > 0 ? { trustProxy: options.trustProxy } : {}),
       ...(options.metricsPath !== undefined
         ? {
             metrics: {
