@@ -293,6 +293,7 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
       ...(query.order ? { order: query.order } : {}),
       showDotfiles: resolveOptions.dotfiles,
       ...(writes?.methods.includes('POST') ? { uploadForm: true } : {}),
+      ...(archives ? { archiveLinks: true } : {}),
       serverSoftware: options.serverSoftware ?? 'docroot',
     });
     return {
