@@ -121,7 +121,8 @@ export function startPrimary(options: PrimaryOptions): Primary {
   };
   const collectMetrics = (): Promise<MetricsSnapshot | null> => {
     const id = ++collectionId;
-    const asked = [...live].filter((worker) => worker.isConnected());
+    // Workers still starting have served nothing and cannot answer yet.
+    const asked = [...live].filter((worker) => started.has(worker) && worker.isConnected());
     return new Promise((resolve) => {
       const got: MetricsSnapshot[] = [];
       const finish = () => {
