@@ -48,7 +48,7 @@ const argOpt = (name) => {
 };
 if (argv.includes('--help') || argv.includes('-h')) {
   console.log(`usage: npm run bench [-- --only <contenders>] [--workload <workloads>] [--write | --no-write] [--report-only]
-contenders: docroot, nginx, ceiling, node-http, http-server, sirv-cli, serve, nginx-w2
+contenders: docroot, docroot-metrics, nginx, ceiling, node-http, http-server, sirv-cli, serve, nginx-w2
 workloads:  1k, 1k-close, 100k, 1g, listing, 304, idle, cold, workers
 env: BENCH_DURATION=8 BENCH_RUNS=3 BENCH_WARMUP=2 BENCH_QUICK=1 BENCH_MAX_MINUTES=45 BENCH_NO_BUILD=1`);
   process.exit(0);
@@ -559,6 +559,17 @@ function targets(docrootNote) {
       [wl, reference],
     ]);
   }
+  add(
+    '1 KB keep-alive: docroot --metrics / docroot',
+    ratio(v('1k', 'docroot-metrics'), d('1k')),
+    '≥ 0.97×',
+    (x) => x >= 0.97,
+    why,
+    [
+      ['1k', 'docroot'],
+      ['1k', 'docroot-metrics'],
+    ],
+  );
   const idle = results.idle?.docroot;
   const idleOk = idle && !idle.skipped && idle.open >= IDLE_N * 0.99 ? idle.value : null;
   const idleWhy = idle && !idle.skipped ? `only ${idle.open} connections stayed open` : why;

@@ -79,6 +79,20 @@ export function makeContenders({ repo, root, work }) {
     },
     version: null,
   };
+  // The same server with --metrics on: counting must not cost measurably (target: within 3%).
+  const docrootMetrics = {
+    id: 'docroot-metrics',
+    label: 'docroot --metrics',
+    workloads: new Set(['1k']),
+    features: docroot.features,
+    command(port) {
+      const { cmd, args } = docroot.command(port);
+      return { cmd, args: [...args, '--metrics', '/metrics'] };
+    },
+    get version() {
+      return docroot.version;
+    },
+  };
   const nginx = (workers) => ({
     id: workers === 1 ? 'nginx' : `nginx-w${workers}`,
     label: workers === 1 ? 'nginx (1 worker)' : `nginx (${workers} workers)`,
@@ -133,6 +147,7 @@ export function makeContenders({ repo, root, work }) {
   const peerWorkloads = ['1k', '1k-close', '100k', '1g', '304', 'cold'];
   return [
     docroot,
+    docrootMetrics,
     nginx(1),
     ceiling,
     nodeHttp,
