@@ -70,38 +70,10 @@ export interface CacheCounters {
   readonly size: number;
 }
 
-function methodIndex(method: string): number {
-  switch (method) {
-    case 'GET':
-      return 0;
-    case 'HEAD':
-      return 1;
-    case 'POST':
-      return 2;
-    case 'PUT':
-      return 3;
-    case 'PATCH':
-      return 4;
-    case 'DELETE':
-      return 5;
-    case 'OPTIONS':
-      return 6;
-    default:
-      return 7;
-  }
-}
-
-function encodingIndex(coding: string): number {
-  switch (coding) {
-    case 'br':
-      return 0;
-    case 'gzip':
-      return 1;
-    case 'zstd':
-      return 2;
-    default:
-      return 3;
-  }
+/** The index of `value` among `labels`, or of the last label (`other`) for anything else. */
+function labelIndex(labels: readonly string[], value: string): number {
+  const index = labels.indexOf(value);
+  return index === -1 ? labels.length - 1 : index;
 }
 
 /** The counters of one server. Its `observer` goes on the wire; handlers call the `count…` methods. */
@@ -142,7 +114,8 @@ export class ServerMetrics {
     // Requests answered on a connection after its first: what keep-alive saved in handshakes.
     if (record.sequence !== undefined && record.sequence > 1) this.keepAliveReused++;
     const transport = record.protocol === 'HTTP/2' ? 1 : 0;
-    const method = record.request === null ? 7 : methodIndex(record.request.method);
+    const method =
+      record.request === null ? METHOD_LABELS.length - 1 : labelIndex(METHOD_LABELS, record.request.method);
     this.requests[(method * STATUS_LABELS.length + statusClass - 1) * TRANSPORT_LABELS.length + transport]!++;
     this.responseBytes[transport]! += record.bytesSent;
     const seconds = Math.max(0, record.finishedAt - record.startedAt) / 1000;
@@ -153,7 +126,7 @@ export class ServerMetrics {
   }
 
   countCompressed(coding: string): void {
-    this.compressed[encodingIndex(coding)]!++;
+    this.compressed[labelIndex(ENCODING_LABELS, coding)]!++;
   }
 
   snapshot(process: ProcessSnapshot): MetricsSnapshot {
