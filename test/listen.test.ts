@@ -110,7 +110,19 @@ describe('unix sockets', () => {
     const socketPath = path.join(dir, 'mode.sock');
     const server = await start(
       process.execPath,
-      [CLI, FIXTURE_ROOT, '--listen', `unix:${socketPath}`, '--socket-mode', '600', '--log', 'off'],
+      [
+        CLI,
+        FIXTURE_ROOT,
+        '--listen',
+        `unix:${socketPath}`,
+        '--socket-mode',
+        '600',
+        '--socket-owner',
+        // A name for the user (looked up in /etc/passwd), a number for the group.
+        `${os.userInfo().username}:${process.getgid!()}`,
+        '--log',
+        'off',
+      ],
       /unix:/,
     );
     try {
@@ -118,7 +130,9 @@ describe('unix sockets', () => {
         await curlUnix(socketPath, 'http://localhost/text.txt'),
         'Hello from a plain text file.\nSecond line.\n',
       );
-      assert.equal(statSync(socketPath).mode & 0o777, 0o600);
+      const stats = statSync(socketPath);
+      assert.equal(stats.mode & 0o777, 0o600);
+      assert.deepEqual([stats.uid, stats.gid], [process.getuid!(), process.getgid!()]);
     } finally {
       await server.stop();
     }

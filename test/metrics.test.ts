@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -148,6 +149,43 @@ test('connections refused by maxConnections are counted', async () => {
     assert.equal(server.server.metricsSnapshot()!.connectionsRefused, 1);
   } finally {
     held.destroy();
+    await server.close();
+  }
+});
+
+test('HTTP/2 exchanges are counted with transport h2', async () => {
+  const server = await startDocroot({ root, tls: { selfSigned: true }, metrics: { path: '/metrics' } });
+  const session = http2.connect(`https://localhost:${server.port}`, {
+    rejectUnauthorized: false,
+    host: '127.0.0.1',
+  });
+  const fetch2 = (path: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const stream = session.request({ ':path': path });
+      let status = 0;
+      let body = '';
+      stream.on('response', (headers) => {
+        status = Number(headers[':status']);
+      });
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      stream.on('end', () => resolve({ status, body }));
+      stream.on('error', reject);
+    });
+  try {
+    assert.equal((await fetch2('/small.txt')).status, 200);
+    assert.equal((await fetch2('/missing')).status, 404);
+    const scraped = await fetch2('/metrics');
+    assert.equal(scraped.status, 200);
+    const samples = parseExposition(scraped.body);
+    assert.equal(requests(samples, 'GET', '2xx', 'h2'), 1);
+    assert.equal(requests(samples, 'GET', '4xx', 'h2'), 1);
+    assert.equal(requests(samples, 'GET', '2xx', 'h1'), 0);
+    assert.equal(samples.get('docroot_connections_open'), 1, 'the HTTP/2 session');
+  } finally {
+    session.close();
     await server.close();
   }
 });
