@@ -247,6 +247,8 @@ describe('--metrics with --workers 2', {
 }, () => {
   let child: ChildProcess;
   let port: number;
+  let stderr = '';
+  const stderrWaiters: Array<() => void> = [];
   before(async () => {
     child = spawn(
       process.execPath,
@@ -269,6 +271,10 @@ describe('--metrics with --workers 2', {
         env: { ...process.env, DOCROOT_EXPOSE_WORKER: '1' },
       },
     );
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      for (const wake of stderrWaiters.splice(0)) wake();
+    });
     port = await new Promise<number>((resolve, reject) => {
       let out = '';
       child.stdout!.on('data', (d: Buffer) => {
@@ -301,5 +307,18 @@ describe('--metrics with --workers 2', {
     // The warm-up requests and the baseline scrape itself are in the baseline and later.
     assert.equal(requests(samples, 'GET', '2xx') - requests(baseline, 'GET', '2xx'), 7 + 1);
     assert.equal(requests(samples, 'GET', '4xx') - requests(baseline, 'GET', '4xx'), 3);
+  });
+
+  test('after SIGHUP replaces both workers, the totals keep what the old ones counted', async () => {
+    const before = parseExposition((await scrape(port)).text);
+    child.kill('SIGHUP');
+    while (!stderr.includes('restart finished')) {
+      await new Promise<void>((resolve) => stderrWaiters.push(resolve));
+    }
+    const after = parseExposition((await scrape(port)).text);
+    // Everything counted before, plus the scrape that measured it.
+    assert.equal(requests(after, 'GET', '2xx'), requests(before, 'GET', '2xx') + 1);
+    assert.equal(requests(after, 'GET', '4xx'), requests(before, 'GET', '4xx'));
+    assert.equal(after.get('docroot_processes'), 2);
   });
 });

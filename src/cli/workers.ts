@@ -113,12 +113,12 @@ export function startPrimary(options: PrimaryOptions): Primary {
   // --metrics: a scrape reaches one worker, which asks the primary for everyone's counters.
   let collectionId = 0;
   const collections = new Map<number, (snapshot: MetricsSnapshot) => void>();
-  /** Each worker's latest counters, and the sum of those of workers gone (so totals never go back). */
+  /**
+   * Each live worker's latest counters, and the last ones of workers gone, so totals never go back when
+   * workers are replaced. A worker's final counters may arrive just before or just after its exit.
+   */
   const lastSnapshots = new Map<Worker, MetricsSnapshot>();
-  let retired: MetricsSnapshot | null = null;
-  const retireSnapshot = (snapshot: MetricsSnapshot) => {
-    retired = sumSnapshots(retired === null ? [retiredPart(snapshot)] : [retired, retiredPart(snapshot)]);
-  };
+  const goneSnapshots = new Map<Worker, MetricsSnapshot>();
   const collectMetrics = (): Promise<MetricsSnapshot | null> => {
     const id = ++collectionId;
     // Workers still starting have served nothing and cannot answer yet.
@@ -128,7 +128,7 @@ export function startPrimary(options: PrimaryOptions): Primary {
       const finish = () => {
         clearTimeout(timer);
         collections.delete(id);
-        resolve(sumSnapshots(retired === null ? got : [...got, retired]));
+        resolve(sumSnapshots([...got, ...[...goneSnapshots.values()].map(retiredPart)]));
       };
       const timer = setTimeout(finish, METRICS_COLLECT_TIMEOUT_MS);
       collections.set(id, (snapshot) => {
@@ -154,7 +154,7 @@ export function startPrimary(options: PrimaryOptions): Primary {
         lastSnapshots.set(worker, message.snapshot);
         collections.get(message.id)?.(message.snapshot);
       } else if (message?.type === 'docroot:metrics-final') {
-        lastSnapshots.set(worker, message.snapshot);
+        (live.has(worker) ? lastSnapshots : goneSnapshots).set(worker, message.snapshot);
       }
     });
     worker.once('listening', (address) => {
@@ -171,7 +171,7 @@ export function startPrimary(options: PrimaryOptions): Primary {
     const last = lastSnapshots.get(worker);
     if (last !== undefined) {
       lastSnapshots.delete(worker);
-      retireSnapshot(last);
+      goneSnapshots.set(worker, last);
     }
     const expected = retiring.delete(worker);
     if (stopping) {

@@ -204,8 +204,8 @@ export function sumSnapshots(snapshots: readonly MetricsSnapshot[]): MetricsSnap
 }
 
 /**
- * Counters of processes that are gone (a restarted worker) still count: `retire` keeps a process's last
- * snapshot with its gauges zeroed, so totals never go backwards when a worker is replaced.
+ * What a process that is gone (a replaced worker) still adds: its counters, with its gauges zeroed, so
+ * totals never go backwards when a worker is replaced.
  */
 export function retiredPart(snapshot: MetricsSnapshot): MetricsSnapshot {
   return {
@@ -220,7 +220,8 @@ export function retiredPart(snapshot: MetricsSnapshot): MetricsSnapshot {
       eventLoopDelayP99Seconds: 0,
       openFds: 0,
       cpuSeconds: snapshot.process.cpuSeconds,
-      startTimeSeconds: snapshot.process.startTimeSeconds,
+      // The oldest *running* process is what the start time tells.
+      startTimeSeconds: Number.POSITIVE_INFINITY,
     },
     processes: 0,
   };
