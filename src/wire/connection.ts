@@ -45,6 +45,8 @@ export interface ExchangeRecord {
   status: number;
   /** Body bytes written (not counting the head). */
   bytesSent: number;
+  /** This exchange's place on its HTTP/1.x connection (1 for the first); above 1 is keep-alive reuse. */
+  sequence?: number;
   startedAt: number;
   finishedAt: number;
   remoteAddress: string;
@@ -53,8 +55,6 @@ export interface ExchangeRecord {
    * semantics the handler saw); absent for docroot's own HTTP/1.x wire.
    */
   protocol?: 'HTTP/2';
-  /** This exchange's place on its HTTP/1.x connection (1 for the first); above 1 is keep-alive reuse. */
-  sequence?: number;
 }
 
 /** Optional observers of the wire; all calls are skipped when unset. */
@@ -799,10 +799,10 @@ export class Connection {
       request: exchange.head,
       status: exchange.status,
       bytesSent: exchange.bytesSent,
+      sequence: this.requestsServed,
       startedAt: exchange.startedAt,
       finishedAt: Date.now(),
       remoteAddress: this.remoteAddress,
-      sequence: this.requestsServed,
     });
     if (this.readingBody) {
       // The handler answered without reading all of the body.
