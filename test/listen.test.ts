@@ -229,6 +229,35 @@ describe('systemd socket activation', {
     }
   });
 
+  test('--listen fd:3 serves a descriptor inherited without the LISTEN_ variables', async () => {
+    const port = await freePort();
+    const script = `unset LISTEN_PID LISTEN_FDS LISTEN_FDNAMES; exec "$0" "$@"`;
+    const activator = await start(
+      'systemd-socket-activate',
+      [
+        '-l',
+        `127.0.0.1:${port}`,
+        'sh',
+        '-c',
+        script,
+        process.execPath,
+        CLI,
+        FIXTURE_ROOT,
+        '--listen',
+        'fd:3',
+        '--log',
+        'off',
+      ],
+      /Listening on/,
+    );
+    try {
+      const { responses } = await exchange(port, get('/text.txt', 'Connection: close\r\n'));
+      assert.equal(responses[0]?.status, 200);
+    } finally {
+      await activator.stop();
+    }
+  });
+
   test('on a unix socket, with --workers 2', { skip: !curl && 'curl not installed' }, async () => {
     const socketPath = path.join(dir, 'activated.sock');
     const activator = await start(
