@@ -61,6 +61,31 @@ test('systemd-analyze verify accepts both units', {
   assert.equal(result.stderr.trim(), '', 'no warnings');
 });
 
+test("systemd-analyze security rates the service's exposure at most 2.0 of 10", {
+  skip: !has('systemd-analyze') && 'systemd-analyze not installed (Debian systemd)',
+}, (t) => {
+  writeFileSync(
+    path.join(dir, 'docroot.service'),
+    service.replace(/^ExecStart=\/usr\/bin\/docroot/m, `ExecStart=${process.execPath} ${CLI}`),
+  );
+  // --offline reads the unit file itself; older systemd versions (before 250) do not have it.
+  const result = spawnSync(
+    'systemd-analyze',
+    ['security', '--offline=true', '--threshold=20', path.join(dir, 'docroot.service')],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (/unrecognized option|Unknown option/.test(result.stderr)) {
+    t.skip('this systemd-analyze has no --offline');
+    return;
+  }
+  const exposure = /Overall exposure level for docroot\.service: ([\d.]+)/.exec(result.stdout);
+  assert.ok(exposure, result.stdout + result.stderr);
+  assert.equal(result.status, 0, `exposure ${exposure[1]}`);
+  assert.ok(Number(exposure[1]) <= 2.0);
+});
+
 test("the service's command line serves on the socket systemd passes", {
   skip: !has('systemd-socket-activate') && 'systemd-socket-activate not installed (Debian systemd)',
 }, async () => {
