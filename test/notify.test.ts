@@ -110,3 +110,34 @@ describe('sd_notify', { skip: missing }, () => {
     });
   }
 });
+
+test('SIGHUP (systemctl reload) does not end a one-process server', async () => {
+  const docroot = spawn(
+    process.execPath,
+    [CLI, FIXTURE_ROOT, '--port', '0', '--host', '127.0.0.1', '--log', 'off'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  const seen = (stream: NodeJS.ReadableStream, pattern: RegExp, append: (text: string) => string) =>
+    new Promise<void>((resolve) => {
+      stream.on('data', (d: Buffer) => {
+        if (pattern.test(append(d.toString()))) resolve();
+      });
+    });
+  const listening = seen(docroot.stdout!, /http:\/\//, (text) => (stdout += text));
+  const answered = seen(
+    docroot.stderr!,
+    /SIGHUP: one process has nothing to reload/,
+    (text) => (stderr += text),
+  );
+  const exited = new Promise<number | null>((resolve) => docroot.once('exit', resolve));
+  await listening;
+  docroot.kill('SIGHUP');
+  await answered;
+  assert.equal(docroot.exitCode, null, 'still running');
+  docroot.kill('SIGTERM');
+  assert.equal(await exited, 0);
+});

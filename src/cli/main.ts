@@ -258,6 +258,10 @@ async function serveInThisProcess(
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // `systemctl reload` sends SIGHUP, whose default action would end the server.
+  process.on('SIGHUP', () => {
+    process.stderr.write('docroot: SIGHUP: one process has nothing to reload; --workers restarts its workers\n');
+  });
 }
 
 /** --workers: this process is the primary; it forks the servers, prints, and handles the signals. */
