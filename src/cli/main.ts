@@ -260,7 +260,9 @@ async function serveInThisProcess(
   process.on('SIGTERM', stop);
   // `systemctl reload` sends SIGHUP, whose default action would end the server.
   process.on('SIGHUP', () => {
-    process.stderr.write('docroot: SIGHUP: one process has nothing to reload; --workers restarts its workers\n');
+    process.stderr.write(
+      'docroot: SIGHUP: one process has nothing to reload; --workers restarts its workers\n',
+    );
   });
 }
 
