@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { exchange, get } from './helpers/raw-client.js';
 import { FIXTURE_ROOT } from './helpers/servers.js';
 
 const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
@@ -135,6 +136,10 @@ test('SIGHUP (systemctl reload) does not end a one-process server', async () => 
   );
   const exited = new Promise<number | null>((resolve) => docroot.once('exit', resolve));
   await listening;
+  // Node arms its signal handlers when the event loop next turns; an answered request proves it has.
+  const port = Number(/http:\/\/127\.0\.0\.1:(\d+)\//.exec(stdout)![1]);
+  const { responses } = await exchange(port, get('/text.txt', 'Connection: close\r\n'));
+  assert.equal(responses[0]?.status, 200);
   docroot.kill('SIGHUP');
   await answered;
   assert.equal(docroot.exitCode, null, 'still running');
