@@ -184,6 +184,29 @@ describe('unix sockets', () => {
     }
   });
 
+  test('[::1]:port, shown as a bracketed URL', async (t) => {
+    const probe = await new Promise<boolean>((resolve) => {
+      const server = net.createServer().listen(0, '::1', () => server.close(() => resolve(true)));
+      server.once('error', () => resolve(false));
+    });
+    if (!probe) {
+      t.skip('no IPv6 loopback on this machine');
+      return;
+    }
+    const server = await start(
+      process.execPath,
+      [CLI, FIXTURE_ROOT, '--listen', '[::1]:0', '--log', 'off'],
+      /http:\/\/\[::1\]:(\d+)\//,
+    );
+    try {
+      const port = Number(/http:\/\/\[::1\]:(\d+)\//.exec(server.output())![1]);
+      const { responses } = await exchange(port, get('/text.txt', 'Connection: close\r\n'), { host: '::1' });
+      assert.equal(responses[0]?.status, 200);
+    } finally {
+      await server.stop();
+    }
+  });
+
   test('TCP and a unix socket at once', async () => {
     const socketPath = path.join(dir, 'both.sock');
     const server = await start(
