@@ -115,8 +115,17 @@ export class WireServer implements ConnectionRegistry {
         resolve();
       };
       if (target.kind === 'tcp') server.listen({ port: target.port, host: target.host, backlog: 4096 }, done);
-      else if (target.kind === 'unix') server.listen({ path: target.path, backlog: 4096 }, done);
-      else server.listen({ fd: target.fd, backlog: 4096 }, done);
+      else if (target.kind === 'unix') {
+        // The socket file is created by bind(2), inside listen(): with the umask narrowed around it, it
+        // never exists with looser permissions than asked for (the chmod after is for cluster workers,
+        // whose primary binds).
+        const previousUmask = unix.mode === undefined ? null : process.umask(~unix.mode & 0o777);
+        try {
+          server.listen({ path: target.path, backlog: 4096 }, done);
+        } finally {
+          if (previousUmask !== null) process.umask(previousUmask);
+        }
+      } else server.listen({ fd: target.fd, backlog: 4096 }, done);
     });
     if (target.kind === 'unix') applyUnixSocketOptions(target.path, unix);
     this.startSweep();
