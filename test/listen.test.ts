@@ -139,6 +139,23 @@ describe('unix sockets', () => {
     assert.equal(existsSync(socketPath), false, 'the socket file is removed on shutdown');
   });
 
+  test('--workers 2 share one unix socket', { skip: !curl && 'curl not installed' }, async () => {
+    const socketPath = path.join(dir, 'workers.sock');
+    const server = await start(
+      process.execPath,
+      [CLI, FIXTURE_ROOT, '--listen', `unix:${socketPath}`, '--workers', '2', '--log', 'off'],
+      /unix:/,
+    );
+    try {
+      for (let i = 0; i < 4; i++) {
+        assert.match(await curlUnix(socketPath, 'http://localhost/text.txt'), /^Hello/);
+      }
+    } finally {
+      await server.stop();
+    }
+    assert.equal(existsSync(socketPath), false, 'the socket file is removed on shutdown');
+  });
+
   test('a stale socket file nobody answers on is replaced', {
     skip: !curl && 'curl not installed',
   }, async () => {
