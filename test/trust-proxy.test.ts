@@ -86,6 +86,8 @@ describe('who the client is', () => {
 
   test('trust lists', () => {
     assert.ok(trustOf('loopback').trusts('::1'));
+    assert.ok(trustOf('loopback').trusts(''), 'a unix-socket peer is on this machine');
+    assert.ok(!trustOf('10.0.0.0/8').trusts(''));
     assert.ok(trustOf('private').trusts('192.168.1.20'));
     assert.ok(!trustOf('private').trusts('8.8.8.8'));
     assert.ok(trustOf('10.0.0.0/8,192.0.2.1').trusts('192.0.2.1'));

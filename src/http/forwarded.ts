@@ -29,8 +29,11 @@ const NAMED_RANGES: Readonly<Record<string, readonly string[]>> = {
 /** `10.0.0.0/8`, `::1`, `fd00::/8`, `loopback`, `private` (commas allowed) → a trust list, or an error line. */
 export function parseProxyTrust(texts: readonly string[]): ProxyTrust | string {
   const list = new net.BlockList();
+  let trustsUnixPeers = false;
   for (const item of texts.flatMap((text) => text.split(',')).map((t) => t.trim())) {
     if (item === '') continue;
+    // A peer on a unix socket (no address) is on this machine, as loopback is.
+    if (item === 'loopback') trustsUnixPeers = true;
     for (const range of NAMED_RANGES[item] ?? [item]) {
       const slash = range.indexOf('/');
       const address = slash === -1 ? range : range.slice(0, slash);
@@ -51,6 +54,7 @@ export function parseProxyTrust(texts: readonly string[]): ProxyTrust | string {
   }
   return {
     trusts: (address) => {
+      if (address === '') return trustsUnixPeers;
       const family = net.isIP(address);
       return family !== 0 && list.check(address, family === 4 ? 'ipv4' : 'ipv6');
     },
@@ -80,6 +84,7 @@ export function forwardedClient(
     hops = xff.split(',').map((hop) => nodeAddress(hop.trim()));
     protos = (headers['x-forwarded-proto'] ?? '').split(',').map((p) => p.trim());
   }
+  // Until a hop says otherwise, the peer itself is the best we know (a unix-socket peer has no address).
   let client = peer;
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = hops[i]!;
