@@ -103,6 +103,34 @@ describe('parsing --listen', () => {
   });
 });
 
+test('LISTEN_FDS meant for another process is ignored: --host and --port as usual', async () => {
+  const child = spawn(
+    process.execPath,
+    [CLI, FIXTURE_ROOT, '--port', '0', '--host', '127.0.0.1', '--log', 'off'],
+    {
+      stdio: ['ignore', 'pipe', 'ignore'],
+      env: { ...process.env, LISTEN_FDS: '1', LISTEN_PID: '1' },
+    },
+  );
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const match = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
+        if (match) resolve(Number(match[1]));
+      });
+      child.once('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)));
+    });
+    const { responses } = await exchange(port, get('/text.txt', 'Connection: close\r\n'));
+    assert.equal(responses[0]?.status, 200);
+  } finally {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+});
+
 describe('unix sockets', () => {
   test('curl --unix-socket gets the file; the socket has --socket-mode', {
     skip: !curl && 'curl not installed',

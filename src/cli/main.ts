@@ -222,7 +222,7 @@ async function serveInThisProcess(
     fail(`cannot listen: ${(error as Error).message}`);
   }
   const where =
-    listening === null
+    listening === null || targets.length === 0
       ? null
       : listening.listeningLines(server.addresses(), targets, server.secure ? 'https' : 'http');
   if (workers !== null) {
@@ -302,11 +302,11 @@ async function serveWithWorkers(
   if (usesListenTargets(options)) {
     const listening = await import('./listening.js');
     try {
-      where = listening.listeningLines(
-        [],
-        await listening.listenTargets(options, 'primary'),
-        options.tls === undefined ? 'http' : 'https',
-      );
+      const targets = await listening.listenTargets(options, 'primary');
+      // No targets after all (LISTEN_FDS meant for another process): --host and --port, as usual.
+      if (targets.length > 0) {
+        where = listening.listeningLines([], targets, options.tls === undefined ? 'http' : 'https');
+      }
     } catch (error) {
       fail((error as Error).message);
     }
