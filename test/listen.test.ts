@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseListenTarget, takeSystemdListenFds } from '../src/wire/endpoints.js';
+import { startCli } from './helpers/cli.js';
 import { exchange, get } from './helpers/raw-client.js';
 import { FIXTURE_ROOT } from './helpers/servers.js';
 
@@ -104,30 +105,12 @@ describe('parsing --listen', () => {
 });
 
 test('LISTEN_FDS meant for another process is ignored: --host and --port as usual', async () => {
-  const child = spawn(
-    process.execPath,
-    [CLI, FIXTURE_ROOT, '--port', '0', '--host', '127.0.0.1', '--log', 'off'],
-    {
-      stdio: ['ignore', 'pipe', 'ignore'],
-      env: { ...process.env, LISTEN_FDS: '1', LISTEN_PID: '1' },
-    },
-  );
+  const server = await startCli([FIXTURE_ROOT, '--log', 'off'], { LISTEN_FDS: '1', LISTEN_PID: '1' });
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const match = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
-        if (match) resolve(Number(match[1]));
-      });
-      child.once('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)));
-    });
-    const { responses } = await exchange(port, get('/text.txt', 'Connection: close\r\n'));
+    const { responses } = await exchange(server.port, get('/text.txt', 'Connection: close\r\n'));
     assert.equal(responses[0]?.status, 200);
   } finally {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    await server.stop();
   }
 });
 

@@ -3,16 +3,16 @@
  * known sequences of requests, in one process and summed over `--workers 2`.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { type RunningCli, startCli } from './helpers/cli.js';
 import { connect, exchange, get } from './helpers/raw-client.js';
 import { FIXTURE_ROOT, type RunningDocroot, startDocroot } from './helpers/servers.js';
 
-const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const promtool = spawnSync('promtool', ['--version']).error === undefined;
 
 /** `name{labels}` exactly as printed → value. */
@@ -245,51 +245,15 @@ describe('--metrics counts CGI, uploads and auth failures', () => {
 describe('--metrics with --workers 2', {
   skip: !promtool && 'promtool not installed (Debian prometheus)',
 }, () => {
-  let child: ChildProcess;
+  let server: RunningCli;
   let port: number;
-  let stderr = '';
-  const stderrWaiters: Array<() => void> = [];
   before(async () => {
-    child = spawn(
-      process.execPath,
-      [
-        CLI,
-        root,
-        '--port',
-        '0',
-        '--host',
-        '127.0.0.1',
-        '--workers',
-        '2',
-        '--metrics',
-        '/metrics',
-        '--log',
-        'off',
-      ],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, DOCROOT_EXPOSE_WORKER: '1' },
-      },
-    );
-    child.stderr!.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      for (const wake of stderrWaiters.splice(0)) wake();
+    server = await startCli([root, '--workers', '2', '--metrics', '/metrics', '--log', 'off'], {
+      DOCROOT_EXPOSE_WORKER: '1',
     });
-    port = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const match = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
-        if (match) resolve(Number(match[1]));
-      });
-      child.once('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)));
-    });
+    port = server.port;
   });
-  after(async () => {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  });
+  after(() => server.stop());
 
   test('one scrape sums both workers', async () => {
     // Both workers must be up before counting, or the second one's share would be missing.
@@ -311,10 +275,8 @@ describe('--metrics with --workers 2', {
 
   test('after SIGHUP replaces both workers, the totals keep what the old ones counted', async () => {
     const before = parseExposition((await scrape(port)).text);
-    child.kill('SIGHUP');
-    while (!stderr.includes('restart finished')) {
-      await new Promise<void>((resolve) => stderrWaiters.push(resolve));
-    }
+    server.child.kill('SIGHUP');
+    await server.waitForStderr(/restart finished/);
     const after = parseExposition((await scrape(port)).text);
     // Everything counted before, plus the scrape that measured it.
     assert.equal(requests(after, 'GET', '2xx'), requests(before, 'GET', '2xx') + 1);

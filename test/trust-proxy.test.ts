@@ -4,13 +4,13 @@
  * the client's address, and X-Forwarded-Proto gives CGI its HTTPS.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { forwardedClient, type ProxyTrust, parseForwarded, parseProxyTrust } from '../src/http/forwarded.js';
+import { type RunningCli, startCli } from './helpers/cli.js';
 import { exchange, get } from './helpers/raw-client.js';
 import { FIXTURE_ROOT } from './helpers/servers.js';
 
-const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const python = spawnSync('python3', ['--version']).error === undefined;
 
 function trustOf(...ranges: string[]): ProxyTrust {
@@ -96,34 +96,13 @@ describe('who the client is', () => {
   });
 });
 
-function startCli(...args: string[]): Promise<{ child: ChildProcess; port: number; stdout(): string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [CLI, FIXTURE_ROOT, '--port', '0', '--host', '127.0.0.1', '--cgi', '--log', 'common', ...args],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    let out = '';
-    let resolved = false;
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const match = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
-      if (match && !resolved) {
-        resolved = true;
-        resolve({ child, port: Number(match[1]), stdout: () => out });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)));
-  });
+function startServer(...args: string[]): Promise<RunningCli> {
+  return startCli([FIXTURE_ROOT, '--cgi', '--log', 'common', ...args]);
 }
 
 /** Stops the server, which flushes its access log, and returns everything it printed. */
-async function stop(server: { child: ChildProcess; stdout(): string }): Promise<string> {
-  const exited = new Promise((resolve) => server.child.once('exit', resolve));
-  server.child.kill('SIGTERM');
-  await exited;
+async function stop(server: RunningCli): Promise<string> {
+  await server.stop();
   return server.stdout();
 }
 
@@ -131,7 +110,7 @@ const SPOOFED = 'X-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\nCon
 
 describe('--trust-proxy end to end', { skip: !python && 'python3 not installed (the CGI script)' }, () => {
   test('from an untrusted address the headers are ignored', async () => {
-    const server = await startCli('--trust-proxy', '10.0.0.0/8');
+    const server = await startServer('--trust-proxy', '10.0.0.0/8');
     const { responses } = await exchange(server.port, get('/cgi-bin/env.py', SPOOFED));
     const env = JSON.parse(responses[0]!.body.toString()) as Record<string, string>;
     assert.equal(env.REMOTE_ADDR, '127.0.0.1');
@@ -142,7 +121,7 @@ describe('--trust-proxy end to end', { skip: !python && 'python3 not installed (
   });
 
   test('from a trusted address they are used', async () => {
-    const server = await startCli('--trust-proxy', '127.0.0.1');
+    const server = await startServer('--trust-proxy', '127.0.0.1');
     const { responses } = await exchange(server.port, get('/cgi-bin/env.py', SPOOFED));
     const env = JSON.parse(responses[0]!.body.toString()) as Record<string, string>;
     assert.equal(env.REMOTE_ADDR, '203.0.113.9');
@@ -153,7 +132,7 @@ describe('--trust-proxy end to end', { skip: !python && 'python3 not installed (
   });
 
   test('never trusted by default', async () => {
-    const server = await startCli();
+    const server = await startServer();
     const { responses } = await exchange(server.port, get('/cgi-bin/env.py', SPOOFED));
     assert.equal(
       (JSON.parse(responses[0]!.body.toString()) as Record<string, string>).REMOTE_ADDR,
