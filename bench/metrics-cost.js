@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // What --metrics costs on the 1 KB keep-alive path, measured so that a busy shared machine disturbs it
 // less than a throughput figure: docroot with and without --metrics, interleaved round by round, and
-// for each run the *server's own CPU time per request* (from /proc/<pid>/stat) besides req/s.
+// for each run the *server's own CPU time per request* (from /proc/<pid>/stat) besides req/s; then the
+// cost of the counting alone, timed in a loop.
 // `node bench/metrics-cost.js` (env: ROUNDS=5, SECONDS=3). Needs wrk; run `npm run build` first.
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -72,3 +73,31 @@ console.log(
   `median server CPU per request: off ${median(off.cpuUs).toFixed(2)} µs, --metrics ${median(on.cpuUs).toFixed(2)} µs (ratio ${(median(on.cpuUs) / median(off.cpuUs)).toFixed(3)})`,
 );
 await stopAll();
+
+// The counting itself, in this process: what the wire's exchange record and the counters cost per
+// request, which the load of a shared machine hardly moves. Compared with the CPU per request above.
+const { ServerMetrics } = await import(join(repo, 'dist', 'metrics', 'counters.js'));
+const metrics = new ServerMetrics();
+const head = { method: 'GET', target: '/1k.bin', headers: {}, version: '1.1' };
+const CALLS = 5_000_000;
+const perCall = [];
+for (let round = 0; round < 3; round++) {
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < CALLS; i++) {
+    const now = Date.now();
+    metrics.observer.onExchange({
+      request: head,
+      status: 200,
+      bytesSent: 1024,
+      sequence: i,
+      startedAt: now,
+      finishedAt: now,
+      remoteAddress: HOST,
+    });
+  }
+  perCall.push(Number(process.hrtime.bigint() - started) / CALLS);
+}
+const ns = median(perCall);
+console.log(
+  `counting one exchange (record, Date.now, counters): ${ns.toFixed(0)} ns = ${((ns / 1000 / median(off.cpuUs)) * 100).toFixed(2)}% of the CPU per request without metrics`,
+);
