@@ -58,12 +58,24 @@ class NotifyListener {
     return listener;
   }
 
-  /** Resolves with the first line matching, as soon as it arrives. */
-  async waitFor(pattern: RegExp): Promise<string> {
+  /** Resolves with the first line matching, as soon as it arrives; rejects if `sender` exits first. */
+  async waitFor(pattern: RegExp, sender?: ChildProcess): Promise<string> {
+    const gone =
+      sender === undefined
+        ? null
+        : new Promise<never>((_, reject) => {
+            const onExit = (code: number | null, signal: string | null) =>
+              reject(new Error(`docroot exited (${code ?? signal}) before sending ${pattern}`));
+            if (sender.exitCode !== null || sender.signalCode !== null)
+              onExit(sender.exitCode, sender.signalCode);
+            else sender.once('exit', onExit);
+          });
+    gone?.catch(() => {});
     for (;;) {
       const line = this.lines.find((l) => pattern.test(l));
       if (line !== undefined) return line;
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
+      const arrived = new Promise<void>((resolve) => this.waiters.push(resolve));
+      await (gone === null ? arrived : Promise.race([arrived, gone]));
     }
   }
 
@@ -83,7 +95,7 @@ function startDocroot(notifySocket: string, ...args: string[]): ChildProcess {
   );
 }
 
-describe('sd_notify', { skip: missing }, () => {
+describe('sd_notify', { skip: missing, timeout: 60_000 }, () => {
   let dir: string;
   before(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'docroot-notify-'));
@@ -96,10 +108,11 @@ describe('sd_notify', { skip: missing }, () => {
       const listener = await NotifyListener.start(socketPath);
       const docroot = startDocroot(socketPath, ...workers);
       try {
-        const ready = await listener.waitFor(/READY=1/);
+        const ready = await listener.waitFor(/READY=1/, docroot);
         assert.match(ready, new RegExp(`MAINPID=${docroot.pid}`));
         const exited = new Promise((resolve) => docroot.once('exit', resolve));
         docroot.kill('SIGTERM');
+        // STOPPING=1 goes out while the server drains; after an exit it may still be on its way.
         await listener.waitFor(/STOPPING=1/);
         assert.equal(await exited, 0);
         // Workers do not speak for the service: only the process systemd started does.

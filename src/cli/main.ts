@@ -244,7 +244,6 @@ async function serveInThisProcess(
     return;
   }
   printBanner(options, server.root, address.port, server.certificate?.fingerprint256, undefined, where);
-  void notifier?.send('READY=1', `STATUS=serving ${server.root}`);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -264,6 +263,15 @@ async function serveInThisProcess(
       'docroot: SIGHUP: one process has nothing to reload; --workers restarts its workers\n',
     );
   });
+  announceReady(notifier, `STATUS=serving ${server.root}`);
+}
+
+/**
+ * READY=1 once the signal handlers are in force: Node arms them when the event loop next turns, and a
+ * SIGTERM that systemd sends as soon as it reads READY=1 must not find the default action (death).
+ */
+function announceReady(notifier: Notifier | null, status: string): void {
+  if (notifier !== null) setImmediate(() => void notifier.send('READY=1', status));
 }
 
 /** --workers: this process is the primary; it forks the servers, prints, and handles the signals. */
@@ -325,7 +333,6 @@ async function serveWithWorkers(
     return; // The worker printed why; `done` exits with 1 once the others are gone.
   }
   printBanner(options, root, address.port, fingerprint, count, where);
-  void notifier?.send('READY=1', `STATUS=serving ${root} with ${count} workers`);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -347,6 +354,7 @@ async function serveWithWorkers(
     void notifier?.send('RELOADING=1', `MONOTONIC_USEC=${monotonicMicroseconds()}`);
     void primary.restart().then(() => notifier?.send('READY=1'));
   });
+  announceReady(notifier, `STATUS=serving ${root} with ${count} workers`);
 }
 
 /** CLOCK_MONOTONIC in microseconds, which systemd 253+ wants with RELOADING=1. */
