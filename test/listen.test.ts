@@ -114,7 +114,7 @@ test('LISTEN_FDS meant for another process is ignored: --host and --port as usua
   }
 });
 
-describe('unix sockets', () => {
+describe('unix sockets', { timeout: 60_000 }, () => {
   test('curl --unix-socket gets the file; the socket has --socket-mode', {
     skip: !curl && 'curl not installed',
   }, async () => {
@@ -262,6 +262,7 @@ describe('unix sockets', () => {
 
 describe('systemd socket activation', {
   skip: !socketActivate && 'systemd-socket-activate not installed (Debian systemd)',
+  timeout: 60_000,
 }, () => {
   test('on a TCP port: the server answers on descriptor 3', async () => {
     const port = await freePort();

@@ -245,7 +245,7 @@ describe('--metrics counts CGI, uploads and auth failures', () => {
   });
 });
 
-describe('--metrics with --workers 2', () => {
+describe('--metrics with --workers 2', { timeout: 60_000 }, () => {
   let server: RunningCli;
   let port: number;
   before(async () => {
