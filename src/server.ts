@@ -12,6 +12,7 @@ import { isServerOwnName } from './files/resolve.js';
 import { type AuthRule, checkAuthRules } from './handlers/auth-rules.js';
 import type { CgiOptions } from './handlers/cgi.js';
 import { errorResponse } from './handlers/errors.js';
+import { FileCache } from './handlers/file-cache.js';
 import { DEFAULT_HEALTH_PATH, withHealthCheck } from './handlers/health.js';
 import { LiveReloadHub, withLiveReload } from './handlers/livereload.js';
 import { isLoopbackHost, withOriginGuard } from './handlers/origin-guard.js';
@@ -21,14 +22,20 @@ import {
   type ScriptHandler,
   type WriteHandler,
 } from './handlers/static.js';
+import { forwardedClient, type ProxyTrust, parseProxyTrust } from './http/forwarded.js';
 import type { Http2Serving } from './http2/serve.js';
 import { matchRoute, orderRoutes, type ProxyRoute, parseProxyRoute } from './proxy/routes.js';
+import { type MetricsSnapshot, ServerMetrics } from './metrics/counters.js';
+import { withMetricsEndpoint } from './metrics/endpoint.js';
+import { processSnapshot, startProcessMetrics } from './metrics/process.js';
 import { ALPN_PROTOCOLS_WITH_H2, createTlsListener, type TlsOptions } from './tls/server.js';
 import { VERSION } from './version.js';
 import type { WireObserver } from './wire/connection.js';
+import type { ListenTarget, UnixSocketOptions } from './wire/endpoints.js';
 import { DEFAULT_LIMITS, type WireLimits } from './wire/limits.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS, WireServer } from './wire/listener.js';
-import type { HttpRequest, RequestHandler } from './wire/message.js';
+import type { HttpRequest, RequestHandler, ResponseDescription } from './wire/message.js';
+import { combineObservers } from './wire/observers.js';
 
 export interface ServerOptions
   extends Omit<FileHandlerOptions, 'root' | 'scriptHandler' | 'writeHandler' | 'serverSoftware'> {
@@ -38,6 +45,13 @@ export interface ServerOptions
   port?: number;
   /** Interface to listen on. @default 'localhost' */
   host?: string;
+  /**
+   * Listen on these instead of `host`/`port`: TCP addresses, unix sockets, inherited descriptors (see
+   * `takeSystemdListenFds` for socket activation).
+   */
+  listen?: readonly ListenTarget[];
+  /** Mode and owner of the unix sockets in `listen`. */
+  unixSocket?: UnixSocketOptions;
   /** Wire limits and timeouts (see WireLimits). */
   limits?: Partial<WireLimits>;
   /** Most simultaneous connections; more get a 503. @default unlimited */
@@ -77,6 +91,17 @@ export interface ServerOptions
   upload?: UploadServerOptions;
   /** Access rules (HTTP Basic, RFC 7617), checked for every request; see handlers/auth-rules.ts. */
   auth?: readonly AuthRule[];
+  /**
+   * Prometheus metrics at a URL path (text format 0.0.4, or OpenMetrics when asked). Off unless given;
+   * under `auth` the path follows the rules like any other.
+   */
+  metrics?: MetricsServerOptions;
+  /**
+   * Reverse proxies (addresses, CIDR ranges, `loopback`, `private`) whose `Forwarded` /
+   * `X-Forwarded-For` / `X-Forwarded-Proto` are believed: handlers (CGI's REMOTE_ADDR, the access
+   * rules) then see the client's address and scheme. Never trusted unless given.
+   */
+  trustProxy?: readonly string[];
   /**
    * Failed logins allowed per client address before 429 (with `auth`), or false for no limit.
    * @default { failures: 10, windowMs: 60000 }
@@ -128,6 +153,19 @@ export interface ProxyServerOptions {
   onUpstreamHead?: (origin: string, direction: 'request' | 'response', head: string) => void;
 }
 
+export interface MetricsServerOptions {
+  /** URL path of the metrics, e.g. '/metrics'. */
+  path: string;
+  /**
+   * Turns this process's numbers into the ones to show; `--workers` sums every worker's here.
+   * @default the local snapshot as it is
+   */
+  aggregate?: (local: MetricsSnapshot) => Promise<MetricsSnapshot>;
+}
+
+export type { MetricsSnapshot } from './metrics/counters.js';
+export type { ListenTarget, UnixSocketOptions } from './wire/endpoints.js';
+
 export interface UploadServerOptions {
   /** Largest file and request body accepted; 413 beyond. @default 1 GiB */
   maxBytes?: number;
@@ -152,14 +190,19 @@ export interface DocrootServer {
   readonly handler: RequestHandler;
   readonly root: string;
   readonly wire: WireServer;
+  /** Starts listening; resolves with the first address (for a unix socket: its path, family 'unix', port 0). */
   listen(): Promise<AddressInfo>;
   address(): AddressInfo | null;
+  /** Every listening socket: AddressInfo for TCP, the path for a unix socket. */
+  addresses(): Array<AddressInfo | string>;
   /** Graceful: stop accepting, finish in-flight responses, close idle connections. */
   close(graceMs?: number): Promise<void>;
   /** True when the server speaks HTTPS. */
   readonly secure: boolean;
   /** The certificate in use when it was made by `tls: { selfSigned: true }` (set by `listen()`), else null. */
   readonly certificate: { cert: string; fingerprint256: string } | null;
+  /** This process's counters now, when `metrics` is on; else null. */
+  metricsSnapshot(): MetricsSnapshot | null;
 }
 
 export const SERVER_SOFTWARE = `docroot/${VERSION}`;
@@ -205,9 +248,70 @@ class LazyAuthGate {
   }
 }
 
-/** Checks every request against the rules first. */
-function withAuth(inner: RequestHandler, gate: LazyAuthGate): RequestHandler {
-  return async (request) => (await (await gate.get()).check(request)) ?? inner(request);
+/** Checks every request against the rules first; refused credentials count as failed logins in the metrics. */
+function withAuth(inner: RequestHandler, gate: LazyAuthGate, metrics: ServerMetrics | null): RequestHandler {
+  return async (request) => {
+    const refusal = await (await gate.get()).check(request);
+    if (refusal === null) return inner(request);
+    if (metrics !== null && refusal.status === 401 && request.headers.authorization !== undefined) {
+      metrics.authFailures++;
+    }
+    return refusal;
+  };
+}
+
+/** Requests from a trusted proxy carry the client's address and scheme from its forwarding headers. */
+function withTrustedProxy(inner: RequestHandler, trust: ProxyTrust): RequestHandler {
+  return (request) => {
+    const client = forwardedClient(request.remoteAddress, request.headers, trust);
+    if (client !== null) {
+      request.remoteAddress = client.address;
+      if (client.secure !== undefined) request.secure = client.secure;
+    }
+    return inner(request);
+  };
+}
+
+/** Counts script runs and how they ended, around whatever runs the scripts. */
+function countedScripts(inner: ScriptHandler, metrics: ServerMetrics): ScriptHandler {
+  return {
+    methods: inner.methods,
+    async handle(request, segments) {
+      let response: ResponseDescription | null;
+      try {
+        response = await inner.handle(request, segments);
+      } catch (error) {
+        metrics.cgiRuns++;
+        metrics.cgiFailures++;
+        throw error;
+      }
+      // null: the path is not a script after all.
+      if (response === null) return null;
+      metrics.cgiRuns++;
+      if (response.status === 504) metrics.cgiTimeouts++;
+      else if (response.status >= 500) metrics.cgiFailures++;
+      return response;
+    },
+  };
+}
+
+/** Counts successful uploads (PUT, PATCH and the form's POST answered with 2xx). */
+function countedWrites(inner: WriteHandler, metrics: ServerMetrics): WriteHandler {
+  return {
+    methods: inner.methods,
+    async handle(request, decoded) {
+      const response = await inner.handle(request, decoded);
+      const method = request.method;
+      if (
+        response.status >= 200 &&
+        response.status < 300 &&
+        (method === 'PUT' || method === 'PATCH' || method === 'POST')
+      ) {
+        metrics.uploads++;
+      }
+      return response;
+    },
+  };
 }
 
 /** Whether the access rules let this request (its credentials) GET another URL path. */
@@ -315,6 +419,7 @@ export function resolveRoot(root: string): string {
  */
 export function createServer(options: ServerOptions = {}): DocrootServer {
   const root = resolveRoot(options.root ?? process.cwd());
+  const metrics = options.metrics === undefined ? null : new ServerMetrics();
   const logError =
     options.logError ??
     ((error: unknown, context: string) => {
@@ -426,12 +531,26 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
             realSegments: (segments) => realUrlSegments(root, segments),
           });
         });
+  if (metrics !== null) {
+    if (scriptHandler !== undefined) scriptHandler = countedScripts(scriptHandler, metrics);
+    if (writeHandler !== undefined) writeHandler = countedWrites(writeHandler, metrics);
+  }
+  // A page reloaded because its file just changed must not get the copy cached a moment ago.
+  const cacheOption =
+    options.watch === true && options.cache !== false && !(options.cache instanceof FileCache)
+      ? { ...options.cache, revalidateMs: 0 }
+      : options.cache;
+  const fileCache =
+    cacheOption === false
+      ? null
+      : cacheOption instanceof FileCache
+        ? cacheOption
+        : new FileCache(cacheOption);
   const fileHandler: RequestHandler = createFileHandler({
     ...options,
-    // A page reloaded because its file just changed must not get the copy cached a moment ago.
-    ...(options.watch === true
-      ? { cache: options.cache === false ? false : { ...options.cache, revalidateMs: 0 }, listingCacheMs: 0 }
-      : {}),
+    ...(options.watch === true ? { listingCacheMs: 0 } : {}),
+    cache: fileCache ?? false,
+    ...(metrics !== null ? { countCompressed: (coding: string) => metrics.countCompressed(coding) } : {}),
     root,
     logError,
     serverSoftware: SERVER_SOFTWARE,
@@ -441,14 +560,28 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     ...(authGate !== null ? { mayRead: readAccessCheck(authGate) } : {}),
   });
   const liveReload = options.watch === true ? new LiveReloadHub() : null;
-  const pages = liveReload === null ? fileHandler : withLiveReload(fileHandler, liveReload);
+  const reloading = liveReload === null ? fileHandler : withLiveReload(fileHandler, liveReload);
+  const metricsOptions = options.metrics;
+  const pages =
+    metrics === null || metricsOptions === undefined
+      ? reloading
+      : withMetricsEndpoint(reloading, {
+          path: metricsOptions.path,
+          collect: () => {
+            const local = metrics.snapshot(processSnapshot());
+            return metricsOptions.aggregate === undefined
+              ? Promise.resolve(local)
+              : metricsOptions.aggregate(local);
+          },
+        });
   // Inside the access rules, outside live reload and CORS: an upstream's answers are its own.
   const proxy = options.proxy === undefined ? null : withProxy(pages, options.proxy);
   const unguarded = proxy === null ? pages : proxy.handler;
   const port = options.port ?? 8080;
   const host = options.host ?? 'localhost';
   // Before the access rules: a forged or rebound request gets no login prompt and counts no failure.
-  const pageHandler = withOriginGuard(authGate === null ? unguarded : withAuth(unguarded, authGate), {
+  // The metrics path sits inside the access rules: it follows them like any other path.
+  const pageHandler = withOriginGuard(authGate === null ? unguarded : withAuth(unguarded, authGate, metrics), {
     allowedHosts: isLoopbackHost(host) ? (options.allowedHosts ?? []) : null,
     crossOriginWrites: options.cors === true,
   });
@@ -466,6 +599,12 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
           startedAt: () => startedAt,
         });
   const http2Enabled = options.tls !== undefined && options.http2 !== false;
+  let handlerForWire = handler;
+  if (options.trustProxy !== undefined && options.trustProxy.length > 0) {
+    const trust = parseProxyTrust(options.trustProxy);
+    if (typeof trust === 'string') throw new RangeError(trust);
+    handlerForWire = withTrustedProxy(handler, trust);
+  }
   // The wire's body limit must let the largest accepted upload or script body through; the upload and CGI
   // code check their exact sizes. Bodies are streamed or spooled to disk, never held, so this costs no memory.
   const bodyBound = Math.max(
@@ -481,22 +620,25 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
         };
   const limits = proxy === null ? uploadLimits : { ...uploadLimits, maxBodyBytes: PROXY_MAX_BODY_BYTES };
   let stopWatching: (() => void) | null = null;
+  const observer = metrics === null ? options.observer : combineObservers(options.observer, metrics.observer);
   const tlsOptions = options.tls;
-  let tlsServer: import('node:tls').Server | null = null;
+  const tlsServers: import('node:tls').Server[] = [];
+  /** The self-signed pair once made, for listeners created after it (several `listen` targets). */
+  let selfSignedPair: { cert: string; key: string } | null = null;
   let certificate: DocrootServer['certificate'] = null;
   const wire = new WireServer({
-    handler,
+    handler: handlerForWire,
     serverSoftware: SERVER_SOFTWARE,
     ...(limits ? { limits } : {}),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
     logError,
-    ...(options.observer ? { observer: options.observer } : {}),
+    ...(observer ? { observer } : {}),
     renderError: errorResponse,
     ...(tlsOptions !== undefined
       ? {
           secure: true,
-          createServer: (onConnection) =>
-            (tlsServer = createTlsListener(
+          createServer: (onConnection) => {
+            const tlsServer = createTlsListener(
               {
                 tls: tlsOptions,
                 handshakeTimeoutMs: options.limits?.headersTimeoutMs ?? DEFAULT_LIMITS.headersTimeoutMs,
@@ -508,14 +650,28 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
                 if (http2Serving !== null && (socket as import('node:tls').TLSSocket).alpnProtocol === 'h2') {
                   // --max-connections counts HTTP/2 connections too; there is no 503 to send before SETTINGS.
                   const open = wire.connectionCount + http2Serving.sessionCount;
-                  if (open >= (options.maxConnections ?? Number.POSITIVE_INFINITY)) socket.destroy();
-                  else http2Serving.accept(socket);
+                  if (open >= (options.maxConnections ?? Number.POSITIVE_INFINITY)) {
+                    wire.refusedConnections++;
+                    socket.destroy();
+                  } else http2Serving.accept(socket);
                 } else onConnection(socket);
               },
-            )),
+            );
+            tlsServers.push(tlsServer);
+            if (selfSignedPair !== null) tlsServer.setSecureContext(selfSignedPair);
+            return tlsServer;
+          },
         }
       : {}),
   });
+  if (metrics !== null) {
+    startProcessMetrics();
+    metrics.setSources({
+      connectionsOpen: () => wire.connectionCount + (http2Serving?.sessionCount ?? 0),
+      connectionsRefused: () => wire.refusedConnections,
+      cache: fileCache,
+    });
+  }
   return {
     handler,
     root,
@@ -524,11 +680,13 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     get certificate() {
       return certificate;
     },
+    metricsSnapshot: () => (metrics === null ? null : metrics.snapshot(processSnapshot())),
     listen: async () => {
       if (tlsOptions !== undefined && 'selfSigned' in tlsOptions && certificate === null) {
         const { generateSelfSignedCertificate } = await import('./tls/self-signed.js');
         const generated = generateSelfSignedCertificate();
-        tlsServer!.setSecureContext({ cert: generated.cert, key: generated.key });
+        selfSignedPair = { cert: generated.cert, key: generated.key };
+        for (const tlsServer of tlsServers) tlsServer.setSecureContext(selfSignedPair);
         certificate = { cert: generated.cert, fingerprint256: generated.fingerprint256 };
       }
       if (liveReload !== null && stopWatching === null) {
@@ -549,20 +707,31 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
       if (http2Enabled && http2Serving === null) {
         const { createHttp2Serving } = await import('./http2/serve.js');
         http2Serving = createHttp2Serving({
-          handler,
+          handler: handlerForWire,
           serverSoftware: SERVER_SOFTWARE,
           renderError: errorResponse,
           limits: wire.limits,
           logError,
-          ...(options.observer ? { observer: options.observer } : {}),
+          ...(observer ? { observer } : {}),
           ...(options.maxStreams !== undefined ? { maxOpenStreams: options.maxStreams } : {}),
         });
       }
-      const address = await wire.listen(port, host);
+      let address: AddressInfo;
+      if (options.listen === undefined || options.listen.length === 0)
+        address = await wire.listen(port, host);
+      else {
+        for (const target of options.listen) await wire.listenOn(target, options.unixSocket);
+        const first = wire.addresses()[0];
+        address =
+          typeof first === 'string' || first === undefined
+            ? { address: first ?? '', family: 'unix', port: 0 }
+            : first;
+      }
       startedAt = Date.now();
       return address;
     },
     address: () => wire.address(),
+    addresses: () => wire.addresses(),
     close: async (graceMs?: number) => {
       // Open event streams would hold graceful shutdown for the whole grace period.
       stopWatching?.();

@@ -107,6 +107,20 @@ export function makeContenders({ repo, root, work }) {
     },
     version: null,
   };
+  // The same server with --metrics on: counting must not cost measurably (target: within 3%).
+  const docrootMetrics = {
+    id: 'docroot-metrics',
+    label: 'docroot --metrics',
+    workloads: new Set(['1k']),
+    features: docroot.features,
+    command(port) {
+      const { cmd, args } = docroot.command(port);
+      return { cmd, args: [...args, '--metrics', '/metrics'] };
+    },
+    get version() {
+      return docroot.version;
+    },
+  };
   const nginx = (workers) => ({
     id: workers === 1 ? 'nginx' : `nginx-w${workers}`,
     label: workers === 1 ? 'nginx (1 worker)' : `nginx (${workers} workers)`,
@@ -194,6 +208,7 @@ export function makeContenders({ repo, root, work }) {
   }
   return [
     docroot,
+    docrootMetrics,
     nginx(1),
     ceiling,
     nodeHttp,

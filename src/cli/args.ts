@@ -7,6 +7,8 @@ import { type AuthRate, parseAuthRate } from '../handlers/auth-rate.js';
 import { type AuthRule, parseAuthRule } from '../handlers/auth-rules.js';
 import { type CacheControlRule, parseCacheControlOption } from '../handlers/policy.js';
 import { parseProxyRoute } from '../proxy/routes.js';
+import { parseProxyTrust } from '../http/forwarded.js';
+import { type ListenTarget, parseListenTarget } from '../wire/endpoints.js';
 
 export const USAGE = `Usage: docroot [dir] [options]
 
@@ -17,6 +19,11 @@ Options:
       --host <addr>          interface to listen on (default localhost; 0.0.0.0 for the LAN)
       --allowed-host <name>  on loopback, also answer this Host name (repeatable; .example.com
                              for a domain and its subdomains); others get 421 (DNS rebinding)
+      --listen <where>       listen on host:port, [v6]:port, unix:/path.sock or fd:N instead of
+                             --host/--port (repeatable); systemd socket activation
+                             (LISTEN_FDS) is used by itself
+      --socket-mode <octal>  permissions of the unix: sockets, e.g. 660
+      --socket-owner <u[:g]> owner (and group) of the unix: sockets, names or numbers
       --no-listing           answer 404 for folders without index.html instead of listing them
       --dotfiles             serve files and folders whose names start with "."
       --follow-symlinks      follow symbolic links that lead outside the root
@@ -82,6 +89,11 @@ Options:
       --proxy-keep-host      send the browser's Host upstream (default: the upstream's host)
       --proxy-rewrite-headers  rewrite upstream Location and Set-Cookie Domain/Path to the
                              prefix the browser sees
+      --trust-proxy <cidr>   believe Forwarded / X-Forwarded-For / X-Forwarded-Proto from these
+                             proxies (addresses, CIDR ranges, loopback, private; repeatable)
+                             for the access log, CGI's REMOTE_ADDR and HTTPS; never by default
+      --metrics <path|off>   serve Prometheus metrics at this URL path, e.g. /metrics
+                             (default off; --auth rules apply to it like any path)
   -h, --help                 show this help
   -v, --version              print the version
 
@@ -140,6 +152,16 @@ export interface CliOptions {
   proxy:
     | { routes: string[]; timeoutMs: number; insecure: boolean; keepHost: boolean; rewriteHeaders: boolean }
     | undefined;
+  /** --metrics: URL path of the Prometheus metrics, or undefined for none. */
+  metricsPath: string | undefined;
+  /** --trust-proxy ranges as given (checked by parseProxyTrust). */
+  trustProxy: string[];
+  /** --listen targets, in the order given (empty: --host and --port). */
+  listen: ListenTarget[];
+  /** --socket-mode, parsed from octal. */
+  socketMode: number | undefined;
+  /** --socket-owner as written (main.ts looks names up). */
+  socketOwner: string | undefined;
 }
 
 /** `--log` values; `off` writes no access log. */
@@ -174,6 +196,9 @@ export type ParsedCommand =
 export const FLAGS = {
   port: { type: 'string', short: 'p' },
   host: { type: 'string' },
+  listen: { type: 'string', multiple: true },
+  'socket-mode': { type: 'string' },
+  'socket-owner': { type: 'string' },
   'no-listing': { type: 'boolean' },
   dotfiles: { type: 'boolean' },
   'follow-symlinks': { type: 'boolean' },
@@ -213,6 +238,8 @@ export const FLAGS = {
   'proxy-insecure': { type: 'boolean' },
   'proxy-keep-host': { type: 'boolean' },
   'proxy-rewrite-headers': { type: 'boolean' },
+  metrics: { type: 'string' },
+  'trust-proxy': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -371,14 +398,17 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
   }
 
   const healthPath = values['health-path'];
-  if (
-    healthPath !== undefined &&
-    healthPath !== 'off' &&
-    !/^\/[!$&'()*+,;=:@%/A-Za-z0-9._~-]*$/.test(healthPath)
-  ) {
+  if (healthPath !== undefined && healthPath !== 'off' && !URL_PATH.test(healthPath)) {
     return {
       kind: 'error',
       message: `--health-path needs a URL path starting with "/" (or off), got "${healthPath}"`,
+    };
+  }
+  const metricsPath = values.metrics;
+  if (metricsPath !== undefined && metricsPath !== 'off' && !URL_PATH.test(metricsPath)) {
+    return {
+      kind: 'error',
+      message: `--metrics needs a URL path starting with "/" (or off), got "${metricsPath}"`,
     };
   }
 
@@ -427,6 +457,28 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
   const proxy = parseProxyFlags(values);
   if (typeof proxy === 'string') return { kind: 'error', message: proxy };
 
+  const listen: ListenTarget[] = [];
+  for (const text of values.listen ?? []) {
+    const target = parseListenTarget(text);
+    if (typeof target === 'string') return { kind: 'error', message: target };
+    listen.push(target);
+  }
+  const socketModeText = values['socket-mode'];
+  if (socketModeText !== undefined && !/^0?[0-7]{3}$/.test(socketModeText)) {
+    return {
+      kind: 'error',
+      message: `--socket-mode needs octal permissions like 660, got "${socketModeText}"`,
+    };
+  }
+  const socketOwner = values['socket-owner'];
+  if (socketOwner !== undefined && !/^[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)?$/.test(socketOwner)) {
+    return { kind: 'error', message: `--socket-owner needs user or user:group, got "${socketOwner}"` };
+  }
+
+  const trustProxy = values['trust-proxy'] ?? [];
+  const trustError = parseProxyTrust(trustProxy);
+  if (typeof trustError === 'string') return { kind: 'error', message: trustError };
+
   const notFound = values['404'];
   return {
     kind: 'serve',
@@ -463,6 +515,11 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
       allowedHosts,
       webdav: !values['no-webdav'],
       proxy,
+      metricsPath: metricsPath === 'off' ? undefined : metricsPath,
+      listen,
+      trustProxy,
+      socketMode: socketModeText === undefined ? undefined : Number.parseInt(socketModeText, 8),
+      socketOwner,
     },
   };
 }
@@ -507,7 +564,10 @@ function parseProxyFlags(values: FlagValues): CliOptions['proxy'] | string {
 export const UPLOAD_WITH_CGI_EXT =
   '--upload with --cgi-ext would let anyone who may write upload a script and run it (--cgi-ext runs matching files anywhere in the root); use --cgi-dir, a folder uploads cannot write, instead';
 
-/** 1 GiB, as in server.ts and for CGI bodies (not imported, so parsing flags loads no server code). */
+/** An absolute URL path made of RFC 3986 path characters (percent-encoded where needed). */
+const URL_PATH = /^\/[!$&'()*+,;=:@%/A-Za-z0-9._~-]*$/;
+
+/** 1 GiB, as in server.ts (not imported, so parsing flags loads no server code). */
 const DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
 const BYTE_SIZE_UNITS: Readonly<Record<string, number>> = {
   '': 1,

@@ -6,11 +6,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { createServer, type ProxyServerOptions, RootError, resolveRoot } from '../server.js';
+import { createServer, type MetricsSnapshot, type ProxyServerOptions, RootError, resolveRoot } from '../server.js';
 import type { TlsOptions } from '../tls/server.js';
 import { VERSION } from '../version.js';
-import type { WireObserver } from '../wire/connection.js';
+import type { ExchangeRecord, WireObserver } from '../wire/connection.js';
+import type { ListenTarget, UnixSocketOptions } from '../wire/endpoints.js';
 import { type CliOptions, DEFAULT_CONFIG_FILE, type ParsedCommand, parseCommandLine, USAGE } from './args.js';
+import { usesListenTargets } from './listening.js';
+import type { Notifier } from './notify.js';
 
 type WorkersModule = typeof import('./workers.js');
 
@@ -81,8 +84,21 @@ async function createObserver(options: CliOptions): Promise<WireObserver | undef
     const sink = createBufferedLineSink((text) => process.stdout.write(text));
     // Writes to terminals, files and pipes are synchronous on Linux, so the last lines get out on exit.
     process.once('exit', () => sink.close());
+    let clientAddress: ((record: ExchangeRecord) => string) | undefined;
+    if (options.trustProxy.length > 0) {
+      const { clientAddressOf, parseProxyTrust } = await import('../http/forwarded.js');
+      const trust = parseProxyTrust(options.trustProxy);
+      if (typeof trust !== 'string') {
+        clientAddress = (record) => clientAddressOf(record.remoteAddress, record.request?.headers, trust);
+      }
+    }
     observers.push(
-      createAccessLogObserver({ format: log, writeLine: sink.writeLine, color: wantsColor(process.stdout) }),
+      createAccessLogObserver({
+        format: log,
+        writeLine: sink.writeLine,
+        color: wantsColor(process.stdout),
+        ...(clientAddress !== undefined ? { clientAddress } : {}),
+      }),
     );
   }
   if (observers.length <= 1) return observers[0];
@@ -131,26 +147,59 @@ function tlsFailure(error: unknown): string {
 }
 
 async function serve(options: CliOptions): Promise<void> {
-  if (options.workers === undefined) return serveInThisProcess(options, null);
+  // Only the process systemd started talks to it (a worker's environment no longer has the socket).
+  const notifier =
+    process.env.NOTIFY_SOCKET === undefined
+      ? null
+      : (await import('./notify.js')).takeNotifier((line) => process.stderr.write(`docroot: ${line}\n`));
+  if (options.workers === undefined) return serveInThisProcess(options, null, notifier);
   const workers = await import('./workers.js');
-  if (workers.isWorkerProcess()) return serveInThisProcess(options, workers);
-  return serveWithWorkers(options, workers);
+  if (workers.isWorkerProcess()) return serveInThisProcess(options, workers, null);
+  return serveWithWorkers(options, workers, notifier);
 }
 
 /** The server in this process: the plain command, or one worker of --workers (then `workers` is set). */
-async function serveInThisProcess(options: CliOptions, workers: WorkersModule | null): Promise<void> {
+async function serveInThisProcess(
+  options: CliOptions,
+  workers: WorkersModule | null,
+  notifier: Notifier | null,
+): Promise<void> {
+  // A worker told to stop while still starting (SIGTERM right after start-up) stops once it listens.
+  let shutdownRequested = false;
+  let stopWhenAsked: (() => void) | null = null;
+  workers?.onShutdownRequest(() => {
+    shutdownRequested = true;
+    stopWhenAsked?.();
+  });
   let tls: TlsOptions | undefined;
   if (options.tls !== undefined) {
     if (workers !== null) tls = await workers.requestTlsFromPrimary();
     else tls = 'selfSigned' in options.tls ? { selfSigned: true } : readTlsFiles(options.tls);
   }
   const observer = await createObserver(options);
+  const listening = usesListenTargets(options) ? await import('./listening.js') : null;
+  const role = workers === null ? 'single' : 'worker';
+  let targets: ListenTarget[] = [];
+  let unixSocket: UnixSocketOptions = {};
+  if (listening !== null) {
+    try {
+      targets = await listening.listenTargets(options, role);
+      unixSocket = listening.unixSocketOptions(options, role);
+    } catch (error) {
+      fail((error as Error).message);
+    }
+  }
   let server: ReturnType<typeof createServer>;
+  const aggregateMetrics =
+    workers !== null && options.metricsPath !== undefined
+      ? workers.shareMetricsWithPrimary(() => server.metricsSnapshot())
+      : (local: MetricsSnapshot) => Promise.resolve(local);
   try {
     server = createServer({
       root: options.root,
       port: options.port,
       host: options.host,
+      ...(targets.length > 0 ? { listen: targets, unixSocket } : {}),
       listing: options.listing,
       dotfiles: options.dotfiles,
       followSymlinks: options.followSymlinks,
@@ -178,6 +227,16 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
       ...(options.authRate !== undefined ? { authRate: options.authRate } : {}),
       allowedHosts: options.allowedHosts,
       ...(options.proxy !== undefined ? { proxy: await proxyServerOptions(options) } : {}),
+      ...(options.trustProxy.length > 0 ? { trustProxy: options.trustProxy } : {}),
+      ...(options.metricsPath !== undefined
+        ? {
+            metrics: {
+              path: options.metricsPath,
+              // With --workers, one scrape shows every worker's counters, summed by the primary.
+              ...(workers !== null ? { aggregate: (local) => aggregateMetrics(local) } : {}),
+            },
+          }
+        : {}),
     });
   } catch (error) {
     if (error instanceof RootError) fail(error.message);
@@ -194,21 +253,29 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') fail(`cannot listen on host ${options.host}`);
     fail(`cannot listen: ${(error as Error).message}`);
   }
+  const where =
+    listening === null || targets.length === 0
+      ? null
+      : listening.listeningLines(server.addresses(), targets, server.secure ? 'https' : 'http');
   if (workers !== null) {
     // The primary printed the banner and owns the signals; this worker stops when it is told to.
     let stopping = false;
     const stopWorker = () => {
       if (stopping) return;
       stopping = true;
-      server.close().then(() => process.exit(0));
+      server
+        .close()
+        .then(() => workers.sendFinalMetrics(server.metricsSnapshot()))
+        .then(() => process.exit(0));
     };
-    workers.onShutdownRequest(stopWorker);
+    stopWhenAsked = stopWorker;
+    if (shutdownRequested) stopWorker();
     process.on('SIGINT', stopWorker);
     process.on('SIGTERM', stopWorker);
     process.on('SIGHUP', () => {});
     return;
   }
-  printBanner(options, server.root, address.port, server.certificate?.fingerprint256);
+  printBanner(options, server.root, address.port, server.certificate?.fingerprint256, undefined, where);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -218,14 +285,33 @@ async function serveInThisProcess(options: CliOptions, workers: WorkersModule | 
     }
     stopping = true;
     process.stderr.write(`docroot: ${signal}, finishing open responses\n`);
-    server.close().then(() => process.exit(0));
+    Promise.all([server.close(), notifier?.send('STOPPING=1')]).then(() => process.exit(0));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // `systemctl reload` sends SIGHUP, whose default action would end the server.
+  process.on('SIGHUP', () => {
+    process.stderr.write(
+      'docroot: SIGHUP: one process has nothing to reload; --workers restarts its workers\n',
+    );
+  });
+  announceReady(notifier, `STATUS=serving ${server.root}`);
+}
+
+/**
+ * READY=1 once the signal handlers are in force: Node arms them when the event loop next turns, and a
+ * SIGTERM that systemd sends as soon as it reads READY=1 must not find the default action (death).
+ */
+function announceReady(notifier: Notifier | null, status: string): void {
+  if (notifier !== null) setImmediate(() => void notifier.send('READY=1', status));
 }
 
 /** --workers: this process is the primary; it forks the servers, prints, and handles the signals. */
-async function serveWithWorkers(options: CliOptions, workers: WorkersModule): Promise<void> {
+async function serveWithWorkers(
+  options: CliOptions,
+  workers: WorkersModule,
+  notifier: Notifier | null,
+): Promise<void> {
   let root: string;
   try {
     root = resolveRoot(options.root);
@@ -252,6 +338,19 @@ async function serveWithWorkers(options: CliOptions, workers: WorkersModule): Pr
       }
     }
   }
+  let where: string[] | null = null;
+  if (usesListenTargets(options)) {
+    const listening = await import('./listening.js');
+    try {
+      const targets = await listening.listenTargets(options, 'primary');
+      // No targets after all (LISTEN_FDS meant for another process): --host and --port, as usual.
+      if (targets.length > 0) {
+        where = listening.listeningLines([], targets, options.tls === undefined ? 'http' : 'https');
+      }
+    } catch (error) {
+      fail((error as Error).message);
+    }
+  }
   const count = workers.workerCount(options.workers ?? 1);
   const primary = workers.startPrimary({
     count,
@@ -265,7 +364,7 @@ async function serveWithWorkers(options: CliOptions, workers: WorkersModule): Pr
   } catch {
     return; // The worker printed why; `done` exits with 1 once the others are gone.
   }
-  printBanner(options, root, address.port, fingerprint, count);
+  printBanner(options, root, address.port, fingerprint, count, where);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -276,13 +375,23 @@ async function serveWithWorkers(options: CliOptions, workers: WorkersModule): Pr
     }
     stopping = true;
     process.stderr.write(`docroot: ${signal}, workers are finishing open responses\n`);
+    void notifier?.send('STOPPING=1');
     primary.stop();
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   process.on('SIGHUP', () => {
-    if (!stopping) void primary.restart();
+    if (stopping) return;
+    // RELOADING=1 then READY=1, so `systemctl reload` waits for the new workers (sd_notify(3)).
+    void notifier?.send('RELOADING=1', `MONOTONIC_USEC=${monotonicMicroseconds()}`);
+    void primary.restart().then(() => notifier?.send('READY=1'));
   });
+  announceReady(notifier, `STATUS=serving ${root} with ${count} workers`);
+}
+
+/** CLOCK_MONOTONIC in microseconds, which systemd 253+ wants with RELOADING=1. */
+function monotonicMicroseconds(): string {
+  return String(process.hrtime.bigint() / 1000n);
 }
 
 /** What is being served and where, once, by the process the user started. */
@@ -292,8 +401,9 @@ function printBanner(
   port: number,
   fingerprint: string | undefined,
   workerCount?: number,
+  listeningOn: string[] | null = null,
 ): void {
-  const urls = displayUrls(options.host, port, options.tls === undefined ? 'http' : 'https');
+  const urls = listeningOn ?? displayUrls(options.host, port, options.tls === undefined ? 'http' : 'https');
   const processes = workerCount === undefined ? '' : ` with ${workerCount} workers`;
   process.stdout.write(
     `docroot ${VERSION} serving ${root}${processes}\n${urls.map((u) => `  ${u}`).join('\n')}\n`,
@@ -332,7 +442,7 @@ function printBanner(
     ].filter((x) => x !== null);
     process.stdout.write(`  CGI is on: ${where.join(', ')} run as programs on this machine\n`);
   }
-  const lanUrl = urls.find((url) => !isLoopbackUrl(url));
+  const lanUrl = urls.find((url) => url.startsWith('http') && !isLoopbackUrl(url));
   // Only a person at a terminal can point a phone at it; logs and pipes get no block art.
   if (options.qr && lanUrl !== undefined && process.stdout.isTTY === true) printQrCode(lanUrl);
 }

@@ -14,6 +14,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
+import { type MetricsSnapshot, retiredPart, sumSnapshots } from '../metrics/counters.js';
 
 /** Set in each worker's environment by the primary. */
 export const WORKER_ENV = 'DOCROOT_WORKER';
@@ -30,8 +31,19 @@ const CRASH_BACKOFF_MAX_MS = 30_000;
 /** A worker told to stop gets this long to finish its responses (its own grace is 10 s) before SIGKILL. */
 const WORKER_STOP_TIMEOUT_MS = 15_000;
 
-type PrimaryToWorker = { type: 'docroot:shutdown' } | { type: 'docroot:tls'; cert: string; key: string };
-type WorkerToPrimary = { type: 'docroot:tls?' };
+/** How long the primary waits for the workers' counters before answering a scrape with those it has. */
+const METRICS_COLLECT_TIMEOUT_MS = 2_000;
+
+type PrimaryToWorker =
+  | { type: 'docroot:shutdown' }
+  | { type: 'docroot:tls'; cert: string; key: string }
+  | { type: 'docroot:metrics-collect'; id: number }
+  | { type: 'docroot:metrics'; id: number; snapshot: MetricsSnapshot | null };
+type WorkerToPrimary =
+  | { type: 'docroot:tls?' }
+  | { type: 'docroot:metrics?'; id: number }
+  | { type: 'docroot:metrics-snapshot'; id: number; snapshot: MetricsSnapshot }
+  | { type: 'docroot:metrics-final'; snapshot: MetricsSnapshot };
 
 export function isWorkerProcess(): boolean {
   return process.env[WORKER_ENV] === '1' && cluster.isWorker;
@@ -76,6 +88,8 @@ export function restartDelayMs(recentExits: number): number {
 
 export function startPrimary(options: PrimaryOptions): Primary {
   const live = new Set<Worker>();
+  /** Workers that have listened, so they have their message handlers in place. */
+  const started = new WeakSet<Worker>();
   const retiring = new Set<Worker>();
   const crashes: number[] = [];
   let everListened = false;
@@ -96,15 +110,55 @@ export function startPrimary(options: PrimaryOptions): Primary {
 
   cluster.setupPrimary({ silent: false });
 
+  // --metrics: a scrape reaches one worker, which asks the primary for everyone's counters.
+  let collectionId = 0;
+  const collections = new Map<number, (snapshot: MetricsSnapshot) => void>();
+  /**
+   * Each live worker's latest counters, and the last ones of workers gone, so totals never go back when
+   * workers are replaced. A worker's final counters may arrive just before or just after its exit.
+   */
+  const lastSnapshots = new Map<Worker, MetricsSnapshot>();
+  const goneSnapshots = new Map<Worker, MetricsSnapshot>();
+  const collectMetrics = (): Promise<MetricsSnapshot | null> => {
+    const id = ++collectionId;
+    // Workers still starting have served nothing and cannot answer yet.
+    const asked = [...live].filter((worker) => started.has(worker) && worker.isConnected());
+    return new Promise((resolve) => {
+      const got: MetricsSnapshot[] = [];
+      const finish = () => {
+        clearTimeout(timer);
+        collections.delete(id);
+        resolve(sumSnapshots([...got, ...[...goneSnapshots.values()].map(retiredPart)]));
+      };
+      const timer = setTimeout(finish, METRICS_COLLECT_TIMEOUT_MS);
+      collections.set(id, (snapshot) => {
+        got.push(snapshot);
+        if (got.length === asked.length) finish();
+      });
+      for (const worker of asked) send(worker, { type: 'docroot:metrics-collect', id });
+      if (asked.length === 0) finish();
+    });
+  };
+
   const fork = (): Worker => {
     const worker = cluster.fork({ [WORKER_ENV]: '1' });
     live.add(worker);
     worker.on('message', (message: WorkerToPrimary) => {
       if (message?.type === 'docroot:tls?' && options.tls !== undefined) {
         send(worker, { type: 'docroot:tls', ...options.tls });
+      } else if (message?.type === 'docroot:metrics?') {
+        void collectMetrics().then((snapshot) =>
+          send(worker, { type: 'docroot:metrics', id: message.id, snapshot }),
+        );
+      } else if (message?.type === 'docroot:metrics-snapshot') {
+        lastSnapshots.set(worker, message.snapshot);
+        collections.get(message.id)?.(message.snapshot);
+      } else if (message?.type === 'docroot:metrics-final') {
+        (live.has(worker) ? lastSnapshots : goneSnapshots).set(worker, message.snapshot);
       }
     });
     worker.once('listening', (address) => {
+      started.add(worker);
       everListened = true;
       resolveReady({ port: address.port, address: address.address ?? '' });
     });
@@ -114,6 +168,11 @@ export function startPrimary(options: PrimaryOptions): Primary {
 
   const onExit = (worker: Worker, code: number | null, signal: string | null) => {
     live.delete(worker);
+    const last = lastSnapshots.get(worker);
+    if (last !== undefined) {
+      lastSnapshots.delete(worker);
+      goneSnapshots.set(worker, last);
+    }
     const expected = retiring.delete(worker);
     if (stopping) {
       if (live.size === 0) resolveDone(exitCode);
@@ -159,7 +218,9 @@ export function startPrimary(options: PrimaryOptions): Primary {
         clearTimeout(timer);
         resolve();
       });
-      send(worker, { type: 'docroot:shutdown' });
+      // One still starting has no handler for the message yet, and nothing to finish: SIGTERM ends it.
+      if (started.has(worker)) send(worker, { type: 'docroot:shutdown' });
+      else worker.process.kill('SIGTERM');
     });
 
   const stopAll = () => {
@@ -253,6 +314,51 @@ export function requestTlsFromPrimary(): Promise<{ cert: string; key: string }> 
 export function onShutdownRequest(stop: () => void): void {
   process.on('message', (message: PrimaryToWorker) => {
     if (message?.type === 'docroot:shutdown') stop();
+  });
+}
+
+/**
+ * Worker side, with --metrics: answers the primary's calls for this worker's counters, and returns the
+ * function that asks the primary for the whole server's (every worker's, summed).
+ */
+export function shareMetricsWithPrimary(
+  local: () => MetricsSnapshot | null,
+): (fallback: MetricsSnapshot) => Promise<MetricsSnapshot> {
+  let nextId = 0;
+  const waiting = new Map<number, (snapshot: MetricsSnapshot | null) => void>();
+  process.on('message', (message: PrimaryToWorker) => {
+    if (message?.type === 'docroot:metrics-collect') {
+      const snapshot = local();
+      if (snapshot !== null) {
+        process.send?.({
+          type: 'docroot:metrics-snapshot',
+          id: message.id,
+          snapshot,
+        } satisfies WorkerToPrimary);
+      }
+    } else if (message?.type === 'docroot:metrics') {
+      waiting.get(message.id)?.(message.snapshot);
+      waiting.delete(message.id);
+    }
+  });
+  return (fallback) =>
+    new Promise((resolve) => {
+      const id = ++nextId;
+      waiting.set(id, (snapshot) => resolve(snapshot ?? fallback));
+      process.send?.({ type: 'docroot:metrics?', id } satisfies WorkerToPrimary);
+    });
+}
+
+/** Worker side: this worker's last counters, sent before it exits so the server's totals keep them. */
+export function sendFinalMetrics(snapshot: MetricsSnapshot | null): Promise<void> {
+  return new Promise((resolve) => {
+    if (snapshot === null || process.send === undefined || !process.connected) {
+      resolve();
+      return;
+    }
+    process.send({ type: 'docroot:metrics-final', snapshot } satisfies WorkerToPrimary, undefined, {}, () =>
+      resolve(),
+    );
   });
 }
 

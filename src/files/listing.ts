@@ -50,6 +50,8 @@ export interface ListingOptions {
   serverSoftware?: string;
   /** Add a form that POSTs files to this folder (HTML only; the server must accept uploads). */
   uploadForm?: boolean;
+  /** Link this folder's `?download=zip` and `?download=tar.gz` (HTML only; the server must make them). */
+  archiveLinks?: boolean;
 }
 
 /** What a listing query string asked for; keys it did not mention (or gave unknown values for) are absent. */
@@ -578,6 +580,12 @@ const UPLOAD_FORM = `<form id="upload" method="post" enctype="multipart/form-dat
 </script>
 `;
 
+/** This folder as one download; nofollow, so a crawler or mirror does not archive every folder it visits. */
+const ARCHIVE_LINKS =
+  '<p id="downloads">Download this folder as ' +
+  '<a class="download" rel="nofollow" href="?download=zip" download>zip</a> or ' +
+  '<a class="download" rel="nofollow" href="?download=tar.gz" download>tar.gz</a></p>\n';
+
 const COLUMN_TITLES: Readonly<Record<ListingSortKey, string>> = {
   name: 'Name',
   size: 'Size',
@@ -612,6 +620,7 @@ class HtmlRenderer implements ListingRenderer {
       '<meta name="viewport" content="width=device-width, initial-scale=1">\n' +
       `<title>${title}</title>\n<style>${LISTING_HTML_STYLE}</style>\n</head>\n<body>\n` +
       `<h1 id="breadcrumb">Index of ${breadcrumb(urlPath)}</h1>\n` +
+      (this.options.archiveLinks === true ? ARCHIVE_LINKS : '') +
       // A plain GET form: ?q=term on this folder searches the names below it, no script needed.
       '<form role="search" method="get" action=""><input type="search" name="q" ' +
       'aria-label="Search names below this folder" placeholder="Search names"> ' +
@@ -664,7 +673,8 @@ class HtmlRenderer implements ListingRenderer {
     const href = escapeHtml(`?sort=${key}&order=${nextOrder}`);
     return (
       `<th class="${COLUMN_CLASSES[key]}"${ariaSort}>` +
-      `<a class="sort" href="${href}">${COLUMN_TITLES[key]}${arrow}</a></th>`
+      // nofollow: a crawler or `wget -r` would otherwise fetch the same folder once per sort order.
+      `<a class="sort" rel="nofollow" href="${href}">${COLUMN_TITLES[key]}${arrow}</a></th>`
     );
   }
 }

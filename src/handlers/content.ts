@@ -40,6 +40,7 @@ export interface ContentContext {
   compress: boolean;
   cache: FileCache | null;
   logError(error: unknown, context: string): void;
+  countCompressed?: (coding: string) => void;
 }
 
 /** A file the handler has resolved and stat()ed. */
@@ -364,6 +365,7 @@ async function serveRepresentation(
         ? await findSidecars(info.filePath, info.mtimeMs)
         : [];
   const coding = chooseCoding(request, rep, ctx, sidecars);
+  if (coding !== 'identity') ctx.countCompressed?.(coding);
   const etag = coding === 'identity' ? rep.etag : withEncodingSuffix(rep.etag, coding);
 
   if (status === 200) {

@@ -63,6 +63,10 @@ export class FileCache {
   readonly revalidateMs: number;
   private readonly entries = new Map<string, CachedFile>();
   private totalBytes = 0;
+  /** For --metrics: fresh lookups answered, lookups that were not, and entries dropped for room. */
+  hits = 0;
+  misses = 0;
+  evictions = 0;
 
   constructor(options: CacheOptions = {}) {
     this.maxBytes = options.maxBytes ?? DEFAULT_CACHE_MAX_BYTES;
@@ -81,7 +85,11 @@ export class FileCache {
   /** The entry for a key if it was checked recently enough to serve without touching the disk. */
   getFresh(key: string, now: number): CachedFile | undefined {
     const entry = this.entries.get(key);
-    if (entry === undefined || now - entry.checkedAt >= this.revalidateMs) return undefined;
+    if (entry === undefined || now - entry.checkedAt >= this.revalidateMs) {
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
     // Refresh recency only now and then: re-inserting on every hit would cost more than it buys.
     if (now - entry.checkedAt > this.revalidateMs / 2) {
       this.entries.delete(key);
@@ -130,6 +138,7 @@ export class FileCache {
       const oldest = this.entries.keys().next();
       if (oldest.done) break;
       this.delete(oldest.value);
+      this.evictions++;
     }
   }
 }

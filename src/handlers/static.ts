@@ -51,8 +51,10 @@ export interface FileHandlerOptions {
   followSymlinks?: boolean;
   /** Negotiate gzip/brotli/zstd. @default true */
   compress?: boolean;
-  /** Hot-file cache settings, or false to read every file from disk. */
-  cache?: CacheOptions | false;
+  /** Hot-file cache settings (or a cache made by the caller, to read its counters), or false for none. */
+  cache?: CacheOptions | FileCache | false;
+  /** Called for each file response sent with a content coding (--metrics). */
+  countCompressed?: (coding: string) => void;
   /** Default Cache-Control for files; HTML and listings default to no-cache. */
   cacheControl?: string;
   cacheControlRules?: readonly CacheControlRule[];
@@ -136,10 +138,16 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     ((error: unknown, context: string) => {
       console.error(`docroot: ${context}:`, error);
     });
-  const cache = options.cache === false ? null : new FileCache(options.cache);
+  const cache =
+    options.cache === false
+      ? null
+      : options.cache instanceof FileCache
+        ? options.cache
+        : new FileCache(options.cache);
   const ctx: ContentContext = {
     policy,
     compress: options.compress ?? true,
+    ...(options.countCompressed !== undefined ? { countCompressed: options.countCompressed } : {}),
     cache,
     logError,
   };
@@ -301,6 +309,7 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
       ...(query.order ? { order: query.order } : {}),
       showDotfiles: resolveOptions.dotfiles,
       ...(writes?.methods.includes('POST') ? { uploadForm: true } : {}),
+      ...(archives ? { archiveLinks: true } : {}),
       serverSoftware: options.serverSoftware ?? 'docroot',
     });
     return {

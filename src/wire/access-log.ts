@@ -18,14 +18,21 @@ export interface AccessLogOptions {
   writeLine: (line: string) => void;
   /** ANSI colour for the dev format. @default false */
   color?: boolean;
+  /**
+   * The client's address for a record (behind a trusted proxy: from its forwarding headers).
+   * @default the connection's peer address
+   */
+  clientAddress?: (record: ExchangeRecord) => string;
 }
 
 export function createAccessLogObserver(options: AccessLogOptions): WireObserver {
   const formatLine = LINE_FORMATTERS[options.format];
   const color = options.color ?? false;
   const write = options.writeLine;
+  const clientAddress = options.clientAddress;
   return {
     onExchange(record) {
+      if (clientAddress !== undefined) record.remoteAddress = clientAddress(record);
       write(formatLine(record, color));
     },
   };

@@ -57,6 +57,8 @@ export interface ExchangeRecord {
   status: number;
   /** Body bytes written (not counting the head). */
   bytesSent: number;
+  /** This exchange's place on its HTTP/1.x connection (1 for the first); above 1 is keep-alive reuse. */
+  sequence?: number;
   startedAt: number;
   finishedAt: number;
   remoteAddress: string;
@@ -937,6 +939,7 @@ export class Connection {
       request: exchange.head,
       status: exchange.status,
       bytesSent: exchange.bytesSent,
+      sequence: this.requestsServed,
       startedAt: exchange.startedAt,
       finishedAt: Date.now(),
       remoteAddress: this.remoteAddress,

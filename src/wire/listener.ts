@@ -13,6 +13,12 @@ import {
   type WireObserver,
 } from './connection.js';
 import type { ErrorRenderer } from './error-response.js';
+import {
+  applyUnixSocketOptions,
+  type ListenTarget,
+  removeStaleSocket,
+  type UnixSocketOptions,
+} from './endpoints.js';
 import { DEFAULT_LIMITS, type WireLimits } from './limits.js';
 import type { RequestHandler } from './message.js';
 
@@ -51,6 +57,11 @@ export class WireServer implements ConnectionRegistry {
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly sweepIntervalMs: number;
   private closing: Promise<void> | null = null;
+  /** Listening sockets beyond `server` (several --listen targets), all feeding the same connections. */
+  private readonly extraServers: net.Server[] = [];
+  private readonly makeServer: () => net.Server;
+  /** Connections turned away because `maxConnections` were open (for metrics). */
+  refusedConnections = 0;
   private drained: (() => void) | null = null;
 
   constructor(options: WireServerOptions) {
@@ -83,10 +94,52 @@ export class WireServer implements ConnectionRegistry {
     const onConnection = (socket: net.Socket) => this.accept(socket);
     // allowHalfOpen: a client that shuts down its sending side after the request (`nc -N`, HTTP/1.0 tools)
     // still gets its answers; the connection ends the socket itself when they are written.
-    this.server = options.createServer
-      ? options.createServer(onConnection)
-      : net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection);
-    this.server.on('error', () => {});
+    this.makeServer = () => {
+      const server = options.createServer
+        ? options.createServer(onConnection)
+        : net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection);
+      server.on('error', () => {});
+      return server;
+    };
+    this.server = this.makeServer();
+  }
+
+  /**
+   * Listens on one more target (the first call uses `server`): TCP, a unix socket (a stale socket file
+   * is removed first, see endpoints.ts) or an inherited descriptor.
+   */
+  async listenOn(target: ListenTarget, unix: UnixSocketOptions = {}): Promise<void> {
+    const server = this.server.listening || this.extraServers.length > 0 ? this.makeServer() : this.server;
+    if (server !== this.server) this.extraServers.push(server);
+    if (target.kind === 'unix' && unix.removeStale !== false) await removeStaleSocket(target.path);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error) => reject(error);
+      server.once('error', onError);
+      const done = () => {
+        server.off('error', onError);
+        resolve();
+      };
+      if (target.kind === 'tcp') server.listen({ port: target.port, host: target.host, backlog: 4096 }, done);
+      else if (target.kind === 'unix') {
+        // The socket file is created by bind(2), inside listen(): with the umask narrowed around it, it
+        // never exists with looser permissions than asked for (the chmod after is for cluster workers,
+        // whose primary binds).
+        const previousUmask = unix.mode === undefined ? null : process.umask(~unix.mode & 0o777);
+        try {
+          server.listen({ path: target.path, backlog: 4096 }, done);
+        } finally {
+          if (previousUmask !== null) process.umask(previousUmask);
+        }
+      } else server.listen({ fd: target.fd, backlog: 4096 }, done);
+    });
+    if (target.kind === 'unix') applyUnixSocketOptions(target.path, unix);
+    this.startSweep();
+  }
+
+  /** Every listening socket's address: AddressInfo for TCP, the path for a unix socket. */
+  addresses(): Array<AddressInfo | string> {
+    const all = [this.server, ...this.extraServers].map((server) => server.address());
+    return all.filter((address): address is AddressInfo | string => address !== null);
   }
 
   get connectionCount(): number {
@@ -126,14 +179,16 @@ export class WireServer implements ConnectionRegistry {
         for (const connection of this.connections) connection.destroy();
       }, graceMs);
       forceTimer.unref();
-      let listenerClosed = !this.server.listening;
+      let listenersOpen = 0;
       const maybeDone = () => {
-        if (listenerClosed && this.connections.size === 0) finish();
+        if (listenersOpen === 0 && this.connections.size === 0) finish();
       };
       this.drained = maybeDone;
-      if (!listenerClosed) {
-        this.server.close(() => {
-          listenerClosed = true;
+      for (const server of [this.server, ...this.extraServers]) {
+        if (!server.listening) continue;
+        listenersOpen++;
+        server.close(() => {
+          listenersOpen--;
           maybeDone();
         });
       }
@@ -160,6 +215,7 @@ export class WireServer implements ConnectionRegistry {
       return;
     }
     if (this.connections.size >= this.maxConnections) {
+      this.refusedConnections++;
       // Answered like any other response (renderer, observers, trace), and closed as soon as the 503 is
       // written, so a flood of connectors keeps the descriptors in use bounded by the limit.
       const refused = new Connection(socket, this.connectionOptions, this);
