@@ -6,9 +6,9 @@ import { realpathSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { detectCaseInsensitive, realUrlSegments } from './files/real-path.js';
+import { isServerOwnName } from './files/resolve.js';
 import type { AuthGate } from './handlers/auth.js';
 import type { AuthRate } from './handlers/auth-rate.js';
-import { isServerOwnName } from './files/resolve.js';
 import { type AuthRule, checkAuthRules } from './handlers/auth-rules.js';
 import type { CgiOptions } from './handlers/cgi.js';
 import { errorResponse } from './handlers/errors.js';
@@ -24,10 +24,10 @@ import {
 } from './handlers/static.js';
 import { forwardedClient, type ProxyTrust, parseProxyTrust } from './http/forwarded.js';
 import type { Http2Serving } from './http2/serve.js';
-import { matchRoute, orderRoutes, type ProxyRoute, parseProxyRoute } from './proxy/routes.js';
 import { type MetricsSnapshot, ServerMetrics } from './metrics/counters.js';
 import { withMetricsEndpoint } from './metrics/endpoint.js';
 import { processSnapshot, startProcessMetrics } from './metrics/process.js';
+import { matchRoute, orderRoutes, type ProxyRoute, parseProxyRoute } from './proxy/routes.js';
 import { ALPN_PROTOCOLS_WITH_H2, createTlsListener, type TlsOptions } from './tls/server.js';
 import { VERSION } from './version.js';
 import type { WireObserver } from './wire/connection.js';
@@ -464,7 +464,11 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     dotfiles: options.dotfiles ?? false,
     followSymlinks: options.followSymlinks ?? false,
   };
-  if (options.upload !== undefined && options.cgi !== undefined && Object.keys(options.cgi.interpreters ?? {}).length > 0) {
+  if (
+    options.upload !== undefined &&
+    options.cgi !== undefined &&
+    Object.keys(options.cgi.interpreters ?? {}).length > 0
+  ) {
     throw new TypeError(
       'upload with cgi.interpreters would let anyone who may write upload a script and run it; use cgi.dir (never writable by uploads) instead',
     );
@@ -581,10 +585,13 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
   const host = options.host ?? 'localhost';
   // Before the access rules: a forged or rebound request gets no login prompt and counts no failure.
   // The metrics path sits inside the access rules: it follows them like any other path.
-  const pageHandler = withOriginGuard(authGate === null ? unguarded : withAuth(unguarded, authGate, metrics), {
-    allowedHosts: isLoopbackHost(host) ? (options.allowedHosts ?? []) : null,
-    crossOriginWrites: options.cors === true,
-  });
+  const pageHandler = withOriginGuard(
+    authGate === null ? unguarded : withAuth(unguarded, authGate, metrics),
+    {
+      allowedHosts: isLoopbackHost(host) ? (options.allowedHosts ?? []) : null,
+      crossOriginWrites: options.cors === true,
+    },
+  );
   let startedAt = Date.now();
   let http2Serving: Http2Serving | null = null;
   const healthPath = options.healthPath ?? DEFAULT_HEALTH_PATH;

@@ -370,9 +370,7 @@ describe('CGI scripts over a real server', () => {
     assert.equal(response.headers['x-nph'], 'yes');
     assert.equal(response.headers['content-type'], 'text/plain');
     assert.equal(response.body.toString(), 'raw nph body\n');
-    server.expectErrors(
-      /nph-bad\.py: (Error: )?an nph- script must start its output with a status line/,
-    );
+    server.expectErrors(/nph-bad\.py: (Error: )?an nph- script must start its output with a status line/);
     const bad = (await exchange(server.port, get('/cgi-bin/nph-bad.py'))).responses[0]!;
     assertScriptFailure(bad, server.logged, 502, '/cgi-bin/nph-bad.py', /status line/);
   });
@@ -592,13 +590,12 @@ describe('CGI request bodies', () => {
 
   /** The spool folder empties once the script is done; the check repeats until then (or fails). */
   async function spoolEmptied(): Promise<string[]> {
-    const deadline = Date.now() + NORMAL_TIMEOUT_MS;
-    let left = readdirSync(spoolDir);
-    while (left.length > 0 && Date.now() < deadline) {
-      await delay(20);
-      left = readdirSync(spoolDir);
-    }
-    return left;
+    await waitFor(
+      () => readdirSync(spoolDir).length === 0,
+      'the spool folder to empty',
+      NORMAL_TIMEOUT_MS,
+    ).catch(() => {});
+    return readdirSync(spoolDir);
   }
 
   test('a chunked body waits in a private temporary file with its CONTENT_LENGTH, removed after', async () => {
@@ -647,8 +644,7 @@ describe('CGI request bodies', () => {
     // The whole body but its last chunk: the script never starts, the rest of the body is on disk.
     const request = chunkedPost(`/cgi-bin/spool.py?${spoolDir}`, pieces);
     socket.write(request.subarray(0, request.length - 5));
-    const deadline = Date.now() + NORMAL_TIMEOUT_MS;
-    while (readdirSync(spoolDir).length === 0 && Date.now() < deadline) await delay(20);
+    await waitFor(() => readdirSync(spoolDir).length > 0, 'the body to be spooled', NORMAL_TIMEOUT_MS);
     assert.equal(readdirSync(spoolDir).length, 1, 'the body is being spooled');
     socket.destroy();
     assert.deepEqual(await spoolEmptied(), []);

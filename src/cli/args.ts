@@ -6,8 +6,8 @@ import { parseArgs } from 'node:util';
 import { type AuthRate, parseAuthRate } from '../handlers/auth-rate.js';
 import { type AuthRule, parseAuthRule } from '../handlers/auth-rules.js';
 import { type CacheControlRule, parseCacheControlOption } from '../handlers/policy.js';
-import { parseProxyRoute } from '../proxy/routes.js';
 import { parseProxyTrust } from '../http/forwarded.js';
+import { parseProxyRoute } from '../proxy/routes.js';
 import { type ListenTarget, parseListenTarget } from '../wire/endpoints.js';
 
 export const USAGE = `Usage: docroot [dir] [options]

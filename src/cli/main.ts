@@ -6,7 +6,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { createServer, type MetricsSnapshot, type ProxyServerOptions, RootError, resolveRoot } from '../server.js';
+import {
+  createServer,
+  type MetricsSnapshot,
+  type ProxyServerOptions,
+  RootError,
+  resolveRoot,
+} from '../server.js';
 import type { TlsOptions } from '../tls/server.js';
 import { VERSION } from '../version.js';
 import type { ExchangeRecord, WireObserver } from '../wire/connection.js';

@@ -12,13 +12,13 @@ import {
   type ConnectionRegistry,
   type WireObserver,
 } from './connection.js';
-import type { ErrorRenderer } from './error-response.js';
 import {
   applyUnixSocketOptions,
   type ListenTarget,
   removeStaleSocket,
   type UnixSocketOptions,
 } from './endpoints.js';
+import type { ErrorRenderer } from './error-response.js';
 import { DEFAULT_LIMITS, type WireLimits } from './limits.js';
 import type { RequestHandler } from './message.js';
 
