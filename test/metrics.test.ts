@@ -200,6 +200,7 @@ describe('--metrics counts CGI, uploads and auth failures', () => {
       cgi: { timeoutMs: 300 },
       metrics: { path: '/metrics' },
     });
+    server.expectErrors(/^cgi: \/cgi-bin\/(crash|hang)\.py: /);
     try {
       const statuses = [];
       for (const script of ['hello.py', 'crash.py', 'hang.py']) {
@@ -226,7 +227,7 @@ describe('--metrics counts CGI, uploads and auth failures', () => {
       const bad = `Authorization: Basic ${Buffer.from('ops:wrong').toString('base64')}\r\n`;
       const put = await exchange(
         server.port,
-        `PUT /up.txt HTTP/1.1\r\nHost: x\r\n${good}Content-Length: 2\r\n\r\nhi`,
+        `PUT /up.txt HTTP/1.1\r\nHost: localhost\r\n${good}Content-Length: 2\r\n\r\nhi`,
       );
       assert.equal(put.responses[0]?.status, 201);
       const denied = await exchange(server.port, get('/metrics', bad));

@@ -80,7 +80,7 @@ const numbered: RequestHandler = (request) => {
 
 function requests(count: number, pathOf: (i: number) => string): Buffer {
   let text = '';
-  for (let i = 0; i < count; i++) text += `GET ${pathOf(i)} HTTP/1.1\r\nHost: x\r\n\r\n`;
+  for (let i = 0; i < count; i++) text += `GET ${pathOf(i)} HTTP/1.1\r\nHost: localhost\r\n\r\n`;
   return Buffer.from(text, 'latin1');
 }
 

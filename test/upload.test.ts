@@ -410,7 +410,7 @@ describe('an unexpected write failure', () => {
       const first = held[0]!;
       const received: Buffer[] = [];
       first.on('data', (chunk: Buffer) => received.push(chunk));
-      first.write('PUT /new.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello');
+      first.write('PUT /new.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello');
       const answer = await waitFor(
         () => parseResponses(Buffer.concat(received), [], true).responses[0],
         'the answer to the PUT',
