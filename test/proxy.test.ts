@@ -618,7 +618,12 @@ describe('proxy: fuzzed upstream answers', () => {
             `an answer: ${JSON.stringify(raw.toString('latin1').slice(0, 80))}`,
           );
           assert.notEqual(status, '500');
-          assert.deepEqual(docroot.errors, []);
+          // A body the upstream cuts after its head went out closes the client connection and is logged
+          // (the client saw a short body, never a complete one); anything else logged is a fault.
+          const faults = docroot.errors
+            .map(String)
+            .filter((error) => !/in the middle of the response body|malformed response body/.test(error));
+          assert.deepEqual(faults, []);
         }),
         { numRuns: 120 },
       );
