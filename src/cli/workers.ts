@@ -3,9 +3,8 @@
  * ones that die (backing off when they die in a loop), restarts them one at a time on SIGHUP and stops
  * them all gracefully on SIGINT/SIGTERM.
  *
- * Connections are spread by cluster's round-robin (the primary accepts and hands sockets over), the
- * default on Linux. `reusePort`, where the kernel spreads connections itself, needs Node 22.12+/23.1+;
- * docroot supports Node 20, so it uses round-robin everywhere, which also balances more evenly.
+ * The workers accept from one shared listening socket (`SCHED_NONE`), not through the primary's
+ * round-robin: see the comment where the policy is set.
  *
  * Imported with import() only when --workers is given; the worker side runs in the same `docroot`
  * command (main.ts), started again by cluster with DOCROOT_WORKER=1. Nothing here prints or exits: the
@@ -108,6 +107,10 @@ export function startPrimary(options: PrimaryOptions): Primary {
   });
   let exitCode = 0;
 
+  // The kernel hands connections to the workers from the one shared listening socket. With the primary
+  // handing them out instead (round robin), a connection sent to a worker that is retiring was lost when
+  // that worker exited before taking it: a rolling restart dropped a request now and then.
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   cluster.setupPrimary({ silent: false });
 
   // --metrics: a scrape reaches one worker, which asks the primary for everyone's counters.
