@@ -116,9 +116,19 @@ export async function startWire(
     observer: combineObservers(heads.observer, options.observer),
   });
   const address = await server.listen(0, '127.0.0.1');
+  return runningServer(server, address.port, log, heads);
+}
+
+/** The handle a test holds: its port, its error log, and a close that fails on undeclared errors. */
+function runningServer<S extends { close(graceMs: number): Promise<void> }>(
+  server: S,
+  port: number,
+  log: ErrorLog,
+  heads: HeadWatch,
+): RunningServer & { server: S } {
   return {
     server,
-    port: address.port,
+    port,
     log,
     get errors() {
       return log.errors;
@@ -168,18 +178,5 @@ export async function startDocroot(options: ServerOptions = {}): Promise<Running
     logError: log.record,
   });
   const address = await server.listen();
-  return {
-    server,
-    port: address.port,
-    log,
-    get errors() {
-      return log.errors;
-    },
-    expectErrors: (...patterns) => log.expect(...patterns),
-    requestHead: (path) => heads.requestHead(path),
-    close: async () => {
-      await server.close(1000);
-      log.check();
-    },
-  };
+  return runningServer(server, address.port, log, heads);
 }
