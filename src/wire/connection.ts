@@ -165,12 +165,13 @@ export class Connection implements ResponseHost {
       return;
     }
     if (kind === 'body' && this.exchange !== null && !this.exchange.answered) {
-      this.exchange.bodyFailure = new Error('request body timed out');
-      this.body.failStream(this.exchange.bodyFailure);
-      this.answerWithError(
-        this.exchange,
-        new ProtocolError('HEADERS_TIMEOUT', `the request body stalled for ${this.limits.bodyTimeoutMs} ms`),
+      const stalled = new ProtocolError(
+        'BODY_TIMEOUT',
+        `the request body stalled for ${this.limits.bodyTimeoutMs} ms`,
       );
+      this.exchange.bodyFailure = stalled;
+      this.body.failStream(stalled);
+      this.answerWithError(this.exchange, stalled);
       return;
     }
     this.destroy();
