@@ -22,13 +22,6 @@ export interface OriginGuardOptions {
   crossOriginWrites: boolean;
 }
 
-/** Whether a listening address is loopback only, so that a Host naming anything else is suspicious. */
-export function isLoopbackHost(host: string): boolean {
-  const name = host.toLowerCase().replace(/^\[|\]$/g, '');
-  if (name === 'localhost' || name.endsWith('.localhost') || name === '::1') return true;
-  return isIP(name) === 4 && name.startsWith('127.');
-}
-
 /** The host part of an authority (`name:port`, `[v6]:port`), lower-cased, without a trailing dot. */
 export function hostOfAuthority(authority: string): string {
   let host = authority;
