@@ -15,7 +15,7 @@ import { errorResponse } from './handlers/errors.js';
 import { FileCache } from './handlers/file-cache.js';
 import { DEFAULT_HEALTH_PATH, withHealthCheck } from './handlers/health.js';
 import { LiveReloadHub, withLiveReload } from './handlers/livereload.js';
-import { withOriginGuard } from './handlers/origin-guard.js';
+import { isLoopbackHost, withOriginGuard } from './handlers/origin-guard.js';
 import {
   createFileHandler,
   type FileHandlerOptions,
@@ -31,7 +31,7 @@ import { matchRoute, orderRoutes, type ProxyRoute, parseProxyRoute } from './pro
 import { ALPN_PROTOCOLS_WITH_H2, createTlsListener, type TlsOptions } from './tls/server.js';
 import { VERSION } from './version.js';
 import type { WireObserver } from './wire/connection.js';
-import { isLoopbackHost, type ListenTarget, type UnixSocketOptions } from './wire/endpoints.js';
+import type { ListenTarget, UnixSocketOptions } from './wire/endpoints.js';
 import { DEFAULT_LIMITS, type WireLimits } from './wire/limits.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS, WireServer } from './wire/listener.js';
 import type { HttpRequest, RequestHandler, ResponseDescription } from './wire/message.js';

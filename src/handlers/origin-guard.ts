@@ -12,6 +12,9 @@ import { isSafeMethod } from '../http/method.js';
 import type { HttpRequest, RequestHandler, ResponseDescription } from '../wire/message.js';
 import { errorResponse } from './errors.js';
 
+/** Kept here too: the guard decides with it whether to check `Host` at all. */
+export { isLoopbackHost } from '../wire/endpoints.js';
+
 export interface OriginGuardOptions {
   /**
    * Check `Host`: the names allowed besides localhost names and IP addresses (`.example.com` allows the

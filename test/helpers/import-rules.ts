@@ -29,8 +29,11 @@ export const EXCEPTIONS: Readonly<Record<string, readonly string[]>> = {
 export const TOP_LEVEL_ROOM: Readonly<Record<string, string>> = {
   'server.ts': 'server',
   'index.ts': 'server',
+  'handler-chain.ts': 'server',
+  'handler-hooks.ts': 'server',
   'version.ts': 'shared',
   'defaults.ts': 'shared',
+  'lazy.ts': 'shared',
 };
 
 export function roomOf(file: string): string | undefined {
