@@ -5,8 +5,9 @@
  */
 import { opendir, rm, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { refusalFor, type WriteTarget } from '../../files/write.js';
+import type { WriteTarget } from '../../files/write.js';
 import type { HttpRequest, ResponseDescription } from '../../wire/message.js';
+import { httpRefusalOf } from '../refusals.js';
 import { type DavContext, DavRefusal, type Decoded, hrefOf } from './context.js';
 import { lockKey } from './locks.js';
 import { multistatus, statusLine } from './multistatus.js';
@@ -85,7 +86,7 @@ async function removeTree(
 }
 
 function failureResponse(failure: RemovalFailure): string {
-  const refusal = refusalFor(failure.error);
+  const refusal = httpRefusalOf(failure.error);
   const code = (failure.error as NodeJS.ErrnoException).code;
   const reason = code === 'EBUSY' ? 'it is in use (a mount point?)' : refusal.message;
   const href = escapeXml(hrefOf(failure.segments, failure.directory));

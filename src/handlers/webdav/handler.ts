@@ -8,9 +8,9 @@
  * @module
  */
 import { resolvePath } from '../../files/resolve.js';
-import { refusalFor, WriteRefusal } from '../../files/write.js';
 import type { HttpRequest, ResponseDescription } from '../../wire/message.js';
 import { errorResponse } from '../errors.js';
+import { HttpRefusal, httpRefusalOf } from '../refusals.js';
 import { DavContext, type DavOptions, DavRefusal, type Decoded } from './context.js';
 import { copyOrMove } from './copy-move.js';
 import { remove } from './delete.js';
@@ -55,8 +55,8 @@ export function createDavHandler(options: DavOptions) {
       } else {
         const refusal =
           error instanceof DavRefusal || error instanceof XmlBodyError
-            ? new WriteRefusal(error.status, error.message)
-            : refusalFor(error);
+            ? new HttpRefusal(error.status, error.message)
+            : httpRefusalOf(error);
         response = errorResponse(refusal.status, refusal.message, request.headers.accept);
       }
       // The body is left alone (a client waiting for 100 Continue then never sends it); an unread body
