@@ -126,8 +126,9 @@ export async function resolveWriteTarget(
     options,
   );
   if (parent.kind === 'error') {
-    if (parent.status === 404) return new WriteRefusal('conflict', 'the parent folder does not exist');
-    return new WriteRefusal(parent.status === 403 ? 'forbidden' : 'invalid', parent.message);
+    if (parent.refusal === 'not-found')
+      return new WriteRefusal('conflict', 'the parent folder does not exist');
+    return new WriteRefusal(parent.refusal === 'forbidden' ? 'forbidden' : 'invalid', parent.message);
   }
   if (parent.kind !== 'directory') return new WriteRefusal('conflict', 'the parent is not a folder');
   const entryPath = path.join(parent.filePath, name);

@@ -4,6 +4,7 @@
  * becomes a status, and where handlers' own refusals carry theirs.
  * @module
  */
+import type { PathRefusal } from '../files/resolve.js';
 import { refusalFor, WriteRefusal, type WriteRefusalReason } from '../files/write.js';
 
 /** A refusal decided by a handler: the status and the one-line reason to answer with. */
@@ -18,6 +19,13 @@ export class HttpRefusal extends Error {
     this.name = 'HttpRefusal';
   }
 }
+
+/** RFC 9110 §15.5.1, §15.5.4, §15.5.5: the status of each reason a path is refused. */
+export const PATH_REFUSAL_STATUS: Readonly<Record<PathRefusal, 400 | 403 | 404>> = {
+  malformed: 400,
+  forbidden: 403,
+  'not-found': 404,
+};
 
 /** RFC 9110 §15.5 and RFC 4918 §11.5 (507): the status of each reason a write is refused. */
 export const WRITE_REFUSAL_STATUS: Readonly<Record<WriteRefusalReason, number>> = {

@@ -30,6 +30,7 @@ import {
 import { errorResponse } from './errors.js';
 import { type CacheOptions, FileCache } from './file-cache.js';
 import { type CacheControlRule, SitePolicy } from './policy.js';
+import { PATH_REFUSAL_STATUS } from './refusals.js';
 
 /** A rendered listing is reused for this long: like files, never stale for more than a second. */
 const LISTING_CACHE_FRESH_MS = 1000;
@@ -354,7 +355,7 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
 
   async function handleSlow(request: HttpRequest): Promise<ResponseDescription> {
     const decoded = decodeRequestPath(request.path);
-    if (decoded.kind === 'error') return fail(request, decoded.status, decoded.message);
+    if (decoded.kind === 'error') return fail(request, PATH_REFUSAL_STATUS[decoded.refusal], decoded.message);
     const method = request.method;
 
     if (scripts !== undefined) {
@@ -384,7 +385,8 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
       case 'directory':
         return serveDirectory(request, resolution);
       case 'error': {
-        if (resolution.status !== 404) return fail(request, resolution.status, resolution.message);
+        if (resolution.refusal !== 'not-found')
+          return fail(request, PATH_REFUSAL_STATUS[resolution.refusal], resolution.message);
         if (options.spa === true && !path.posix.basename(request.path).includes('.')) {
           const index = await resolveUrlPath('/index.html');
           if (index.kind === 'file') return serveResolvedFile(request, index, '/index.html');

@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { resolvePath } from '../../files/resolve.js';
 import { writeFileAtomically } from '../../files/write.js';
 import type { HttpRequest, ResponseDescription } from '../../wire/message.js';
+import { PATH_REFUSAL_STATUS } from '../refusals.js';
 import { type DavContext, DavRefusal, type Decoded, hrefOfLockRoot } from './context.js';
 import {
   type ActiveLock,
@@ -72,7 +73,8 @@ export async function lock(
   let created = false;
   const resolution = await resolvePath(decoded, dav.resolveOptions);
   if (resolution.kind === 'error') {
-    if (resolution.status !== 404) throw new DavRefusal(resolution.status, resolution.message);
+    if (resolution.refusal !== 'not-found')
+      throw new DavRefusal(PATH_REFUSAL_STATUS[resolution.refusal], resolution.message);
     // §7.3: locking an unmapped URL creates an empty resource ("locked empty resource").
     dav.requireParentUnlocked(decoded.segments, submitted);
     const where = await dav.writeTarget({ ...decoded, trailingSlash: false });

@@ -8,6 +8,7 @@ import { lstat, opendir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isInside, isServerOwnName, resolvePath } from '../../files/resolve.js';
 import type { HttpRequest, ResponseDescription } from '../../wire/message.js';
+import { PATH_REFUSAL_STATUS } from '../refusals.js';
 import { type DavContext, DavRefusal, type Decoded, hrefOf } from './context.js';
 import { propstat, streamedMultistatus } from './multistatus.js';
 import {
@@ -79,7 +80,8 @@ export async function propfind(
     );
   }
   const resolution = await resolvePath(decoded, dav.resolveOptions);
-  if (resolution.kind === 'error') throw new DavRefusal(resolution.status, resolution.message);
+  if (resolution.kind === 'error')
+    throw new DavRefusal(PATH_REFUSAL_STATUS[resolution.refusal], resolution.message);
   const isDirectory = resolution.kind === 'directory';
   const target: DavResource = {
     href: hrefOf(decoded.segments, isDirectory),

@@ -7,6 +7,7 @@ import { utimes } from 'node:fs/promises';
 import { resolvePath } from '../../files/resolve.js';
 import { parseHttpDate } from '../../http/date.js';
 import type { HttpRequest, ResponseDescription } from '../../wire/message.js';
+import { PATH_REFUSAL_STATUS } from '../refusals.js';
 import { type DavContext, DavRefusal, type Decoded, hrefOf } from './context.js';
 import { lockKey } from './locks.js';
 import { multistatus, propstat } from './multistatus.js';
@@ -61,7 +62,8 @@ export function createProppatch(dav: DavContext) {
       throw new DavRefusal(400, 'a PROPPATCH body must be a DAV:propertyupdate element');
     }
     const resolution = await resolvePath(decoded, dav.resolveOptions);
-    if (resolution.kind === 'error') throw new DavRefusal(resolution.status, resolution.message);
+    if (resolution.kind === 'error')
+      throw new DavRefusal(PATH_REFUSAL_STATUS[resolution.refusal], resolution.message);
     if (decoded.segments.length > 0) await dav.writeTarget(decoded);
     const sidecar = sidecarPathOf(dav.root, decoded.segments);
     // Read-modify-write of one sidecar, one request at a time, so concurrent PROPPATCHes lose nothing.
