@@ -17,14 +17,10 @@ import vm from 'node:vm';
 import { parseCommandLine } from '../src/cli/args.js';
 import { decodeRequestPath } from '../src/files/resolve.js';
 import { parseAuthRule } from '../src/handlers/auth-rules.js';
-import {
-  CGI_METHODS,
-  type CgiOptions,
-  cgiErrorResponse,
-  createCgiScriptHandler,
-  findCgiScript,
-  runCgiScript,
-} from '../src/handlers/cgi.js';
+import { cgiErrorResponse } from '../src/handlers/cgi/failure.js';
+import { createCgiScriptHandler, runCgiScript } from '../src/handlers/cgi/handler.js';
+import { findCgiScript } from '../src/handlers/cgi/locate.js';
+import { CGI_METHODS, type CgiOptions } from '../src/handlers/cgi/options.js';
 import { createFileHandler } from '../src/handlers/static.js';
 import type { RequestHandler } from '../src/wire/message.js';
 import { exchange, get } from './helpers/raw-client.js';

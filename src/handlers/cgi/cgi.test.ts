@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { HttpRequest } from '../wire/message.js';
-import {
-  buildCgiEnvironment,
-  CGI_PATH,
-  type CgiHeadResult,
-  type CgiScript,
-  findHeadEnd,
-  parseCgiHead,
-  serverNameFor,
-} from './cgi.js';
+import type { HttpRequest } from '../../wire/message.js';
+import { buildCgiEnvironment, serverNameFor } from './environment.js';
+import { type CgiHeadResult, findHeadEnd, parseCgiHead } from './head.js';
+import type { CgiScript } from './locate.js';
+import { CGI_PATH } from './options.js';
 
 function request(overrides: Partial<HttpRequest> = {}): HttpRequest {
   return {
