@@ -10,6 +10,7 @@ import { isServerOwnName } from './files/resolve.js';
 import type { AuthGate } from './handlers/auth.js';
 import type { AuthRate } from './handlers/auth-rate.js';
 import { type AuthRule, checkAuthRules } from './handlers/auth-rules.js';
+import type { CgiScriptHandler } from './handlers/cgi/handler.js';
 import {
   CGI_DEFAULT_MAX_BODY_BYTES,
   CGI_DEFAULT_TIMEOUT_MS,
@@ -426,6 +427,8 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
   let scriptHandler = options.scriptHandler;
   const cgiMaxBodyBytes = options.cgi?.maxBodyBytes ?? CGI_DEFAULT_MAX_BODY_BYTES;
   let cgiModule: Promise<typeof import('./handlers/cgi/handler.js')> | null = null;
+  // This server's own scripts, so closing it stops them and no other server's.
+  let cgiHandler: CgiScriptHandler | null = null;
   if (scriptHandler === undefined && options.cgi !== undefined) {
     const cgiOptions: CgiOptions = {
       root,
@@ -444,7 +447,6 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
       cgiModule ??= import('./handlers/cgi/handler.js');
       return cgiModule;
     };
-    let cgiHandler: ScriptHandler | null = null;
     scriptHandler = {
       methods: CGI_METHODS,
       async handle(request, segments) {
@@ -745,7 +747,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
       await Promise.all([wire.close(graceMs), http2Serving?.close(graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS)]);
       proxy?.close();
       // Scripts run in their own process groups and would outlive the server.
-      if (cgiModule !== null) (await import('./handlers/cgi/process.js')).stopAllCgiScripts();
+      cgiHandler?.stopScripts();
       await authGate?.close();
     },
   };

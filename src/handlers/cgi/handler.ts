@@ -35,16 +35,23 @@
  * @module
  */
 
-import { tmpdir } from 'node:os';
 import type { HttpRequest, ResponseDescription } from '../../wire/message.js';
 import type { ScriptHandler } from '../static.js';
 import { buildCgiEnvironment } from './environment.js';
-import { cgiErrorResponse, describeError } from './failure.js';
-import { type ScriptInput, spoolChunkedBody } from './input.js';
+import { cgiErrorResponse } from './failure.js';
+import { prepareScriptInput } from './input.js';
 import { type CgiScript, findCgiScript } from './locate.js';
-import { CGI_DEFAULT_MAX_BODY_BYTES, CGI_METHODS, type CgiOptions } from './options.js';
-import { execute } from './process.js';
-import type { RedirectedRequest } from './redirect.js';
+import { CGI_METHODS, type CgiOptions } from './options.js';
+import { CgiScriptRegistry, contextOf, startScript } from './process.js';
+import { localRedirect, type RedirectedRequest } from './redirect.js';
+
+/** The static handler's hook for scripts, and the way to stop the scripts it started. */
+export interface CgiScriptHandler extends ScriptHandler {
+  /** Kills the process groups of this handler's running scripts (server shutdown); other handlers' live on. */
+  stopScripts(): void;
+  /** How many of this handler's scripts are running now. */
+  readonly runningScripts: number;
+}
 
 /**
  * CGI as the static handler's `scriptHandler`: null for paths that are not scripts (the file is served as
@@ -52,7 +59,8 @@ import type { RedirectedRequest } from './redirect.js';
  * is left to the static handler, which knows CORS). Inside the CGI folder nothing but scripts is served,
  * like Apache's ScriptAlias: a folder or a missing or hidden name there is 404, never a listing or a file.
  */
-export function createCgiScriptHandler(options: CgiOptions): ScriptHandler {
+export function createCgiScriptHandler(options: CgiOptions): CgiScriptHandler {
+  const registry = new CgiScriptRegistry();
   return {
     methods: CGI_METHODS,
     async handle(request, segments) {
@@ -66,78 +74,45 @@ export function createCgiScriptHandler(options: CgiOptions): ScriptHandler {
       }
       if (request.method === 'OPTIONS') return null;
       if (!CGI_METHODS.includes(request.method)) {
-        const response = cgiErrorResponse(
-          405,
+        return methodNotAllowed(
           `${request.method} is not allowed for a CGI script; it allows ${CGI_METHODS.join(', ')}`,
         );
-        return { ...response, headers: { ...response.headers, Allow: CGI_METHODS.join(', ') } };
       }
-      return runCgiScript(request, script, options);
+      return runCgiScript(request, script, options, registry);
+    },
+    stopScripts: () => registry.stopAll(),
+    get runningScripts() {
+      return registry.size;
     },
   };
 }
 
+/** 405 with the methods scripts take in Allow (RFC 9110 §15.5.6). */
+function methodNotAllowed(message: string): ResponseDescription {
+  const response = cgiErrorResponse(405, message);
+  return { ...response, headers: { ...response.headers, Allow: CGI_METHODS.join(', ') } };
+}
+
 /**
  * Runs a script for a request and describes the response. Never rejects for script failures: those become
- * 502 (could not start, bad head, died before the head) or 504 (no head within `timeoutMs`).
+ * 502 (could not start, bad head, died before the head) or 504 (no head within `timeoutMs`). The script is
+ * kept in `registry` while it runs; without one, nothing but its own request and timeout can stop it.
  */
 export async function runCgiScript(
   request: HttpRequest,
   script: CgiScript,
   options: CgiOptions,
+  registry: CgiScriptRegistry = new CgiScriptRegistry(),
 ): Promise<ResponseDescription> {
   if (!CGI_METHODS.includes(request.method)) {
-    const response = cgiErrorResponse(405, `CGI scripts answer only ${CGI_METHODS.join(', ')}`);
-    return { ...response, headers: { ...response.headers, Allow: CGI_METHODS.join(', ') } };
+    return methodNotAllowed(`CGI scripts answer only ${CGI_METHODS.join(', ')}`);
   }
-  let input: ScriptInput = { kind: 'none' };
-  let contentLength: number | null = null;
-  const limit = options.maxBodyBytes ?? CGI_DEFAULT_MAX_BODY_BYTES;
-  // The body is left unread, so the connection cannot be reused.
-  const tooLarge = () => ({
-    ...cgiErrorResponse(413, `a request body for a CGI script may be at most ${limit} bytes`),
-    close: true,
-  });
-  if (request.body === null) {
-    // "Content-Length: 0" is a body, an empty one (RFC 3875 §4.1.2); the wire passes no stream for it.
-    if (
-      request.headers['content-length'] !== undefined &&
-      request.method !== 'GET' &&
-      request.method !== 'HEAD'
-    ) {
-      contentLength = 0;
-    }
-  } else {
-    if (request.contentLength !== null) {
-      // Refused before a byte is read (and before 100 Continue is sent).
-      if (request.contentLength > limit) return tooLarge();
-      input = { kind: 'stream', stream: request.body };
-      contentLength = request.contentLength;
-    } else {
-      // The length of a chunked body is unknown until its end; CGI wants it up front (RFC 3875 §4.1.2).
-      const buffered = await spoolChunkedBody(request.body, limit, options.spoolDir ?? tmpdir());
-      if (buffered.kind === 'too-large') return tooLarge();
-      if (buffered.kind === 'failed') {
-        return { ...cgiErrorResponse(400, 'the request body could not be read'), close: true };
-      }
-      if (buffered.kind === 'spool-failed') {
-        const context = `cgi: ${script.scriptName}`;
-        options.logError(
-          `the chunked request body could not be spooled: ${describeError(buffered.error)}`,
-          context,
-        );
-        const full = (buffered.error as NodeJS.ErrnoException).code === 'ENOSPC';
-        // RFC 4918 §11.5: 507 when there is no room to keep what the request needs.
-        const status = full ? 507 : 500;
-        return {
-          ...cgiErrorResponse(status, 'the request body could not be stored for the script'),
-          close: true,
-        };
-      }
-      input = buffered.input;
-      contentLength = buffered.length;
-    }
-  }
-  const env = buildCgiEnvironment(request, script, options, contentLength);
-  return execute(request as RedirectedRequest, script, options, env, input);
+  const context = contextOf(script);
+  const prepared = await prepareScriptInput(request, options, context);
+  if (prepared.kind === 'refused') return prepared.response;
+  const env = buildCgiEnvironment(request, script, options, prepared.contentLength);
+  const outcome = await startScript(request, script, options, env, prepared.input, registry);
+  if (outcome.kind === 'response') return outcome.response;
+  // A redispatch that throws becomes a rejection, which the wire answers with 500.
+  return localRedirect(request as RedirectedRequest, outcome.location, options, context);
 }

@@ -1,80 +1,75 @@
 /**
- * Running a script: the child process in its own process group, its stdin fed from the request body, its
- * stderr logged line by line, its stdout parsed for the header block and then streamed as the body.
+ * A running script: the child process in its own process group, its stdin fed from the request body, its
+ * stderr logged line by line, its stdout parsed for the header block and then streamed as the body. Two
+ * explicit states drive it: `OutputPhase` (what the script's stdout means now) and `ChildState` (where the
+ * process is). Each server's handler keeps its running scripts in its own `CgiScriptRegistry`, so closing
+ * one server stops its scripts and no other's.
  * @module
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, createReadStream, constants as fsConstants, statSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import { pipeline, Readable } from 'node:stream';
-import type { ResponseDescription } from '../../wire/message.js';
-import { describeError, scriptFailure } from './failure.js';
+import { pipeline } from 'node:stream';
+import type { HttpRequest, ResponseDescription } from '../../wire/message.js';
+import { commandLine, startFailure } from './command.js';
+import { type CGI_FAILURE_MESSAGES, describeError, scriptFailure } from './failure.js';
 import { findHeadEnd, parseCgiHead } from './head.js';
-import type { ScriptInput } from './input.js';
+import { discardScriptInput, type ScriptInput } from './input.js';
 import type { CgiScript } from './locate.js';
-import {
-  CGI_DEFAULT_TIMEOUT_MS,
-  CGI_KILL_GRACE_MS,
-  CGI_MAX_HEAD_BYTES,
-  CGI_MAX_STDERR_LINE_CHARS,
-  CGI_OUTPUT_HIGH_WATER_MARK,
-  CGI_PATH,
-  type CgiOptions,
-} from './options.js';
-import { localRedirect, type RedirectedRequest } from './redirect.js';
+import { CGI_DEFAULT_TIMEOUT_MS, CGI_KILL_GRACE_MS, CGI_MAX_HEAD_BYTES, type CgiOptions } from './options.js';
+import { CgiOutputStream, logStderrLines } from './output.js';
 
-/** Kill switches of the scripts running now, for `stopAllCgiScripts`. */
-const runningScripts = new Set<() => void>();
+/** What a script's run gives the handler: the answer, or a local redirect (RFC 3875 §6.2.2) to follow. */
+export type ScriptOutcome =
+  | { readonly kind: 'response'; readonly response: ResponseDescription }
+  | { readonly kind: 'local-redirect'; readonly location: string };
 
-/** Kills every running script's process group (for server shutdown). */
-export function stopAllCgiScripts(): void {
-  for (const stop of runningScripts) stop();
-}
+/** The scripts one handler has running, so its server's shutdown can stop exactly those. */
+export class CgiScriptRegistry {
+  private readonly running = new Set<CgiProcess>();
 
-const resolvedCommands = new Map<string, string>();
-
-/**
- * Finds an interpreter on the server's PATH: the operator configured it, so it is looked up where the server
- * runs, while the script itself only gets CGI_PATH.
- */
-function resolveCommand(command: string): string {
-  if (command.includes('/')) return command;
-  const known = resolvedCommands.get(command);
-  if (known !== undefined) return known;
-  for (const directory of (process.env.PATH ?? CGI_PATH).split(path.delimiter)) {
-    if (directory === '') continue;
-    const candidate = path.join(directory, command);
-    try {
-      if (!statSync(candidate).isFile()) continue;
-      accessSync(candidate, fsConstants.X_OK);
-      resolvedCommands.set(command, candidate);
-      return candidate;
-    } catch {}
+  add(script: CgiProcess): void {
+    this.running.add(script);
   }
-  return command;
-}
 
-function commandLine(script: CgiScript): { command: string; args: string[] } {
-  if (script.interpreter === null) return { command: script.scriptPath, args: [] };
-  // The interpreter setting may carry options ("python3 -u"); words are split on whitespace.
-  const words = script.interpreter.trim().split(/\s+/);
-  return { command: resolveCommand(words[0] ?? ''), args: [...words.slice(1), script.scriptPath] };
-}
-
-function startFailure(error: NodeJS.ErrnoException, script: CgiScript): string {
-  const what = script.interpreter === null ? 'the script' : `the interpreter "${script.interpreter}"`;
-  switch (error.code) {
-    case 'ENOENT':
-      return `${what} could not be started: it was not found`;
-    case 'EACCES':
-    case 'EPERM':
-      return `${what} could not be started: it is not executable (permission denied)`;
-    case 'ENOEXEC':
-      return `${what} could not be started: it is not an executable format (missing "#!" line?)`;
-    default:
-      return `${what} could not be started (${error.code ?? error.message})`;
+  delete(script: CgiProcess): void {
+    this.running.delete(script);
   }
+
+  /** How many scripts are running now. */
+  get size(): number {
+    return this.running.size;
+  }
+
+  /** Kills every running script's process group (for server shutdown). */
+  stopAll(): void {
+    for (const script of this.running) script.stop();
+  }
+}
+
+/** What the script's stdout means now. */
+enum OutputPhase {
+  /** Collecting the header block; the request is not answered yet. */
+  Head,
+  /** Answered; stdout is streamed as the response body. */
+  Body,
+  /** Answered; the rest of stdout is read and dropped (bodiless response, client gone, local redirect). */
+  Draining,
+  /** Answered with a failure, or the body was broken off by the timeout; stdout is ignored. */
+  Failed,
+}
+
+/** Where the child process is. */
+enum ChildState {
+  /** spawn() returned; the 'spawn' event has not come yet. */
+  Starting,
+  Running,
+  /** SIGTERM went to its process group; SIGKILL follows after CGI_KILL_GRACE_MS. */
+  Stopping,
+  /** It could not be started ('error' before 'spawn'). */
+  NotStarted,
+  /** It exited and its pipes are closed ('close'). */
+  Exited,
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
@@ -86,152 +81,130 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 /**
- * The body of a script's response: stdout after the header block. Backpressure runs through it (stdout is
- * paused while the wire's socket is full), and destroying it early (client gone) calls `onAbort`.
+ * Starts a script with its environment and input. The promise resolves once, with the answer (a document,
+ * or a 502/504 failure already logged) or a local redirect; it never rejects.
  */
-class CgiOutputStream extends Readable {
-  private readonly source: Readable;
-  private readonly onAbort: () => void;
-  private ended = false;
-
-  constructor(source: Readable, onAbort: () => void) {
-    super({ highWaterMark: CGI_OUTPUT_HIGH_WATER_MARK });
-    this.source = source;
-    this.onAbort = onAbort;
-    // A timeout may destroy the stream with an error before (or after) the wire listens; never crash on it.
-    this.on('error', () => {});
-  }
-
-  /** Passes on a piece of script output; pauses the script's stdout when the consumer is behind. */
-  forward(chunk: Buffer): void {
-    if (this.destroyed) return;
-    if (!this.push(chunk)) this.source.pause();
-  }
-
-  finish(): void {
-    if (this.destroyed || this.ended) return;
-    this.ended = true;
-    this.push(null);
-  }
-
-  override _read(): void {
-    this.source.resume();
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (!this.ended) this.onAbort();
-    callback(error);
-  }
-}
-
-export function execute(
-  request: RedirectedRequest,
+export function startScript(
+  request: HttpRequest,
   script: CgiScript,
   options: CgiOptions,
   env: Record<string, string>,
   input: ScriptInput,
-): Promise<ResponseDescription> {
-  const context = `cgi: ${script.scriptName}`;
-  const nph = path.basename(script.scriptPath).startsWith('nph-');
+  registry: CgiScriptRegistry,
+): Promise<ScriptOutcome> {
   const { command, args } = commandLine(script);
-  const timeoutMs = options.timeoutMs > 0 ? options.timeoutMs : CGI_DEFAULT_TIMEOUT_MS;
+  let child: ChildProcess;
+  try {
+    child = spawn(command, args, {
+      cwd: path.dirname(script.scriptPath),
+      env,
+      // Own process group, so the script and everything it starts can be killed together.
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+  } catch (error) {
+    discardScriptInput(input);
+    const reason = startFailure(error as NodeJS.ErrnoException, script);
+    return Promise.resolve({
+      kind: 'response',
+      response: scriptFailure(502, reason, options, contextOf(script)),
+    });
+  }
+  return new CgiProcess(child, request, script, options, input, registry).outcome;
+}
 
-  return new Promise<ResponseDescription>((resolve) => {
-    let settled = false;
-    const settle = (response: ResponseDescription | Promise<ResponseDescription>) => {
-      if (settled) return;
-      settled = true;
-      resolve(response);
-    };
-    const cleanupInput = () => {
-      if (input.kind === 'file') rm(input.directory, { recursive: true, force: true }).catch(() => {});
-    };
+/** The log context of a script's lines. */
+export function contextOf(script: CgiScript): string {
+  return `cgi: ${script.scriptName}`;
+}
 
-    let child: ChildProcess;
-    try {
-      child = spawn(command, args, {
-        cwd: path.dirname(script.scriptPath),
-        env,
-        // Own process group, so the script and everything it starts can be killed together.
-        detached: true,
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-    } catch (error) {
-      cleanupInput();
-      settle(scriptFailure(502, startFailure(error as NodeJS.ErrnoException, script), options, context));
-      return;
-    }
-    const stdin = child.stdin!;
-    const stdout = child.stdout!;
-    const stderr = child.stderr!;
+/** One script run for one request, from spawn to exit. */
+export class CgiProcess {
+  /** Resolves once, when the phase leaves `Head`. */
+  readonly outcome: Promise<ScriptOutcome>;
+  private resolveOutcome!: (outcome: ScriptOutcome) => void;
+  private phase = OutputPhase.Head;
+  private state = ChildState.Starting;
+  /** The header block so far (phase `Head`). */
+  private head: Buffer = Buffer.alloc(0);
+  /** The response body (from phase `Body` on). */
+  private body: CgiOutputStream | null = null;
+  /** HEAD, 204 and 304 responses carry no body, so the wire drops the stream without the client leaving. */
+  private bodyless: boolean;
+  private readonly context: string;
+  private readonly timeoutMs: number;
+  private readonly timer: NodeJS.Timeout;
 
-    /** head: collecting the header block; body: streaming; drain: output is read and dropped. */
-    let phase: 'head' | 'body' | 'drain' | 'done' = 'head';
-    let head: Buffer = Buffer.alloc(0);
-    let output: CgiOutputStream | null = null;
-    let closed = false;
-    let killing = false;
-    let started = false;
-
-    const kill = () => {
-      if (killing || closed || child.pid === undefined) return;
-      killing = true;
-      const pid = child.pid;
-      signalGroup(pid, 'SIGTERM');
-      // Whatever ignores SIGTERM gets SIGKILL; the whole group, so grandchildren go too.
-      setTimeout(() => signalGroup(pid, 'SIGKILL'), CGI_KILL_GRACE_MS).unref();
-    };
-    runningScripts.add(kill);
-
-    const timer = setTimeout(() => {
-      const message = `the script did not finish within ${timeoutMs} ms`;
-      kill();
-      if (phase === 'head') {
-        phase = 'done';
-        settle(
-          scriptFailure(
-            504,
-            `the script did not write its response head within ${timeoutMs} ms`,
-            options,
-            context,
-          ),
-        );
-      } else {
-        options.logError(message, context);
-        if (phase === 'body' && output !== null) {
-          // The head is out: the only way to tell the client the body is incomplete is to break the connection.
-          phase = 'done';
-          output.destroy(new Error(message));
-        }
-      }
-    }, timeoutMs);
+  constructor(
+    private readonly child: ChildProcess,
+    request: HttpRequest,
+    private readonly script: CgiScript,
+    private readonly options: CgiOptions,
+    private readonly input: ScriptInput,
+    private readonly registry: CgiScriptRegistry,
+  ) {
+    this.outcome = new Promise((resolve) => {
+      this.resolveOutcome = resolve;
+    });
+    this.context = contextOf(script);
+    this.bodyless = request.method === 'HEAD';
+    this.timeoutMs = options.timeoutMs > 0 ? options.timeoutMs : CGI_DEFAULT_TIMEOUT_MS;
+    registry.add(this);
+    this.timer = setTimeout(() => this.onTimeout(), this.timeoutMs);
 
     child.once('spawn', () => {
-      started = true;
+      if (this.state === ChildState.Starting) this.state = ChildState.Running;
     });
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      if (started) {
-        options.logError(describeError(error), context);
-        return;
-      }
-      phase = 'done';
-      cleanupInput();
-      settle(scriptFailure(502, startFailure(error, script), options, context));
+    child.on('error', (error: NodeJS.ErrnoException) => this.onError(error));
+    child.on('close', (code: number | null, signal: NodeJS.Signals | null) => this.onClose(code, signal));
+    this.feedStdin();
+    const stdout = child.stdout!;
+    const stderr = child.stderr!;
+    // A failing pipe (EIO) ends the script's output like its exit does; it must never be an unhandled error.
+    stdout.on('error', (error) => options.logError(error, this.context));
+    stderr.on('error', (error) => options.logError(error, this.context));
+    logStderrLines(stderr, (line) => options.logError(line, this.context));
+    stdout.on('data', (chunk: Buffer) => this.onStdout(chunk));
+    stdout.on('end', () => {
+      this.releaseUpload();
+      if (this.phase === OutputPhase.Body) this.body!.finish();
     });
+  }
 
-    // stdin: the request content, with backpressure; a script that does not read it is not an error.
-    /**
-     * Once the script will read no more (stdin failed with EPIPE, or it closed stdout or exited), the rest
-     * of the upload is read and dropped, so the wire is not left paused by the stdin pipe's backpressure and
-     * the connection stays usable.
-     */
-    const releaseUpload = () => {
-      if (input.kind !== 'stream' || input.stream.readableEnded || input.stream.destroyed) return;
-      input.stream.unpipe(stdin);
-      input.stream.resume();
-    };
-    stdin.on('error', releaseUpload);
-    stdin.on('close', releaseUpload);
+  /** Kills the script's process group: SIGTERM, then SIGKILL for whatever ignores it. */
+  stop(): void {
+    if (this.state !== ChildState.Starting && this.state !== ChildState.Running) return;
+    const pid = this.child.pid;
+    if (pid === undefined) return;
+    this.state = ChildState.Stopping;
+    signalGroup(pid, 'SIGTERM');
+    // The whole group, so grandchildren go too.
+    setTimeout(() => signalGroup(pid, 'SIGKILL'), CGI_KILL_GRACE_MS).unref();
+  }
+
+  /** Leaves phase `Head` for `next` with the request's answer; false when it was answered already. */
+  private answer(next: OutputPhase, outcome: ScriptOutcome): boolean {
+    if (this.phase !== OutputPhase.Head) return false;
+    this.phase = next;
+    this.resolveOutcome(outcome);
+    return true;
+  }
+
+  /** Answers with a generic 502 or 504 and logs why, unless the request was answered already. */
+  private fail(status: keyof typeof CGI_FAILURE_MESSAGES, reason: string): void {
+    if (this.phase !== OutputPhase.Head) return;
+    this.answer(OutputPhase.Failed, {
+      kind: 'response',
+      response: scriptFailure(status, reason, this.options, this.context),
+    });
+  }
+
+  /** stdin: the request content, with backpressure; a script that does not read it is not an error. */
+  private feedStdin(): void {
+    const stdin = this.child.stdin!;
+    stdin.on('error', () => this.releaseUpload());
+    stdin.on('close', () => this.releaseUpload());
+    const input = this.input;
     switch (input.kind) {
       case 'none':
         stdin.end();
@@ -244,154 +217,151 @@ export function execute(
         pipeline(createReadStream(input.file), stdin, (error) => {
           const code = (error as NodeJS.ErrnoException | undefined)?.code;
           if (error && code !== 'EPIPE' && code !== 'ERR_STREAM_PREMATURE_CLOSE') {
-            options.logError(`the request body could not be passed on: ${describeError(error)}`, context);
+            this.options.logError(
+              `the request body could not be passed on: ${describeError(error)}`,
+              this.context,
+            );
           }
         });
         break;
       case 'stream': {
         const body = input.stream;
         body.pipe(stdin);
-        body.on('error', kill);
+        body.on('error', () => this.stop());
         body.on('close', () => {
           // The client went away while the script was still reading its upload.
-          if (!body.readableEnded) kill();
+          if (!body.readableEnded) this.stop();
         });
         break;
       }
     }
+  }
 
-    // A failing pipe (EIO) ends the script's output like its exit does; it must never be an unhandled error.
-    stdout.on('error', (error) => options.logError(error, context));
-    stderr.on('error', (error) => options.logError(error, context));
+  /**
+   * Once the script will read no more (stdin failed with EPIPE, or it closed stdout or exited), the rest
+   * of the upload is read and dropped, so the wire is not left paused by the stdin pipe's backpressure and
+   * the connection stays usable.
+   */
+  private releaseUpload(): void {
+    const input = this.input;
+    if (input.kind !== 'stream' || input.stream.readableEnded || input.stream.destroyed) return;
+    input.stream.unpipe(this.child.stdin!);
+    input.stream.resume();
+  }
 
-    // stderr: each line goes to the log, tagged with the script.
-    let partialLine = '';
-    stderr.setEncoding('utf8');
-    stderr.on('data', (text: string) => {
-      partialLine += text;
-      let newline = partialLine.indexOf('\n');
-      while (newline !== -1) {
-        logStderrLine(partialLine.slice(0, newline));
-        partialLine = partialLine.slice(newline + 1);
-        newline = partialLine.indexOf('\n');
-      }
-      while (partialLine.length > CGI_MAX_STDERR_LINE_CHARS) {
-        logStderrLine(partialLine.slice(0, CGI_MAX_STDERR_LINE_CHARS));
-        partialLine = partialLine.slice(CGI_MAX_STDERR_LINE_CHARS);
-      }
-    });
-    stderr.on('end', () => {
-      if (partialLine !== '') logStderrLine(partialLine);
-      partialLine = '';
-    });
-    function logStderrLine(line: string): void {
-      const text = line.endsWith('\r') ? line.slice(0, -1) : line;
-      options.logError(text, context);
+  private onTimeout(): void {
+    this.stop();
+    if (this.phase === OutputPhase.Head) {
+      this.fail(504, `the script did not write its response head within ${this.timeoutMs} ms`);
+      return;
     }
+    const message = `the script did not finish within ${this.timeoutMs} ms`;
+    this.options.logError(message, this.context);
+    if (this.phase === OutputPhase.Body) {
+      // The head is out: the only way to tell the client the body is incomplete is to break the connection.
+      this.phase = OutputPhase.Failed;
+      this.body!.destroy(new Error(message));
+    }
+  }
 
-    /** HEAD, 204 and 304 responses carry no body, so the wire drops the stream without the client leaving. */
-    let bodyless = request.method === 'HEAD';
-    const abortBody = () => {
-      // The wire destroyed the body: the client left, or the response has no body.
-      if (phase !== 'body') return;
-      phase = 'drain';
-      // A bodiless response lets the script run to its end as GET would (RFC 9110 §9.3.2); the timeout
-      // still bounds it. A client that left gets its script killed.
-      if (!bodyless) kill();
+  private onError(error: NodeJS.ErrnoException): void {
+    if (this.state !== ChildState.Starting) {
+      this.options.logError(describeError(error), this.context);
+      return;
+    }
+    this.state = ChildState.NotStarted;
+    discardScriptInput(this.input);
+    this.fail(502, startFailure(error, this.script));
+  }
+
+  private onStdout(chunk: Buffer): void {
+    if (this.phase === OutputPhase.Body) {
+      this.body!.forward(chunk);
+      return;
+    }
+    if (this.phase !== OutputPhase.Head) return;
+    const searchFrom = Math.max(0, this.head.length - 1);
+    this.head = this.head.length === 0 ? chunk : Buffer.concat([this.head, chunk]);
+    const bodyStart = findHeadEnd(this.head, searchFrom);
+    if (bodyStart === -1 ? this.head.length > CGI_MAX_HEAD_BYTES : bodyStart > CGI_MAX_HEAD_BYTES) {
+      this.stop();
+      this.fail(502, `the script's header block is longer than ${CGI_MAX_HEAD_BYTES} bytes`);
+      return;
+    }
+    if (bodyStart === -1) return;
+    const head = this.head;
+    this.head = Buffer.alloc(0);
+    this.onHead(head.toString('latin1', 0, bodyStart), head.subarray(bodyStart));
+  }
+
+  private onHead(headText: string, rest: Buffer): void {
+    const nph = path.basename(this.script.scriptPath).startsWith('nph-');
+    const parsed = parseCgiHead(headText, nph);
+    const stdout = this.child.stdout!;
+    if (parsed.kind === 'error') {
+      this.stop();
+      this.fail(502, parsed.message);
+      return;
+    }
+    if (parsed.kind === 'local-redirect') {
+      // The script's own output is not used; let it finish.
+      this.answer(OutputPhase.Draining, { kind: 'local-redirect', location: parsed.location });
       stdout.resume();
-    };
-
-    stdout.on('data', (chunk: Buffer) => {
-      if (phase === 'body') {
-        output!.forward(chunk);
-        return;
-      }
-      if (phase !== 'head') return;
-      const searchFrom = Math.max(0, head.length - 1);
-      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
-      const bodyStart = findHeadEnd(head, searchFrom);
-      if (bodyStart === -1) {
-        if (head.length > CGI_MAX_HEAD_BYTES) headTooLong();
-        return;
-      }
-      if (bodyStart > CGI_MAX_HEAD_BYTES) {
-        headTooLong();
-        return;
-      }
-      onHead(head.toString('latin1', 0, bodyStart), head.subarray(bodyStart));
-      head = Buffer.alloc(0);
-    });
-    stdout.on('end', () => {
-      releaseUpload();
-      if (phase === 'body') output!.finish();
-    });
-
-    function headTooLong(): void {
-      phase = 'done';
-      kill();
-      const reason = `the script's header block is longer than ${CGI_MAX_HEAD_BYTES} bytes`;
-      settle(scriptFailure(502, reason, options, context));
+      return;
     }
-
-    function onHead(headText: string, rest: Buffer): void {
-      const parsed = parseCgiHead(headText, nph);
-      if (parsed.kind === 'error') {
-        phase = 'done';
-        kill();
-        settle(scriptFailure(502, parsed.message, options, context));
-        return;
-      }
-      if (parsed.kind === 'local-redirect') {
-        // The script's own output is not used; let it finish.
-        phase = 'drain';
-        stdout.resume();
-        // A redispatch that throws becomes a rejection, which the wire answers with 500.
-        settle(Promise.resolve().then(() => localRedirect(request, parsed.location, options, context)));
-        return;
-      }
-      phase = 'body';
-      if (parsed.status === 204 || parsed.status === 304) bodyless = true;
-      output = new CgiOutputStream(stdout, abortBody);
-      if (rest.length > 0) output.forward(rest);
-      settle({
+    if (parsed.status === 204 || parsed.status === 304) this.bodyless = true;
+    const body = new CgiOutputStream(stdout, () => this.abortBody());
+    this.body = body;
+    if (rest.length > 0) body.forward(rest);
+    const length = parsed.length === undefined ? {} : { length: parsed.length };
+    this.answer(OutputPhase.Body, {
+      kind: 'response',
+      response: {
         status: parsed.status,
         ...(parsed.reason === undefined ? {} : { reason: parsed.reason }),
         headers: parsed.headers,
-        body:
-          parsed.length === undefined
-            ? { kind: 'stream', stream: output }
-            : { kind: 'stream', stream: output, length: parsed.length },
-      });
-    }
-
-    child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
-      closed = true;
-      clearTimeout(timer);
-      runningScripts.delete(kill);
-      cleanupInput();
-      if (!started) return;
-      // After the head, the end of the body is stdout's 'end', not the exit.
-      if (phase !== 'head') {
-        if (code !== 0 && !killing) {
-          const reason =
-            code === null ? `the script was killed by ${signal}` : `the script exited with code ${code}`;
-          options.logError(reason, context);
-        }
-        return;
-      }
-      phase = 'done';
-      let message: string;
-      if (head.length > 0) {
-        message =
-          "the script's output ended before the blank line that ends its header block (RFC 3875 §6.2)";
-      } else if (code === null) {
-        message = `the script was killed by ${signal} before writing a response`;
-      } else if (code !== 0) {
-        message = `the script exited with code ${code} before writing a response`;
-      } else {
-        message = 'the script exited without writing a response';
-      }
-      settle(scriptFailure(502, message, options, context));
+        body: { kind: 'stream', stream: body, ...length },
+      },
     });
-  });
+  }
+
+  /** The wire destroyed the body: the client left, or the response has no body. */
+  private abortBody(): void {
+    if (this.phase !== OutputPhase.Body) return;
+    this.phase = OutputPhase.Draining;
+    // A bodiless response lets the script run to its end as GET would (RFC 9110 §9.3.2); the timeout
+    // still bounds it. A client that left gets its script killed.
+    if (!this.bodyless) this.stop();
+    this.child.stdout!.resume();
+  }
+
+  private onClose(code: number | null, signal: NodeJS.Signals | null): void {
+    const stopped = this.state === ChildState.Stopping;
+    const started = this.state !== ChildState.NotStarted;
+    this.state = ChildState.Exited;
+    clearTimeout(this.timer);
+    this.registry.delete(this);
+    discardScriptInput(this.input);
+    if (!started) return;
+    // After the head, the end of the body is stdout's 'end', not the exit.
+    if (this.phase !== OutputPhase.Head) {
+      if (code !== 0 && !stopped) {
+        const reason =
+          code === null ? `the script was killed by ${signal}` : `the script exited with code ${code}`;
+        this.options.logError(reason, this.context);
+      }
+      return;
+    }
+    let message: string;
+    if (this.head.length > 0) {
+      message = "the script's output ended before the blank line that ends its header block (RFC 3875 §6.2)";
+    } else if (code === null) {
+      message = `the script was killed by ${signal} before writing a response`;
+    } else if (code !== 0) {
+      message = `the script exited with code ${code} before writing a response`;
+    } else {
+      message = 'the script exited without writing a response';
+    }
+    this.fail(502, message);
+  }
 }
