@@ -12,6 +12,7 @@ import type { AuthRate } from './handlers/auth-rate.js';
 import { type AuthRule, checkAuthRules } from './handlers/auth-rules.js';
 import type { CgiScriptHandler } from './handlers/cgi/handler.js';
 import {
+  CGI_DEFAULT_DIR,
   CGI_DEFAULT_MAX_BODY_BYTES,
   CGI_DEFAULT_TIMEOUT_MS,
   CGI_METHODS,
@@ -432,7 +433,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
   if (scriptHandler === undefined && options.cgi !== undefined) {
     const cgiOptions: CgiOptions = {
       root,
-      cgiDir: options.cgi.dir === undefined ? 'cgi-bin' : options.cgi.dir,
+      cgiDir: options.cgi.dir === undefined ? CGI_DEFAULT_DIR : options.cgi.dir,
       interpreters: options.cgi.interpreters ?? {},
       timeoutMs: options.cgi.timeoutMs ?? CGI_DEFAULT_TIMEOUT_MS,
       maxBodyBytes: cgiMaxBodyBytes,
@@ -474,7 +475,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     );
   }
   const cgiDir =
-    options.cgi === undefined ? null : options.cgi.dir === undefined ? 'cgi-bin' : options.cgi.dir;
+    options.cgi === undefined ? null : options.cgi.dir === undefined ? CGI_DEFAULT_DIR : options.cgi.dir;
   const uploadOptions =
     options.upload === undefined
       ? null

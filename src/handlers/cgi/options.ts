@@ -28,9 +28,12 @@ export interface CgiOptions {
   spoolDir?: string;
 }
 
-/** The methods scripts are run for; the caller answers 405 for the rest. */
+/** The methods scripts are run for (RFC 3875 §4.1.12 leaves the set to the server); 405 for the rest. */
 export const CGI_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'];
 
+/** The CGI folder under the root when none is named (`--cgi`), as Apache's ScriptAlias /cgi-bin/. */
+export const CGI_DEFAULT_DIR = 'cgi-bin';
+/** Milliseconds a script may run, head and body together, before its process group is killed (504). */
 export const CGI_DEFAULT_TIMEOUT_MS = 30_000;
 /** Largest header block a script may print before its body (Apache uses 8 KiB per line; this bounds all). */
 export const CGI_MAX_HEAD_BYTES = 64 * 1024;
