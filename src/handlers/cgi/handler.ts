@@ -49,8 +49,6 @@ import { localRedirect, type RedirectedRequest } from './redirect.js';
 export interface CgiScriptHandler extends ScriptHandler {
   /** Kills the process groups of this handler's running scripts (server shutdown); other handlers' live on. */
   stopScripts(): void;
-  /** How many of this handler's scripts are running now. */
-  readonly runningScripts: number;
 }
 
 /**
@@ -81,9 +79,6 @@ export function createCgiScriptHandler(options: CgiOptions): CgiScriptHandler {
       return runCgiScript(request, script, options, registry);
     },
     stopScripts: () => registry.stopAll(),
-    get runningScripts() {
-      return registry.size;
-    },
   };
 }
 

@@ -36,11 +36,6 @@ export class CgiScriptRegistry {
     this.running.delete(script);
   }
 
-  /** How many scripts are running now. */
-  get size(): number {
-    return this.running.size;
-  }
-
   /** Kills every running script's process group (for server shutdown). */
   stopAll(): void {
     for (const script of this.running) script.stop();
