@@ -3,103 +3,32 @@
  * @module
  */
 import { parseArgs } from 'node:util';
+import {
+  DEFAULT_CGI_DIR,
+  DEFAULT_CGI_MAX_BODY_BYTES,
+  DEFAULT_CGI_TIMEOUT_MS,
+  DEFAULT_CONFIG_FILE,
+  DEFAULT_HEALTH_PATH,
+  DEFAULT_HOST,
+  DEFAULT_MAX_UPLOAD_BYTES,
+  DEFAULT_PORT,
+  DEFAULT_PROXY_TIMEOUT_MS,
+} from '../defaults.js';
 import { type AuthRate, parseAuthRate } from '../handlers/auth-rate.js';
 import { type AuthRule, parseAuthRule } from '../handlers/auth-rules.js';
 import { type CacheControlRule, parseCacheControlOption } from '../handlers/policy.js';
 import { parseProxyTrust } from '../http/forwarded.js';
 import { parseProxyRoute } from '../proxy/routes.js';
 import { type ListenTarget, parseListenTarget } from '../wire/endpoints.js';
+import { configKeyOf, FLAGS, type FlagValues, LOG_FORMAT_CHOICES, type LogFormatChoice } from './flags.js';
 
-export const USAGE = `Usage: docroot [dir] [options]
-
-Serves the folder dir (default: the current folder) over HTTP/1.1.
-
-Options:
-  -p, --port <n>             port to listen on; 0 picks a free one (default 8080)
-      --host <addr>          interface to listen on (default localhost; 0.0.0.0 for the LAN)
-      --allowed-host <name>  on loopback, also answer this Host name (repeatable; .example.com
-                             for a domain and its subdomains); others get 421 (DNS rebinding)
-      --listen <where>       listen on host:port, [v6]:port, unix:/path.sock or fd:N instead of
-                             --host/--port (repeatable); systemd socket activation
-                             (LISTEN_FDS) is used by itself
-      --socket-mode <octal>  permissions of the unix: sockets, e.g. 660
-      --socket-owner <u[:g]> owner (and group) of the unix: sockets, names or numbers
-      --no-listing           answer 404 for folders without index.html instead of listing them
-      --dotfiles             serve files and folders whose names start with "."
-      --follow-symlinks      follow symbolic links that lead outside the root
-      --no-compress          never compress responses (no gzip, brotli or zstd)
-      --cache-control <v>    Cache-Control for files, or PATTERN:VALUE for matching paths
-                             (repeatable; e.g. '*.js:public, max-age=31536000, immutable');
-                             HTML pages and listings default to no-cache
-      --header <'N: v'>      add a response header field (repeatable)
-      --cors                 allow cross-origin requests (Access-Control-Allow-Origin: *), and
-                             cross-origin writes (otherwise refused with 403)
-      --spa                  serve /index.html for unknown paths without a file extension
-      --404 <page>           serve this page (path under the root) with status 404
-      --max-connections <n>  answer 503 beyond n simultaneous connections
-      --cgi                  run executables in the cgi-bin/ folder as CGI scripts (RFC 3875);
-                             only for folders whose scripts you trust
-      --cgi-dir <dir>        the CGI folder under the root (default cgi-bin; implies --cgi)
-      --cgi-ext <.ext=cmd>   run files with this extension anywhere in the root with an
-                             interpreter (repeatable; e.g. --cgi-ext .py=python3)
-      --cgi-timeout <s>      seconds before a script is killed and 504 sent (default 30)
-      --cgi-max-body <n>     largest request body for a script in bytes, or with K, M, G
-                             (default 1G; 413 beyond)
-      --trace                print every request and response head to stderr, in the
-                             C (-->) / S (<--) notation, with connection open, reuse and close
-      --log <format>         access log on stdout: dev, common, combined, json or off
-                             (default dev on a terminal, combined otherwise)
-      --config <file>        read options from this JSON file (default ./docroot.config.json
-                             when it exists, which may then set only harmless options);
-                             flags given here win over the file
-      --tls-cert <file>      serve HTTPS with this PEM certificate (chain); needs --tls-key
-      --tls-key <file>       the PEM private key for --tls-cert
-      --tls-self-signed      serve HTTPS with a development certificate for localhost made at
-                             start-up (prints its SHA-256 fingerprint)
-      --workers <n|auto>     run n server processes on the same port (auto: one per CPU);
-                             SIGHUP restarts them one by one
-      --watch                reload open HTML pages when a file under the root changes
-      --no-http2             with HTTPS, offer only HTTP/1.1 (HTTP/2 is on by default)
-      --health-path <path>   URL path of the JSON health check, or off
-                             (default /.well-known/docroot/health)
-      --no-archives          no ?download=zip / ?download=tar.gz on folders
-      --no-search            no ?q=term name search on folders
-      --no-qr                no QR code of the LAN URL in the start-up banner
-      --upload               let clients write: PUT, PATCH (resumable), DELETE, MKCOL, and an
-                             upload form on listings; anyone who can reach the server can
-                             write unless --auth says otherwise (never into the CGI folder;
-                             not with --cgi-ext)
-      --max-upload-size <n>  largest upload in bytes, or with K, M, G (default 1G)
-      --no-webdav            no WebDAV: no PROPFIND (read-only mounts), and with --upload no
-                             PROPPATCH, COPY, MOVE, LOCK, UNLOCK
-      --auth <rule>          [user:password]@/path[?name=value][:ro|:rw] (repeatable), e.g.
-                             --auth 'admin:secret@/:rw' --auth '@/:ro'; passwords may be
-                             bcrypt ($2b$), SHA-512 crypt ($6$) or sha512:<hex>; use with TLS;
-                             a "*" path segment matches any one, "?name=value" only requests
-                             with that query parameter (for scripts, see the README)
-      --auth-rate <n/time>   failed logins allowed per client address, e.g. 10/min (default),
-                             5/30s, 100/hour, or off; then 429 with Retry-After
-      --proxy <PREFIX=URL>   send requests under PREFIX to another server (repeatable), e.g.
-                             --proxy /api=http://127.0.0.1:3000; WebSockets pass through; a
-                             URL with a path replaces the prefix (/api=http://h:3000/ sends
-                             /api/users as /users); the longest prefix wins
-      --proxy-timeout <s>    seconds an upstream may take to connect or start answering
-                             (504 after; default 30)
-      --proxy-insecure       accept self-signed certificates from https:// upstreams
-      --proxy-keep-host      send the browser's Host upstream (default: the upstream's host)
-      --proxy-rewrite-headers  rewrite upstream Location and Set-Cookie Domain/Path to the
-                             prefix the browser sees
-      --trust-proxy <cidr>   believe Forwarded / X-Forwarded-For / X-Forwarded-Proto from these
-                             proxies (addresses, CIDR ranges, loopback, private; repeatable)
-                             for the access log, CGI's REMOTE_ADDR and HTTPS; never by default
-      --metrics <path|off>   serve Prometheus metrics at this URL path, e.g. /metrics
-                             (default off; --auth rules apply to it like any path)
-  -h, --help                 show this help
-  -v, --version              print the version
-
-Also: docroot request <url> [options]   send one request and show both sides of the exchange
-      (docroot request --help for its options)
-`;
+export {
+  COMMAND_LINE_ONLY_FLAGS,
+  configKeyOf,
+  FLAGS,
+  LOG_FORMAT_CHOICES,
+  type LogFormatChoice,
+} from './flags.js';
 
 export interface CliOptions {
   root: string;
@@ -164,12 +93,7 @@ export interface CliOptions {
   socketOwner: string | undefined;
 }
 
-/** `--log` values; `off` writes no access log. */
-export const LOG_FORMAT_CHOICES = ['dev', 'common', 'combined', 'json', 'off'] as const;
-export type LogFormatChoice = (typeof LOG_FORMAT_CHOICES)[number];
-
-/** The file read when --config is not given, from the current folder. */
-export const DEFAULT_CONFIG_FILE = 'docroot.config.json';
+export { DEFAULT_CONFIG_FILE };
 
 /**
  * Options read from a config file, already checked against FLAGS: keys are long flag names (the file's
@@ -189,74 +113,11 @@ export type ParsedCommand =
   | { kind: 'serve'; options: CliOptions }
   | { kind: 'error'; message: string };
 
-/**
- * The single table of options: the command line is parsed with it, and config-file keys are checked
- * against it (`camelCase` of each long flag), so the two cannot drift apart.
- */
-export const FLAGS = {
-  port: { type: 'string', short: 'p' },
-  host: { type: 'string' },
-  listen: { type: 'string', multiple: true },
-  'socket-mode': { type: 'string' },
-  'socket-owner': { type: 'string' },
-  'no-listing': { type: 'boolean' },
-  dotfiles: { type: 'boolean' },
-  'follow-symlinks': { type: 'boolean' },
-  'no-compress': { type: 'boolean' },
-  'cache-control': { type: 'string', multiple: true },
-  header: { type: 'string', multiple: true },
-  cors: { type: 'boolean' },
-  spa: { type: 'boolean' },
-  '404': { type: 'string' },
-  'max-connections': { type: 'string' },
-  cgi: { type: 'boolean' },
-  'cgi-dir': { type: 'string' },
-  'cgi-ext': { type: 'string', multiple: true },
-  'cgi-timeout': { type: 'string' },
-  'cgi-max-body': { type: 'string' },
-  trace: { type: 'boolean' },
-  log: { type: 'string' },
-  config: { type: 'string' },
-  'tls-cert': { type: 'string' },
-  'tls-key': { type: 'string' },
-  'tls-self-signed': { type: 'boolean' },
-  workers: { type: 'string' },
-  watch: { type: 'boolean' },
-  'no-http2': { type: 'boolean' },
-  'health-path': { type: 'string' },
-  'no-archives': { type: 'boolean' },
-  'no-search': { type: 'boolean' },
-  'no-qr': { type: 'boolean' },
-  upload: { type: 'boolean' },
-  'max-upload-size': { type: 'string' },
-  'no-webdav': { type: 'boolean' },
-  auth: { type: 'string', multiple: true },
-  'auth-rate': { type: 'string' },
-  'allowed-host': { type: 'string', multiple: true },
-  proxy: { type: 'string', multiple: true },
-  'proxy-timeout': { type: 'string' },
-  'proxy-insecure': { type: 'boolean' },
-  'proxy-keep-host': { type: 'boolean' },
-  'proxy-rewrite-headers': { type: 'boolean' },
-  metrics: { type: 'string' },
-  'trust-proxy': { type: 'string', multiple: true },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean', short: 'v' },
-} as const;
-
 function parseWholeNumber(text: string, flag: string, min: number, max: number): number | string {
   if (!/^\d+$/.test(text)) return `${flag} needs a whole number, got "${text}"`;
   const value = Number(text);
   if (value < min || value > max) return `${flag} must be between ${min} and ${max}, got ${value}`;
   return value;
-}
-
-/** Flags that only make sense on the command line, so a config file may not set them. */
-export const COMMAND_LINE_ONLY_FLAGS: ReadonlySet<string> = new Set(['help', 'version', 'config']);
-
-/** `no-listing` → `noListing`: the config-file key for a long flag. */
-export function configKeyOf(flag: string): string {
-  return flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
 /**
@@ -289,10 +150,6 @@ export function parseCommandLine(argv: readonly string[], config?: ConfigFileVal
   };
 }
 
-type FlagValues = ReturnType<
-  typeof parseArgs<{ args: string[]; options: typeof FLAGS; allowPositionals: true }>
->['values'];
-
 function optionsFromValues(values: FlagValues, positionals: readonly string[]): ParsedCommand {
   if (values.help) return { kind: 'help' };
   if (values.version) return { kind: 'version' };
@@ -303,7 +160,7 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
     };
   }
 
-  const port = parseWholeNumber(values.port ?? '8080', '--port', 0, 65535);
+  const port = parseWholeNumber(values.port ?? String(DEFAULT_PORT), '--port', 0, 65535);
   if (typeof port === 'string') return { kind: 'error', message: port };
 
   let maxConnections: number | undefined;
@@ -340,7 +197,7 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
     if (!match) return { kind: 'error', message: `--cgi-ext needs .ext=command, got "${mapping}"` };
     interpreters[match[1]!.toLowerCase()] = match[2]!;
   }
-  let cgiTimeoutMs = 30_000;
+  let cgiTimeoutMs = DEFAULT_CGI_TIMEOUT_MS;
   if (values['cgi-timeout'] !== undefined) {
     const seconds = Number(values['cgi-timeout']);
     if (!(seconds > 0 && seconds <= 86_400)) {
@@ -360,7 +217,7 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
   }
   const cgiEnabled = values.cgi === true || cgiDir !== undefined || Object.keys(interpreters).length > 0;
   const cgiMaxBody = values['cgi-max-body'];
-  const cgiMaxBodyBytes = cgiMaxBody === undefined ? DEFAULT_MAX_UPLOAD_BYTES : parseByteSize(cgiMaxBody);
+  const cgiMaxBodyBytes = cgiMaxBody === undefined ? DEFAULT_CGI_MAX_BODY_BYTES : parseByteSize(cgiMaxBody);
   if (cgiMaxBodyBytes === null) {
     return {
       kind: 'error',
@@ -372,7 +229,7 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
   }
   const cgi = cgiEnabled
     ? {
-        dir: values.cgi === true || cgiDir !== undefined ? (cgiDir ?? 'cgi-bin') : null,
+        dir: values.cgi === true || cgiDir !== undefined ? (cgiDir ?? DEFAULT_CGI_DIR) : null,
         interpreters,
         timeoutMs: cgiTimeoutMs,
         maxBodyBytes: cgiMaxBodyBytes,
@@ -485,7 +342,7 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
     options: {
       root: positionals[0] ?? '.',
       port,
-      host: values.host ?? 'localhost',
+      host: values.host ?? DEFAULT_HOST,
       listing: !values['no-listing'],
       dotfiles: values.dotfiles ?? false,
       followSymlinks: values['follow-symlinks'] ?? false,
@@ -505,7 +362,7 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
       workers,
       watch: values.watch ?? false,
       http2: !values['no-http2'],
-      healthPath: healthPath === 'off' ? false : (healthPath ?? '/.well-known/docroot/health'),
+      healthPath: healthPath === 'off' ? false : (healthPath ?? DEFAULT_HEALTH_PATH),
       archives: !values['no-archives'],
       search: !values['no-search'],
       qr: !values['no-qr'],
@@ -524,9 +381,6 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
   };
 }
 
-/** Seconds an upstream may take, as in server.ts (not imported, so parsing flags loads no server code). */
-const DEFAULT_PROXY_TIMEOUT_S = 30;
-
 function parseProxyFlags(values: FlagValues): CliOptions['proxy'] | string {
   const routes = values.proxy ?? [];
   const others = (
@@ -542,7 +396,7 @@ function parseProxyFlags(values: FlagValues): CliOptions['proxy'] | string {
     if (prefixes.has(route.prefix)) return `--proxy prefix ${route.prefix || '/'} is given twice`;
     prefixes.add(route.prefix);
   }
-  let timeoutMs = DEFAULT_PROXY_TIMEOUT_S * 1000;
+  let timeoutMs = DEFAULT_PROXY_TIMEOUT_MS;
   const timeout = values['proxy-timeout'];
   if (timeout !== undefined) {
     const seconds = Number(timeout);
@@ -567,8 +421,6 @@ export const UPLOAD_WITH_CGI_EXT =
 /** An absolute URL path made of RFC 3986 path characters (percent-encoded where needed). */
 const URL_PATH = /^\/[!$&'()*+,;=:@%/A-Za-z0-9._~-]*$/;
 
-/** 1 GiB, as in server.ts (not imported, so parsing flags loads no server code). */
-const DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
 const BYTE_SIZE_UNITS: Readonly<Record<string, number>> = {
   '': 1,
   k: 1024,

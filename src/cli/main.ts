@@ -17,7 +17,8 @@ import type { TlsOptions } from '../tls/server.js';
 import { VERSION } from '../version.js';
 import type { ExchangeRecord, WireObserver } from '../wire/connection.js';
 import type { ListenTarget, UnixSocketOptions } from '../wire/endpoints.js';
-import { type CliOptions, DEFAULT_CONFIG_FILE, type ParsedCommand, parseCommandLine, USAGE } from './args.js';
+import { type CliOptions, DEFAULT_CONFIG_FILE, type ParsedCommand, parseCommandLine } from './args.js';
+import { renderHelp } from './flags.js';
 import { usesListenTargets } from './listening.js';
 import type { Notifier } from './notify.js';
 
@@ -486,7 +487,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const command = await withConfigFile(argv, parseCommandLine(argv));
   switch (command.kind) {
     case 'help':
-      process.stdout.write(USAGE);
+      process.stdout.write(renderHelp());
       return;
     case 'version':
       process.stdout.write(`${VERSION}\n`);
