@@ -19,6 +19,7 @@ import { type AuthRule, parseAuthRule } from '../handlers/auth-rules.js';
 import { type CacheControlRule, parseCacheControlOption } from '../handlers/policy.js';
 import { parseProxyTrust } from '../http/forwarded.js';
 import { parseProxyRoute } from '../proxy/routes.js';
+import { isHttpToken } from '../wire/chars.js';
 import { type ListenTarget, parseListenTarget } from '../wire/endpoints.js';
 import { configKeyOf, FLAGS, type FlagValues, LOG_FORMAT_CHOICES, type LogFormatChoice } from './flags.js';
 
@@ -175,7 +176,7 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
     const colon = field.indexOf(':');
     const name = colon > 0 ? field.slice(0, colon).trim() : '';
     const value = colon > 0 ? field.slice(colon + 1).trim() : '';
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n\0]/.test(value)) {
+    if (!isHttpToken(name) || /[\r\n\0]/.test(value)) {
       return { kind: 'error', message: `--header needs 'Name: value', got "${field}"` };
     }
     headers[name] = value;
