@@ -208,6 +208,8 @@ function countedScripts(inner: ScriptHandler, metrics: ServerMetrics): ScriptHan
 function countedWrites(inner: WriteHandler, metrics: ServerMetrics): WriteHandler {
   return {
     methods: inner.methods,
+    // WebDAV's DAV and MS-Author-Via on OPTIONS: without them clients do not mount the share.
+    ...(inner.optionsHeaders !== undefined ? { optionsHeaders: inner.optionsHeaders } : {}),
     async handle(request, decoded) {
       const response = await inner.handle(request, decoded);
       const method = request.method;

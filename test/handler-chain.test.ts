@@ -134,6 +134,13 @@ describe('the handler chain, called without a socket', () => {
     assert.equal(field(options, 'dav'), '1, 2');
   });
 
+  test('with metrics on, OPTIONS still says DAV (the counting write hook keeps its OPTIONS fields)', async () => {
+    const { handler } = chain({ upload: {}, metrics: { path: '/metrics' } });
+    const options = await handler(parsedRequest('OPTIONS / HTTP/1.1\r\nHost: localhost\r\n\r\n'));
+    assert.equal(field(options, 'dav'), '1, 2');
+    assert.equal(field(options, 'ms-author-via'), 'DAV');
+  });
+
   test('a trusted proxy’s forwarded client reaches the wire’s handler, not the plain one', async () => {
     const built = chain({ trustProxy: ['loopback'] });
     assert.notEqual(built.handlerForWire, built.handler);
