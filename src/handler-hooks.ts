@@ -19,8 +19,8 @@ import {
 } from './defaults.js';
 import type { AuthGate } from './handlers/auth.js';
 import type { AuthRule } from './handlers/auth-rules.js';
-import type { CgiOptions } from './handlers/cgi.js';
-import type { ScriptHandler, WriteHandler } from './handlers/static.js';
+import type { CgiOptions } from './handlers/cgi/options.js';
+import type { ScriptHandler, WriteHandler } from './handlers/hooks.js';
 import type { DavAccess } from './handlers/webdav/handler.js';
 import { type Lazy, lazy } from './lazy.js';
 import type { ServerMetrics } from './metrics/counters.js';
@@ -91,16 +91,18 @@ function cgiScriptHook(
     // A script's local redirect (RFC 3875 §6.2.2) is answered by the whole handler, as a new request.
     redispatch: context.redispatch,
   };
-  const cgiModule = lazy(() => import('./handlers/cgi.js'));
-  const cgiHandler = lazy(async () => (await cgiModule.get()).createCgiScriptHandler(cgiOptions));
+  const cgiHandler = lazy(async () =>
+    (await import('./handlers/cgi/handler.js')).createCgiScriptHandler(cgiOptions),
+  );
   return {
     handler: {
       methods: DEFAULT_CGI_METHODS,
       handle: async (request, segments) => (await cgiHandler.get()).handle(request, segments),
     },
+    // This server's own scripts, so closing it stops them and no other server's.
     close: async () => {
-      const loaded = cgiModule.ifStarted();
-      if (loaded !== null) (await loaded).stopAllCgiScripts();
+      const loaded = cgiHandler.ifStarted();
+      if (loaded !== null) (await loaded).stopScripts();
     },
   };
 }
