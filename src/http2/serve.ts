@@ -8,6 +8,7 @@
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import { DEFAULT_MAX_OPEN_STREAMS } from '../defaults.js';
 import type { ObservedConnection, WireObserver } from '../wire/connection.js';
 import {
   type ErrorRenderer,
@@ -58,11 +59,13 @@ export interface Http2Serving {
 
 /** Streams a client may have open at once on one connection (RFC 9113 §6.5.2 suggests at least 100). */
 const MAX_CONCURRENT_STREAMS = 100;
+
 /**
  * Streams open at once over all connections: each may hold an open file and a few read buffers until its
  * send timeout, so this bounds descriptors and memory whatever the number of connections.
  */
-export const DEFAULT_MAX_OPEN_STREAMS = 1000;
+export { DEFAULT_MAX_OPEN_STREAMS };
+
 /**
  * Streams every connection may open even when the total bound is reached, so that clients filling it
  * cannot lock others out; the total stays bounded by this times the connections (--max-connections).
