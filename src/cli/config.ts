@@ -12,7 +12,7 @@
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { isLoopbackHost } from '../handlers/origin-guard.js';
+import { isLoopbackHost } from '../wire/endpoints.js';
 import type { ConfigFileValues } from './args.js';
 import { COMMAND_LINE_ONLY_FLAGS, configKeyOf, FLAGS } from './flags.js';
 
