@@ -1,11 +1,11 @@
 /**
  * Writing a `ResponseDescription` to an HTTP/1.1 socket: the head (status line, cached `Date`, `Server`,
  * the handler's checked fields, framing and connection management, RFC 9112 §6 and §9.6) and the body,
- * in one write when it is small, piped with backpressure when it is a stream or a file.
+ * in one write when it is small, piped with backpressure (`body-pipe.ts`) when it is a stream or a file.
  * @module
  */
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
+import { pipeBody } from './body-pipe.js';
 import { type ErrorRenderer, INVALID_RESPONSE_MESSAGE, renderErrorSafely } from './error-response.js';
 import type { Exchange } from './exchange.js';
 import { FILE_OPEN_FAILED_MESSAGE, type FileBody, openFileBody } from './file-body.js';
@@ -127,7 +127,10 @@ export class ResponseWriter {
       return;
     }
     this.socket.write(head, 'latin1');
-    this.pipeBody(
+    pipeBody(
+      this.host,
+      this.socket,
+      this.options,
       exchange,
       body.stream,
       body.length,
@@ -328,69 +331,5 @@ export class ResponseWriter {
     this.socket.write(head, 'latin1');
     this.socket.write(data);
     this.socket.uncork();
-  }
-
-  /** Streams a body with backpressure; a body that ends short of its declared length closes the connection. */
-  private pipeBody(
-    exchange: Exchange,
-    stream: Readable,
-    expected: number | undefined,
-    chunked: boolean,
-  ): void {
-    const socket = this.socket;
-    const host = this.host;
-    exchange.activeStream = stream;
-    let sent = 0;
-    const onDrain = () => {
-      host.clearSendDeadline();
-      stream.resume();
-    };
-    stream.on('data', (chunk: Buffer | string) => {
-      const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      if (data.length === 0 || host.closed) return;
-      if (expected !== undefined && sent + data.length > expected) {
-        this.options.logError(
-          new Error(`body is longer than its declared ${expected} bytes`),
-          'response body',
-        );
-        stream.destroy();
-        host.destroy();
-        return;
-      }
-      sent += data.length;
-      exchange.bytesSent = sent;
-      let writable: boolean;
-      if (chunked) {
-        socket.cork();
-        socket.write(`${data.length.toString(16)}\r\n`, 'latin1');
-        socket.write(data);
-        writable = socket.write('\r\n', 'latin1');
-        socket.uncork();
-      } else {
-        writable = socket.write(data);
-      }
-      if (!writable) {
-        stream.pause();
-        host.armSendDeadline();
-        socket.once('drain', onDrain);
-      }
-    });
-    stream.once('end', () => {
-      exchange.activeStream = null;
-      if (host.closed) return;
-      if (expected !== undefined && sent !== expected) {
-        // The source shrank under us (a file truncated while being sent): the framing is broken.
-        this.options.logError(new Error(`body ended after ${sent} of ${expected} bytes`), 'response body');
-        host.destroy();
-        return;
-      }
-      if (chunked) socket.write('0\r\n\r\n', 'latin1');
-      host.finishExchange(exchange);
-    });
-    stream.on('error', (error) => {
-      exchange.activeStream = null;
-      this.options.logError(error, 'response body stream');
-      host.destroy();
-    });
   }
 }
