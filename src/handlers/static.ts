@@ -5,20 +5,10 @@
  * tests all call the same function.
  * @module
  */
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { type Readable, Transform } from 'node:stream';
-import {
-  LISTING_CONTENT_TYPES,
-  type ListingFormat,
-  parseListingQuery,
-  renderListing,
-} from '../files/listing.js';
-import { type DecodedPath, decodeRequestPath, type Resolution, resolvePath } from '../files/resolve.js';
+import { decodeRequestPath, type Resolution, resolvePath } from '../files/resolve.js';
 import type { SearchLimits } from '../files/search.js';
-import { sameOriginPath } from '../http/location.js';
 import { isKnownMethod } from '../http/method.js';
-import { chooseMediaType } from '../http/negotiate.js';
 import type { HttpRequest, RequestHandler, ResponseDescription } from '../wire/message.js';
 import {
   answerFromCache,
@@ -27,15 +17,14 @@ import {
   loadCacheEntry,
   serveFileContent,
 } from './content.js';
+import { createDirectoryServer } from './directory.js';
 import { errorResponse } from './errors.js';
 import { type CacheOptions, FileCache } from './file-cache.js';
+import type { ScriptHandler, WriteHandler } from './hooks.js';
+import { LISTING_CACHE_FRESH_MS, ListingCache } from './listing-cache.js';
 import { type CacheControlRule, SitePolicy } from './policy.js';
 
-/** A rendered listing is reused for this long: like files, never stale for more than a second. */
-const LISTING_CACHE_FRESH_MS = 1000;
-/** Listings larger than this are streamed every time instead of kept. */
-const LISTING_CACHE_MAX_BYTES = 4 * 1024 * 1024;
-const LISTING_CACHE_ENTRIES = 64;
+export type { ScriptHandler, WriteHandler } from './hooks.js';
 
 /** Methods a static path answers. */
 export const STATIC_ALLOW = 'GET, HEAD, OPTIONS';
@@ -82,22 +71,6 @@ export interface FileHandlerOptions {
   logError?: (error: unknown, context: string) => void;
 }
 
-/** A hook for paths that are programs rather than documents (CGI). */
-export interface ScriptHandler {
-  /** Methods scripts accept, for Allow. */
-  readonly methods: readonly string[];
-  handle(request: HttpRequest, segments: readonly string[]): Promise<ResponseDescription | null>;
-}
-
-/** A hook for the write methods (PUT, PATCH, DELETE, MKCOL, POST with `--upload`). */
-export interface WriteHandler {
-  /** Methods it answers, added to Allow. */
-  readonly methods: readonly string[];
-  /** Fields added to OPTIONS answers (WebDAV's `DAV` compliance classes, RFC 4918 §10.1). */
-  readonly optionsHeaders?: Readonly<Record<string, string>>;
-  handle(request: HttpRequest, decoded: Extract<DecodedPath, { kind: 'ok' }>): Promise<ResponseDescription>;
-}
-
 /**
  * The cache key of a resolved path: its canonical, percent-encoded URL path. Aliases of one file
  * (`//f.txt`, `/./f.txt`, `/%66.txt`) resolve to the same key, so they share one entry and its compressed
@@ -106,22 +79,6 @@ export interface WriteHandler {
  */
 function cacheKeyOf(urlPath: string): string {
   return urlPath.split('/').map(encodeURIComponent).join('/');
-}
-
-const LISTING_MEDIA_TYPES: readonly string[] = ['text/html', 'text/plain', 'application/json'];
-const LISTING_FORMAT_BY_TYPE: Readonly<Record<string, ListingFormat>> = {
-  'text/html': 'html',
-  'text/plain': 'text',
-  'application/json': 'json',
-};
-
-/** `?format=` when given, else what the Accept field prefers among HTML, text and JSON. */
-function listingFormatOf(request: HttpRequest, query = parseListingQuery(request.query)): ListingFormat {
-  return (
-    query.format ??
-    LISTING_FORMAT_BY_TYPE[chooseMediaType(request.headers.accept, LISTING_MEDIA_TYPES) ?? 'text/html'] ??
-    'html'
-  );
 }
 
 export function createFileHandler(options: FileHandlerOptions): RequestHandler {
@@ -159,45 +116,7 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
   const scripts = options.scriptHandler;
   const writes = options.writeHandler;
   const allow = writes === undefined ? STATIC_ALLOW : `${STATIC_ALLOW}, ${writes.methods.join(', ')}`;
-  const listingCache = new Map<string, { builtAt: number; bytes: Buffer }>();
-  const listingCacheMs = options.listingCacheMs ?? LISTING_CACHE_FRESH_MS;
-
-  const archives = listing && options.archives !== false;
-  const search = listing && options.search !== false;
-  let folderTools: Promise<typeof import('./folder-tools.js')> | null = null;
-
-  /** `?download=` and `?q=` on a folder; the module loads on the first such request. */
-  async function serveFolderTool(
-    request: HttpRequest,
-    resolution: Extract<Resolution, { kind: 'directory' }>,
-  ): Promise<ResponseDescription | null> {
-    const query = request.query;
-    if (!((archives && query.includes('download=')) || (search && query.includes('q=')))) return null;
-    folderTools ??= import('./folder-tools.js');
-    const tools = await folderTools;
-    const cacheControl = policy.cacheControlFor(resolution.urlPath, true);
-    const ctx = {
-      root,
-      dotfiles: resolveOptions.dotfiles,
-      followSymlinks: resolveOptions.followSymlinks,
-      searchLimits: options.search === false ? {} : (options.search ?? {}),
-      serverSoftware: options.serverSoftware ?? 'docroot',
-      headers: {
-        ...policy.extraHeaders,
-        ...(cacheControl !== undefined ? { 'Cache-Control': cacheControl } : {}),
-      },
-      logError,
-      ...(options.mayRead !== undefined ? { mayRead: options.mayRead } : {}),
-    };
-    const folder = { request, dirPath: resolution.filePath, urlPath: resolution.urlPath };
-    const archiveFormat = archives ? tools.archiveFormatOf(query) : null;
-    if (archiveFormat !== null) return tools.serveArchive(folder, archiveFormat, ctx);
-    const term = search ? tools.searchTermOf(query) : null;
-    if (term === null) return null;
-    const format = listingFormatOf(request);
-    return tools.serveSearch(folder, term, format, LISTING_CONTENT_TYPES[format], ctx);
-  }
-
+  const listings = new ListingCache(options.listingCacheMs ?? LISTING_CACHE_FRESH_MS);
   const fail = (request: HttpRequest, status: number, message: string, extra?: Record<string, string>) =>
     errorResponse(status, message, request.headers.accept, extra);
 
@@ -217,17 +136,34 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     return fail(request, 404, message);
   }
 
+  const serveDirectory = createDirectoryServer({
+    ...resolveOptions,
+    policy,
+    listing,
+    archives: options.archives !== false,
+    search: options.search ?? {},
+    serverSoftware: options.serverSoftware ?? 'docroot',
+    uploadForm: writes?.methods.includes('POST') ?? false,
+    ...(options.mayRead !== undefined ? { mayRead: options.mayRead } : {}),
+    listings,
+    logError,
+    serveFile: serveResolvedFile,
+    notFound,
+  });
+
   function resolveUrlPath(urlPath: string): Promise<Resolution> {
     const decoded = decodeRequestPath(urlPath);
     if (decoded.kind === 'error') return Promise.resolve(decoded);
     return resolvePath(decoded, resolveOptions);
   }
 
+  /** Serves a file, from the hot cache when it is small, cached under `cacheUrlPath`'s canonical key. */
   async function serveResolvedFile(
     request: HttpRequest,
     resolution: Extract<Resolution, { kind: 'file' }>,
-    key: string | null,
-  ) {
+    cacheUrlPath: string = resolution.urlPath,
+  ): Promise<ResponseDescription> {
+    const key = cacheKeyOf(cacheUrlPath);
     const info: FileInfo = {
       filePath: resolution.filePath,
       urlPath: resolution.urlPath,
@@ -235,7 +171,7 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
       mtimeMs: resolution.stats.mtimeMs,
     };
     let entry = null;
-    if (cache !== null && key !== null && info.size <= cache.maxFileBytes && info.size > 0) {
+    if (cache !== null && info.size <= cache.maxFileBytes && info.size > 0) {
       const known = cache.peek(key);
       if (
         known !== undefined &&
@@ -253,105 +189,6 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     return serveFileContent(request, info, entry, ctx);
   }
 
-  async function serveDirectory(
-    request: HttpRequest,
-    resolution: Extract<Resolution, { kind: 'directory' }>,
-  ): Promise<ResponseDescription> {
-    if (resolution.needsSlash) {
-      // RFC 9110 §15.4.2: relative links in the page only work from the slashed URL.
-      const location = `${sameOriginPath(request.path)}/${request.query === '' ? '' : `?${request.query}`}`;
-      return {
-        status: 301,
-        headers: { Location: location, 'Content-Type': 'text/plain; charset=utf-8', ...policy.extraHeaders },
-        body: { kind: 'bytes', data: `301 Moved Permanently: folders are served at ${location}\n` },
-      };
-    }
-    const tool = request.query === '' ? null : await serveFolderTool(request, resolution);
-    if (tool !== null) return tool;
-    const indexPath = path.join(resolution.filePath, 'index.html');
-    try {
-      const stats = await stat(indexPath);
-      if (stats.isFile()) {
-        const indexResolution = {
-          kind: 'file' as const,
-          filePath: indexPath,
-          stats,
-          urlPath: `${resolution.urlPath}index.html`,
-        };
-        return serveResolvedFile(request, indexResolution, cacheKeyOf(resolution.urlPath));
-      }
-    } catch {
-      // No index.html: list the folder.
-    }
-    if (!listing) return notFound(request, 'this folder has no index.html and listings are turned off');
-    const query = parseListingQuery(request.query);
-    const format = listingFormatOf(request, query);
-    const headers: Record<string, string> = {
-      'Content-Type': LISTING_CONTENT_TYPES[format],
-      Vary: 'Accept',
-      'X-Content-Type-Options': 'nosniff',
-      ...policy.extraHeaders,
-    };
-    const cacheControl = policy.cacheControlFor(resolution.urlPath, true);
-    if (cacheControl !== undefined) headers['Cache-Control'] = cacheControl;
-    if (request.method === 'HEAD') return { status: 200, headers };
-    const listingKey = `${resolution.filePath}\0${format}\0${query.sort ?? ''}\0${query.order ?? ''}`;
-    const now = Date.now();
-    const cached = listingCache.get(listingKey);
-    if (cached !== undefined && now - cached.builtAt < listingCacheMs) {
-      return { status: 200, headers, body: { kind: 'bytes', data: cached.bytes } };
-    }
-    const stream = renderListing({
-      dirPath: resolution.filePath,
-      urlPath: resolution.urlPath,
-      format,
-      ...(query.sort ? { sort: query.sort } : {}),
-      ...(query.order ? { order: query.order } : {}),
-      showDotfiles: resolveOptions.dotfiles,
-      ...(writes?.methods.includes('POST') ? { uploadForm: true } : {}),
-      ...(archives ? { archiveLinks: true } : {}),
-      serverSoftware: options.serverSoftware ?? 'docroot',
-    });
-    return {
-      status: 200,
-      headers,
-      body: { kind: 'stream', stream: rememberListing(listingKey, stream, now) },
-    };
-  }
-
-  /**
-   * Keeps a copy of a listing as it streams out, so the next second's requests are answered from memory.
-   * The copy is taken in a pass-through stage piped after the listing, so backpressure from the socket
-   * still reaches the listing and no byte can flow before the wire is listening.
-   */
-  function rememberListing(key: string, listingStream: Readable, builtAt: number): Readable {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const copy = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        size += chunk.length;
-        if (size <= LISTING_CACHE_MAX_BYTES) chunks.push(chunk);
-        else chunks.length = 0;
-        done(null, chunk);
-      },
-      flush(done) {
-        if (size <= LISTING_CACHE_MAX_BYTES) {
-          listingCache.delete(key);
-          listingCache.set(key, { builtAt, bytes: Buffer.concat(chunks) });
-          if (listingCache.size > LISTING_CACHE_ENTRIES) {
-            const oldest = listingCache.keys().next();
-            if (!oldest.done) listingCache.delete(oldest.value);
-          }
-        }
-        done();
-      },
-    });
-    // An error reading the folder, or the wire giving up on the response, ends both stages.
-    listingStream.on('error', (error) => copy.destroy(error));
-    copy.on('close', () => listingStream.destroy());
-    return listingStream.pipe(copy);
-  }
-
   async function handleSlow(request: HttpRequest): Promise<ResponseDescription> {
     const decoded = decodeRequestPath(request.path);
     if (decoded.kind === 'error') return fail(request, decoded.status, decoded.message);
@@ -366,7 +203,7 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
       // What was cached for a second may just have changed (PROPFIND only reads).
       if (answer.status < 400 && method !== 'PROPFIND') {
         cache?.clear();
-        listingCache.clear();
+        listings.clear();
       }
       return answer;
     }
@@ -380,14 +217,14 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     const resolution = await resolvePath(decoded, resolveOptions);
     switch (resolution.kind) {
       case 'file':
-        return serveResolvedFile(request, resolution, cacheKeyOf(resolution.urlPath));
+        return serveResolvedFile(request, resolution);
       case 'directory':
         return serveDirectory(request, resolution);
       case 'error': {
         if (resolution.status !== 404) return fail(request, resolution.status, resolution.message);
         if (options.spa === true && !path.posix.basename(request.path).includes('.')) {
           const index = await resolveUrlPath('/index.html');
-          if (index.kind === 'file') return serveResolvedFile(request, index, '/index.html');
+          if (index.kind === 'file') return serveResolvedFile(request, index);
         }
         return notFound(request, resolution.message);
       }
