@@ -328,6 +328,21 @@ function readAccessCheck(gate: LazyAuthGate): (request: HttpRequest, urlPath: st
   };
 }
 
+/**
+ * Whether a listing should offer its write controls to this request: the rules let it write there, or
+ * would with a password (401), which the browser then asks for on the first write.
+ */
+function writeControlsCheck(gate: LazyAuthGate): (request: HttpRequest, urlPath: string) => Promise<boolean> {
+  return async (request, urlPath) => {
+    const check = (await gate.get()).check;
+    const refusal = await check(
+      { ...request, method: 'PUT', path: urlPath, query: '', body: null },
+      { countFailures: false },
+    );
+    return refusal === null || refusal.status === 401;
+  };
+}
+
 /** The real path when it exists, else the path as given (a folder that may be made later). */
 function realOrSelf(file: string): string {
   try {
@@ -562,6 +577,8 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     ...(writeHandler ? { writeHandler } : {}),
     // Archives and search walk below the requested folder, so they ask the access rules about each entry.
     ...(authGate !== null ? { mayRead: readAccessCheck(authGate) } : {}),
+    // The listing shows upload and manage controls only where this request could write.
+    ...(authGate !== null ? { mayWrite: writeControlsCheck(authGate) } : {}),
   });
   const liveReload = options.watch === true ? new LiveReloadHub() : null;
   const reloading = liveReload === null ? fileHandler : withLiveReload(fileHandler, liveReload);

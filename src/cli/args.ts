@@ -64,6 +64,7 @@ Options:
                              (default /.well-known/docroot/health)
       --no-archives          no ?download=zip / ?download=tar.gz on folders
       --no-search            no ?q=term name search on folders
+      --no-readme            no README.md / index.md / README.txt rendered below listings
       --no-qr                no QR code of the LAN URL in the start-up banner
       --upload               let clients write: PUT, PATCH (resumable), DELETE, MKCOL, and an
                              upload form on listings; anyone who can reach the server can
@@ -136,6 +137,8 @@ export interface CliOptions {
   healthPath: string | false;
   archives: boolean;
   search: boolean;
+  /** Render the folder's README below HTML listings. */
+  readme: boolean;
   /** Print a QR code of the first LAN URL (only on a terminal, and only beyond localhost). */
   qr: boolean;
   /** --upload: write access, with the largest accepted upload in bytes. */
@@ -226,6 +229,7 @@ export const FLAGS = {
   'health-path': { type: 'string' },
   'no-archives': { type: 'boolean' },
   'no-search': { type: 'boolean' },
+  'no-readme': { type: 'boolean' },
   'no-qr': { type: 'boolean' },
   upload: { type: 'boolean' },
   'max-upload-size': { type: 'string' },
@@ -508,6 +512,7 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
       healthPath: healthPath === 'off' ? false : (healthPath ?? '/.well-known/docroot/health'),
       archives: !values['no-archives'],
       search: !values['no-search'],
+      readme: !values['no-readme'],
       qr: !values['no-qr'],
       upload,
       auth,

@@ -11,7 +11,7 @@
  * @module
  */
 import { open } from 'node:fs/promises';
-import { escapeHtml } from './listing.js';
+import { escapeHtml } from './html.js';
 
 /** Names shown below a listing, in order of preference, compared case-insensitively. */
 export const README_NAMES: readonly string[] = ['readme.md', 'index.md', 'readme.txt'];

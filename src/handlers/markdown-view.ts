@@ -3,7 +3,8 @@
  * tools and `curl` get what is on disk). Loaded by the file handler only for such a request.
  * @module
  */
-import { escapeHtml, LISTING_HTML_STYLE } from '../files/listing.js';
+import { escapeHtml } from '../files/html.js';
+import { LISTING_HTML_STYLE } from '../files/listing-html.js';
 import { MARKDOWN_STYLE, MAX_README_BYTES, readBoundedText, renderMarkdown } from '../files/markdown.js';
 import type { HttpRequest, ResponseDescription } from '../wire/message.js';
 

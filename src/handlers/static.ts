@@ -64,6 +64,13 @@ export interface FileHandlerOptions {
   search?: Partial<SearchLimits> | false;
   /** Access rules for archives and search: may this request read that URL path (percent-encoded)? */
   mayRead?: (request: HttpRequest, urlPath: string) => Promise<boolean>;
+  /**
+   * Access rules for the listing's write controls: may this request write (or, with a password, could it)
+   * at that URL path (percent-encoded)?
+   */
+  mayWrite?: (request: HttpRequest, urlPath: string) => Promise<boolean>;
+  /** Render a folder's README.md / index.md / README.txt below its HTML listing. @default true */
+  readme?: boolean;
   /** Runs scripts (CGI); consulted before the file is served. Returns null when the path is not a script. */
   scriptHandler?: ScriptHandler;
   /** Answers the write methods (`--upload`); when it takes POST, HTML listings carry an upload form. */
@@ -144,7 +151,10 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     search: options.search ?? {},
     serverSoftware: options.serverSoftware ?? 'docroot',
     uploadForm: writes?.methods.includes('POST') ?? false,
+    moves: writes?.methods.includes('MOVE') ?? false,
+    readme: options.readme !== false,
     ...(options.mayRead !== undefined ? { mayRead: options.mayRead } : {}),
+    ...(options.mayWrite !== undefined ? { mayWrite: options.mayWrite } : {}),
     listings,
     logError,
     serveFile: serveResolvedFile,
