@@ -1,25 +1,20 @@
 /**
  * The document-root handler: a request in, a response description out, no socket in sight. It checks the
- * method, decodes and resolves the path, then redirects folders to their slashed form, serves index.html,
- * lists the folder, runs a CGI script, or serves the file. The wire server, the node:http adapter and
- * tests all call the same function.
+ * method, answers hot small files from the cache at once, then decodes and resolves the path and hands it
+ * to the hooks (`hooks.ts`: CGI scripts, writes), a folder's answer (`directory.ts`) or a file's
+ * (`file-serving.ts`). The wire server, the node:http adapter and tests all call the same function.
  * @module
  */
 import path from 'node:path';
-import { decodeRequestPath, type Resolution, resolvePath } from '../files/resolve.js';
+import { decodeRequestPath, resolvePath } from '../files/resolve.js';
 import type { SearchLimits } from '../files/search.js';
 import { isKnownMethod } from '../http/method.js';
 import type { HttpRequest, RequestHandler, ResponseDescription } from '../wire/message.js';
-import {
-  answerFromCache,
-  type ContentContext,
-  type FileInfo,
-  loadCacheEntry,
-  serveFileContent,
-} from './content.js';
+import { answerFromCache, type ContentContext, serveFileContent } from './content.js';
 import { createDirectoryServer } from './directory.js';
 import { errorResponse } from './errors.js';
 import { type CacheOptions, FileCache } from './file-cache.js';
+import { createFileServing } from './file-serving.js';
 import type { ScriptHandler, WriteHandler } from './hooks.js';
 import { LISTING_CACHE_FRESH_MS, ListingCache } from './listing-cache.js';
 import { type CacheControlRule, SitePolicy } from './policy.js';
@@ -78,16 +73,6 @@ export interface FileHandlerOptions {
   logError?: (error: unknown, context: string) => void;
 }
 
-/**
- * The cache key of a resolved path: its canonical, percent-encoded URL path. Aliases of one file
- * (`//f.txt`, `/./f.txt`, `/%66.txt`) resolve to the same key, so they share one entry and its compressed
- * forms; the hot path (looked up by the raw request path) serves the canonical spelling, which is what
- * links and browsers send.
- */
-function cacheKeyOf(urlPath: string): string {
-  return urlPath.split('/').map(encodeURIComponent).join('/');
-}
-
 export function createFileHandler(options: FileHandlerOptions): RequestHandler {
   const root = options.root;
   const listing = options.listing ?? true;
@@ -127,22 +112,11 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
   const fail = (request: HttpRequest, status: number, message: string, extra?: Record<string, string>) =>
     errorResponse(status, message, request.headers.accept, extra);
 
-  async function notFound(request: HttpRequest, message: string): Promise<ResponseDescription> {
-    if (options.notFoundPage !== undefined && (request.method === 'GET' || request.method === 'HEAD')) {
-      const page = await resolveUrlPath(options.notFoundPage);
-      if (page.kind === 'file') {
-        const info: FileInfo = {
-          filePath: page.filePath,
-          urlPath: page.urlPath,
-          size: page.stats.size,
-          mtimeMs: page.stats.mtimeMs,
-        };
-        return serveFileContent(request, info, null, ctx, 404);
-      }
-    }
-    return fail(request, 404, message);
-  }
-
+  const { serveFile, notFound, resolveUrlPath } = createFileServing({
+    resolve: resolveOptions,
+    ctx,
+    ...(options.notFoundPage !== undefined ? { notFoundPage: options.notFoundPage } : {}),
+  });
   const serveDirectory = createDirectoryServer({
     ...resolveOptions,
     policy,
@@ -157,47 +131,9 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     ...(options.mayWrite !== undefined ? { mayWrite: options.mayWrite } : {}),
     listings,
     logError,
-    serveFile: serveResolvedFile,
+    serveFile,
     notFound,
   });
-
-  function resolveUrlPath(urlPath: string): Promise<Resolution> {
-    const decoded = decodeRequestPath(urlPath);
-    if (decoded.kind === 'error') return Promise.resolve(decoded);
-    return resolvePath(decoded, resolveOptions);
-  }
-
-  /** Serves a file, from the hot cache when it is small, cached under `cacheUrlPath`'s canonical key. */
-  async function serveResolvedFile(
-    request: HttpRequest,
-    resolution: Extract<Resolution, { kind: 'file' }>,
-    cacheUrlPath: string = resolution.urlPath,
-  ): Promise<ResponseDescription> {
-    const key = cacheKeyOf(cacheUrlPath);
-    const info: FileInfo = {
-      filePath: resolution.filePath,
-      urlPath: resolution.urlPath,
-      size: resolution.stats.size,
-      mtimeMs: resolution.stats.mtimeMs,
-    };
-    let entry = null;
-    if (cache !== null && info.size <= cache.maxFileBytes && info.size > 0) {
-      const known = cache.peek(key);
-      if (
-        known !== undefined &&
-        known.filePath === info.filePath &&
-        known.size === info.size &&
-        known.mtimeMs === info.mtimeMs
-      ) {
-        known.checkedAt = Date.now();
-        entry = known;
-      } else {
-        entry = await loadCacheEntry(key, info, ctx);
-        if (entry !== null) cache.set(key, entry);
-      }
-    }
-    return serveFileContent(request, info, entry, ctx);
-  }
 
   async function handleSlow(request: HttpRequest): Promise<ResponseDescription> {
     const decoded = decodeRequestPath(request.path);
@@ -227,14 +163,14 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     const resolution = await resolvePath(decoded, resolveOptions);
     switch (resolution.kind) {
       case 'file':
-        return serveResolvedFile(request, resolution);
+        return serveFile(request, resolution);
       case 'directory':
         return serveDirectory(request, resolution);
       case 'error': {
         if (resolution.status !== 404) return fail(request, resolution.status, resolution.message);
         if (options.spa === true && !path.posix.basename(request.path).includes('.')) {
           const index = await resolveUrlPath('/index.html');
-          if (index.kind === 'file') return serveResolvedFile(request, index);
+          if (index.kind === 'file') return serveFile(request, index);
         }
         return notFound(request, resolution.message);
       }
