@@ -329,14 +329,16 @@ function readAccessCheck(gate: LazyAuthGate): (request: HttpRequest, urlPath: st
 }
 
 /**
- * Whether a listing should offer its write controls to this request: the rules let it write there, or
- * would with a password (401), which the browser then asks for on the first write.
+ * Whether a listing should offer its write controls to this request: the rules let it write in that
+ * folder, or would with a password (401), which the browser then asks for on the first write. Asked about
+ * a name inside the folder, since a rule's own folder may not be replaced; a `.docroot-` name, because no
+ * rule can be more specific about one.
  */
 function writeControlsCheck(gate: LazyAuthGate): (request: HttpRequest, urlPath: string) => Promise<boolean> {
   return async (request, urlPath) => {
     const check = (await gate.get()).check;
     const refusal = await check(
-      { ...request, method: 'PUT', path: urlPath, query: '', body: null },
+      { ...request, method: 'PUT', path: `${urlPath}.docroot-write-probe`, query: '', body: null },
       { countFailures: false },
     );
     return refusal === null || refusal.status === 401;

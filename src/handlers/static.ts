@@ -6,7 +6,8 @@
  * @module
  */
 import path from 'node:path';
-import { decodeRequestPath, resolvePath } from '../files/resolve.js';
+import { isMarkdownName, wantsRenderedView } from '../files/markdown.js';
+import { decodeRequestPath, type Resolution, resolvePath } from '../files/resolve.js';
 import type { SearchLimits } from '../files/search.js';
 import { isKnownMethod } from '../http/method.js';
 import type { HttpRequest, RequestHandler, ResponseDescription } from '../wire/message.js';
@@ -163,6 +164,9 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     const resolution = await resolvePath(decoded, resolveOptions);
     switch (resolution.kind) {
       case 'file':
+        if (request.query !== '' && wantsRenderedView(request.query) && isMarkdownName(resolution.urlPath)) {
+          return serveMarkdownPage(request, resolution);
+        }
         return serveFile(request, resolution);
       case 'directory':
         return serveDirectory(request, resolution);
@@ -175,6 +179,20 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
         return notFound(request, resolution.message);
       }
     }
+  }
+
+  let markdownView: Promise<typeof import('./markdown-view.js')> | null = null;
+  /** `?view=rendered` on a Markdown file: the module (and markdown-it) load with the first such request. */
+  async function serveMarkdownPage(
+    request: HttpRequest,
+    resolution: Extract<Resolution, { kind: 'file' }>,
+  ): Promise<ResponseDescription> {
+    markdownView ??= import('./markdown-view.js');
+    const cacheControl = policy.cacheControlFor(resolution.urlPath, true);
+    return (await markdownView).serveRenderedMarkdown(request, resolution, {
+      ...policy.extraHeaders,
+      ...(cacheControl !== undefined ? { 'Cache-Control': cacheControl } : {}),
+    });
   }
 
   function answerOptions(request: HttpRequest, allow: string): ResponseDescription {
@@ -210,7 +228,8 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
       return fail(request, 400, 'the "*" request-target is only valid with OPTIONS');
     }
     // The hot path: a GET or HEAD for a small file checked less than a second ago, browsers' included.
-    if (cache !== null && (method === 'GET' || method === 'HEAD')) {
+    // (`?view=rendered` asks for a page made from the file, not the file.)
+    if (cache !== null && (method === 'GET' || method === 'HEAD') && !request.query.includes('view=')) {
       const entry = cache.getFresh(request.path, Date.now());
       if (entry !== undefined)
         return answerFromCache(request, entry, ctx) ?? serveFileContent(request, entry, entry, ctx);
