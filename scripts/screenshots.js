@@ -48,6 +48,9 @@ function makeDemoFolder() {
     writeFileSync(file, contents);
     utimesSync(file, when, when);
   }
+  for (const folder of ['photos', 'reports/2026', 'reports', 'src', 'music']) {
+    utimesSync(path.join(root, folder), when, when);
+  }
   return { base, root };
 }
 

@@ -365,18 +365,18 @@ export const LISTING_WRITE_SCRIPT = `<script>
 
 /** Styles of the listing's controls (toolbar, selection, uploads, actions, focus). */
 export const LISTING_UI_STYLE = `
-:focus-visible { outline: 2px solid #2a6df4; outline-offset: 2px; }
+:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
 #toolbar { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; align-items: center; margin: 0 0 0.75rem; }
 #toolbar form { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: center; margin: 0; }
 button { font: inherit; padding: 0.25rem 0.6rem; }
 td.select, th.select { width: 1.5rem; }
 td.name a.name { display: inline-flex; align-items: baseline; }
-tbody tr:focus-within { background: #2a6df422; }
+tbody tr:focus-within { background: color-mix(in srgb, var(--accent) 14%, var(--bg)); }
 td.actions { white-space: nowrap; }
 td.actions button { font-size: 0.85rem; padding: 0.1rem 0.4rem; margin-right: 0.25rem; }
-#manage { margin: 0 0 0.75rem; padding: 0.5rem; border: 1px dashed #8888; border-radius: 0.25rem; }
-#manage form { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: center; margin: 0; }
-body.dropping #manage { border-color: #2a6df4; background: #2a6df41a; }
+#manage { margin: 0 0 0.75rem; padding: 0.5rem; border: 1px dashed var(--line); border-radius: 0.25rem; }
+#manage form { display: inline-flex; flex-wrap: wrap; gap: 0.5rem; align-items: center; margin: 0 0.5rem 0 0; }
+body.dropping #manage { border-color: var(--accent); background: color-mix(in srgb, var(--accent) 10%, var(--bg)); }
 #transfers { list-style: none; padding: 0; margin: 0.5rem 0 0; }
 #transfers li { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: center; padding: 0.15rem 0; }
 #transfers .transfer-name { flex: 1 1 12rem; overflow-wrap: anywhere; }

@@ -59,9 +59,9 @@ export const MANAGE_PANEL = `<section id="manage" aria-label="Upload and manage"
 <label for="upload-files">Upload files</label> <input id="upload-files" type="file" name="file" multiple required>
 <span id="folder-picker" hidden><label for="upload-folder">or a folder</label> <input id="upload-folder" type="file" webkitdirectory multiple></span>
 <button type="submit">Upload</button>
-<button type="button" id="new-folder" hidden>New folder</button>
 <span id="drop-hint" hidden>or drop files and folders on this page</span>
 </form>
+<button type="button" id="new-folder" hidden>New folder</button>
 <ul id="transfers" aria-label="Uploads" hidden></ul>
 </section>
 `;

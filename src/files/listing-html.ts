@@ -54,21 +54,25 @@ function encodePathSegment(segment: string): string {
 
 /** The listing page's style sheet, shared with search results. */
 export const LISTING_HTML_STYLE = `
-:root { color-scheme: light dark; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }
-body { margin: 0 auto; max-width: 60rem; padding: 1rem; line-height: 1.4; }
+:root { color-scheme: light dark; font-family: system-ui, -apple-system, "Segoe UI", sans-serif;
+  --fg: #1b1b1b; --bg: #fff; --muted: #555; --link: #0645ad; --stripe: #f2f3f5; --line: #8a8a8a; --accent: #2a6df4; }
+@media (prefers-color-scheme: dark) {
+  :root { --fg: #e8e8e8; --bg: #121212; --muted: #b4b4b4; --link: #8ab4f8; --stripe: #1d1f22; --line: #6c6c6c; }
+}
+body { margin: 0 auto; max-width: 60rem; padding: 1rem; line-height: 1.4; color: var(--fg); background: var(--bg); }
 h1 { font-size: 1.25rem; font-weight: 600; overflow-wrap: anywhere; }
-h1 a { text-decoration: none; }
 table { width: 100%; border-collapse: collapse; }
 th, td { padding: 0.35rem 0.5rem; text-align: left; vertical-align: top; }
-thead th { border-bottom: 1px solid #8886; white-space: nowrap; }
-tbody tr:nth-child(even) { background: #8881; }
+thead th { border-bottom: 1px solid var(--line); white-space: nowrap; }
+tbody tr:nth-child(even) { background: var(--stripe); }
 td.name { overflow-wrap: anywhere; word-break: break-word; }
 th.size, td.size { text-align: right; white-space: nowrap; }
 td.mtime { white-space: nowrap; font-variant-numeric: tabular-nums; }
-a { text-decoration: none; }
-a:hover, a:focus { text-decoration: underline; }
+a { color: var(--link); text-underline-offset: 0.15em; }
+td a, th a { text-decoration: none; }
+td a:hover, td a:focus, th a:hover, th a:focus { text-decoration: underline; }
 tr.dir a.name { font-weight: 600; }
-footer { margin-top: 1rem; font-size: 0.85rem; opacity: 0.75; }
+footer { margin-top: 1rem; font-size: 0.85rem; color: var(--muted); }
 form[role="search"] { margin: 0 0 0.75rem; }
 @media (max-width: 32rem) {
   body { padding: 0.5rem; }

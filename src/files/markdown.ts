@@ -155,13 +155,13 @@ export async function renderReadmeSection(
 
 /** Styles of rendered Markdown, added to the listing's style sheet. */
 export const MARKDOWN_STYLE = `
-#readme { margin-top: 1.5rem; border-top: 1px solid #8886; padding-top: 0.5rem; }
+#readme { margin-top: 1.5rem; border-top: 1px solid var(--line); padding-top: 0.5rem; }
 #readme h2 { font-size: 1rem; }
 .markdown { overflow-wrap: anywhere; }
 .markdown img { max-width: 100%; }
-.markdown pre, .readme-text { overflow-x: auto; padding: 0.5rem; background: #8881; white-space: pre-wrap; }
+.markdown pre, .readme-text { overflow-x: auto; padding: 0.5rem; background: var(--stripe); white-space: pre-wrap; }
 .markdown code { font-size: 0.9em; }
 .markdown table { width: auto; }
-.markdown th, .markdown td { border: 1px solid #8886; }
-.markdown blockquote { margin-left: 0; padding-left: 1rem; border-left: 3px solid #8886; }
+.markdown th, .markdown td { border: 1px solid var(--line); }
+.markdown blockquote { margin-left: 0; padding-left: 1rem; border-left: 3px solid var(--line); color: var(--muted); }
 `;
