@@ -33,6 +33,8 @@ async function markdownRenderer(folderUrl: string): Promise<MarkdownRenderer> {
   markdownModule ??= import('markdown-it');
   const { default: MarkdownIt } = await markdownModule;
   const renderer = new MarkdownIt({ html: false, linkify: true, typographer: false });
+  // Only URLs with a scheme or www. become links: a file name such as Readme.MD is not a domain.
+  renderer.linkify.set({ fuzzyLink: false });
   renderer.core.ruler.push('docroot_resolve_links', (state) => {
     for (const blockToken of state.tokens) {
       for (const token of blockToken.children ?? []) {

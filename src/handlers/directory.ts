@@ -129,8 +129,10 @@ export function createDirectoryServer(
       options.uploadForm &&
       (options.mayWrite === undefined ||
         (await options.mayWrite(request, encodedUrlPath(resolution.urlPath))));
-    // Pages with and without write controls are different documents.
-    const listingKey = `${resolution.filePath}\0${format}\0${query.sort ?? ''}\0${query.order ?? ''}\0${writable}`;
+    // Under access rules the page depends on who asks (write controls, a README only some may read): the
+    // same credentials always get the same answers, so they are part of the key.
+    const asker = options.mayRead === undefined ? '' : (request.headers.authorization ?? '');
+    const listingKey = `${resolution.filePath}\0${format}\0${query.sort ?? ''}\0${query.order ?? ''}\0${writable}\0${asker}`;
     const now = Date.now();
     const cached = listings.get(listingKey, now);
     if (cached !== undefined) return { status: 200, headers, body: { kind: 'bytes', data: cached } };
