@@ -284,8 +284,11 @@ export const LISTING_WRITE_SCRIPT = `<script>
       (function more() {
         reader.readEntries(function (batch) {
           if (batch.length === 0) {
-            if (children.length === 0) { made[prefix + entry.name + '/'] = made[prefix + entry.name + '/'] || ensureFolders(prefix + entry.name + '/x'); }
-            Promise.all(children.map(function (child) { return readEntry(child, prefix + entry.name + '/'); })).then(function () { resolve(); });
+            // An empty folder has no file to carry it: make it here.
+            var own = children.length > 0 ? Promise.resolve()
+              : ensureFolders(prefix + entry.name + '/x').catch(function (error) { say('New folder failed: ' + error.message); });
+            Promise.all([own].concat(children.map(function (child) { return readEntry(child, prefix + entry.name + '/'); })))
+              .then(function () { resolve(); });
           } else { children = children.concat(Array.prototype.slice.call(batch)); more(); }
         }, function () { resolve(); });
       })();
@@ -306,7 +309,9 @@ export const LISTING_WRITE_SCRIPT = `<script>
       if (entry) entries.push(entry);
     }
     if (entries.length === 0) { enqueueFiles(event.dataTransfer.files, false); return; }
-    Promise.all(entries.map(function (entry) { return readEntry(entry, ''); })).then(pump);
+    Promise.all(entries.map(function (entry) { return readEntry(entry, ''); })).then(function () {
+      if (started === 0) reloadSoon(); else pump();
+    });
   });
 
   // New folder, rename or move, delete.

@@ -280,6 +280,47 @@ describe('the listing with writes allowed, in headless Chromium', { skip: skip ?
     await page.close();
   });
 
+  test('a dropped folder keeps its tree (read entry by entry, as Chromium hands folders over)', async () => {
+    const page = await browser.newPage();
+    await page.goto(url);
+    const reloaded = page.waitForEvent('load');
+    await page.evaluate(() => {
+      // A drop's folders arrive as FileSystemEntry trees; a test cannot make real ones, so these have
+      // their shape: isFile/isDirectory, name, file(), and createReader() handing out entries in batches.
+      type FakeEntry = Record<string, unknown>;
+      const file = (name: string, text: string): FakeEntry => ({
+        isFile: true,
+        isDirectory: false,
+        name,
+        file: (done: (value: File) => void) => done(new File([text], name)),
+      });
+      const folder = (name: string, children: FakeEntry[]): FakeEntry => ({
+        isFile: false,
+        isDirectory: true,
+        name,
+        createReader: () => {
+          const batches = [children.slice(0, 1), children.slice(1), []];
+          return { readEntries: (done: (batch: FakeEntry[]) => void) => done(batches.shift() ?? []) };
+        },
+      });
+      const tree = folder('trip', [
+        file('map.txt', 'map'),
+        folder('day 2', [file('evening.txt', 'evening')]),
+        folder('empty', []),
+      ]);
+      const drop = new Event('drop', { bubbles: true, cancelable: true });
+      Object.defineProperty(drop, 'dataTransfer', {
+        value: { types: ['Files'], files: [], items: [{ webkitGetAsEntry: () => tree }] },
+      });
+      document.body.dispatchEvent(drop);
+    });
+    await reloaded;
+    assert.equal(readFileSync(path.join(root, 'trip', 'map.txt'), 'utf8'), 'map');
+    assert.equal(readFileSync(path.join(root, 'trip', 'day 2', 'evening.txt'), 'utf8'), 'evening');
+    assert.equal(existsSync(path.join(root, 'trip', 'empty')), true, 'an empty folder is made too');
+    await page.close();
+  });
+
   test('a failed piece is retried from where the server stopped (HEAD, then PATCH)', async () => {
     const context = await browser.newContext();
     await context.addInitScript(() => {
