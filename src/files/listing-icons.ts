@@ -47,7 +47,7 @@ export function iconKindOf(name: string, isDirectory: boolean): IconKind {
 
 /** The `<svg>` placed before an entry's name. */
 export function iconMarkup(kind: IconKind): string {
-  return `<svg class="icon" aria-hidden="true" focusable="false"><use href="#i-${kind}"/></svg>`;
+  return `<svg class="icon" aria-hidden="true"><use href="#i-${kind}"/></svg>`;
 }
 
 /** The symbols every row's `<use>` points at: once per page, right after `<body>`. */

@@ -261,6 +261,19 @@ describe('the listing with writes allowed, in headless Chromium', { skip: skip ?
     await page.close();
   });
 
+  test('on a phone (375 px) the page with every control fits its width', async () => {
+    const page = await browser.newPage({ viewport: { width: 375, height: 740 } });
+    await page.goto(url);
+    await page.getByRole('button', { name: 'Delete a.txt' }).waitFor();
+    const [scrollWidth, clientWidth] = await page.evaluate(() => [
+      document.documentElement.scrollWidth,
+      document.documentElement.clientWidth,
+    ]);
+    assert.ok(scrollWidth <= clientWidth, `scrolls sideways: ${scrollWidth} > ${clientWidth}`);
+    assert.equal(await page.locator('th.mtime').isVisible(), false, 'the time column gives way on a phone');
+    await page.close();
+  });
+
   test('files dropped on the page are uploaded', async () => {
     const page = await browser.newPage();
     await page.goto(url);
