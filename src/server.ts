@@ -10,7 +10,14 @@ import { isServerOwnName } from './files/resolve.js';
 import type { AuthGate } from './handlers/auth.js';
 import type { AuthRate } from './handlers/auth-rate.js';
 import { type AuthRule, checkAuthRules } from './handlers/auth-rules.js';
-import type { CgiOptions } from './handlers/cgi.js';
+import type { CgiScriptHandler } from './handlers/cgi/handler.js';
+import {
+  CGI_DEFAULT_DIR,
+  CGI_DEFAULT_MAX_BODY_BYTES,
+  CGI_DEFAULT_TIMEOUT_MS,
+  CGI_METHODS,
+  type CgiOptions,
+} from './handlers/cgi/options.js';
 import { errorResponse } from './handlers/errors.js';
 import { FileCache } from './handlers/file-cache.js';
 import { DEFAULT_HEALTH_PATH, withHealthCheck } from './handlers/health.js';
@@ -206,13 +213,6 @@ export interface DocrootServer {
 }
 
 export const SERVER_SOFTWARE = `docroot/${VERSION}`;
-
-/** Methods CGI scripts take (RFC 3875 §4.1.12 leaves the set to the server); kept here so start-up need not load CGI. */
-const CGI_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'];
-/** Seconds a script may run before its process group is killed. */
-const CGI_DEFAULT_TIMEOUT_MS = 30_000;
-/** As cgi.ts's CGI_DEFAULT_MAX_BODY_BYTES; kept here so start-up need not load CGI. */
-const CGI_DEFAULT_MAX_BODY_BYTES = 1024 * 1024 * 1024;
 
 /** Methods `upload` turns on; kept here so start-up need not load the upload module. */
 const UPLOAD_METHODS: readonly string[] = ['PUT', 'PATCH', 'DELETE', 'MKCOL', 'POST'];
@@ -444,11 +444,13 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     });
   let scriptHandler = options.scriptHandler;
   const cgiMaxBodyBytes = options.cgi?.maxBodyBytes ?? CGI_DEFAULT_MAX_BODY_BYTES;
-  let cgiModule: Promise<typeof import('./handlers/cgi.js')> | null = null;
+  let cgiModule: Promise<typeof import('./handlers/cgi/handler.js')> | null = null;
+  // This server's own scripts, so closing it stops them and no other server's.
+  let cgiHandler: CgiScriptHandler | null = null;
   if (scriptHandler === undefined && options.cgi !== undefined) {
     const cgiOptions: CgiOptions = {
       root,
-      cgiDir: options.cgi.dir === undefined ? 'cgi-bin' : options.cgi.dir,
+      cgiDir: options.cgi.dir === undefined ? CGI_DEFAULT_DIR : options.cgi.dir,
       interpreters: options.cgi.interpreters ?? {},
       timeoutMs: options.cgi.timeoutMs ?? CGI_DEFAULT_TIMEOUT_MS,
       maxBodyBytes: cgiMaxBodyBytes,
@@ -460,10 +462,9 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     };
     // Loaded on the first request, so servers without scripts never pay for child_process and friends.
     const load = () => {
-      cgiModule ??= import('./handlers/cgi.js');
+      cgiModule ??= import('./handlers/cgi/handler.js');
       return cgiModule;
     };
-    let cgiHandler: ScriptHandler | null = null;
     scriptHandler = {
       methods: CGI_METHODS,
       async handle(request, segments) {
@@ -491,7 +492,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
     );
   }
   const cgiDir =
-    options.cgi === undefined ? null : options.cgi.dir === undefined ? 'cgi-bin' : options.cgi.dir;
+    options.cgi === undefined ? null : options.cgi.dir === undefined ? CGI_DEFAULT_DIR : options.cgi.dir;
   const uploadOptions =
     options.upload === undefined
       ? null
@@ -766,7 +767,7 @@ export function createServer(options: ServerOptions = {}): DocrootServer {
       await Promise.all([wire.close(graceMs), http2Serving?.close(graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS)]);
       proxy?.close();
       // Scripts run in their own process groups and would outlive the server.
-      if (cgiModule !== null) (await cgiModule).stopAllCgiScripts();
+      cgiHandler?.stopScripts();
       await authGate?.close();
     },
   };

@@ -12,7 +12,7 @@
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { isLoopbackHost } from '../handlers/origin-guard.js';
+import { isLoopbackHost } from '../wire/endpoints.js';
 import { COMMAND_LINE_ONLY_FLAGS, type ConfigFileValues, configKeyOf, FLAGS } from './args.js';
 
 /** A config file that cannot be used, with a message fit for the terminal. */
