@@ -23,6 +23,7 @@ import {
   type FolderToolsContext,
   walkedArchiveEntry,
 } from './folder-tools.js';
+import { PATH_REFUSAL_STATUS } from './refusals.js';
 
 /** `download=` value that asks for the selected entries rather than the whole folder. */
 export const SELECTION_DOWNLOAD = 'selection';
@@ -90,13 +91,15 @@ export async function serveSelectionArchive(
     const problem = selectionNameProblem(name);
     if (problem !== null) return refuse(400, problem);
     const decoded = decodeRequestPath(`${encodedFolderPath(folder.urlPath)}${encodeURIComponent(name)}`);
-    if (decoded.kind === 'error') return refuse(decoded.status, `${name}: ${decoded.message}`);
+    if (decoded.kind === 'error')
+      return refuse(PATH_REFUSAL_STATUS[decoded.refusal], `${name}: ${decoded.message}`);
     const resolution = await resolvePath(decoded, {
       root: ctx.root,
       dotfiles: ctx.dotfiles,
       followSymlinks: ctx.followSymlinks,
     });
-    if (resolution.kind === 'error') return refuse(resolution.status, `${name}: ${resolution.message}`);
+    if (resolution.kind === 'error')
+      return refuse(PATH_REFUSAL_STATUS[resolution.refusal], `${name}: ${resolution.message}`);
     const { filePath, urlPath, stats } = resolution;
     if (ctx.mayRead !== undefined && !(await ctx.mayRead(request, encodedFolderPath(urlPath)))) {
       return refuse(403, `${name}: the --auth rules do not let this request read it`);
