@@ -5,8 +5,8 @@
  * @module
  */
 import type http2 from 'node:http2';
-import type { ObservedConnection, WireObserver } from '../wire/connection.js';
 import type { HttpRequest } from '../wire/message.js';
+import type { ObservedConnection, WireObserver } from '../wire/observer.js';
 import type { RequestHead } from '../wire/parser.js';
 
 /** What is reported to the observer when a stream closes. */

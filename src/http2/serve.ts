@@ -9,10 +9,10 @@
  */
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
-import type { WireObserver } from '../wire/connection.js';
 import type { ErrorRenderer } from '../wire/error-response.js';
 import type { WireLimits } from '../wire/limits.js';
 import type { RequestHandler } from '../wire/message.js';
+import type { WireObserver } from '../wire/observer.js';
 import { observeSession } from './observe.js';
 import { noteSessionProgress } from './send-guard.js';
 import { serveStream } from './stream.js';
