@@ -9,6 +9,7 @@
  */
 import { mkdir, open, rmdir, unlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { DEFAULT_UPLOAD_METHODS } from '../defaults.js';
 import type { DecodedPath } from '../files/resolve.js';
 import {
   copyInto,
@@ -35,7 +36,7 @@ export interface UploadOptions extends WriteOptions {
 }
 
 /** The methods `--upload` turns on, in the order Allow lists them. */
-export const UPLOAD_METHODS: readonly string[] = ['PUT', 'PATCH', 'DELETE', 'MKCOL', 'POST'];
+export const UPLOAD_METHODS: readonly string[] = DEFAULT_UPLOAD_METHODS;
 
 /** Files one form POST may carry: a form is for people, not for bulk mirroring. */
 const MAX_FILES_PER_FORM = 1000;

@@ -9,6 +9,7 @@
  */
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
+import { DEFAULT_MAX_OPEN_STREAMS } from '../defaults.js';
 import type { ErrorRenderer } from '../wire/error-response.js';
 import type { WireLimits } from '../wire/limits.js';
 import type { RequestHandler } from '../wire/message.js';
@@ -46,11 +47,13 @@ export interface Http2Serving {
 
 /** Streams a client may have open at once on one connection (RFC 9113 §6.5.2 suggests at least 100). */
 const MAX_CONCURRENT_STREAMS = 100;
+
 /**
  * Streams open at once over all connections: each may hold an open file and a few read buffers until its
  * send timeout, so this bounds descriptors and memory whatever the number of connections.
  */
-export const DEFAULT_MAX_OPEN_STREAMS = 1000;
+export { DEFAULT_MAX_OPEN_STREAMS };
+
 /**
  * Streams every connection may open even when the total bound is reached, so that clients filling it
  * cannot lock others out; the total stays bounded by this times the connections (--max-connections).
