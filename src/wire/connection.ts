@@ -42,7 +42,10 @@ const SINGLE_WRITE_MAX_BYTES = 64 * 1024;
 const CLOSE_FLUSH_MS = 5_000;
 const CONTINUE_LINE = 'HTTP/1.1 100 Continue\r\n\r\n';
 /** Complete keep-alive responses of frozen field blocks, valid for the second their Date names. */
-const wholeResponses = new WeakMap<Buffer, { second: number; status: number; body: Buffer; bytes: Buffer }>();
+const wholeResponses = new WeakMap<
+  Buffer,
+  { second: number; status: number; body: Buffer | null; bytes: Buffer }
+>();
 const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n', 'latin1');
 const CONNECTION_KEEP_ALIVE = Buffer.from('Connection: keep-alive\r\n', 'latin1');
 
@@ -712,9 +715,10 @@ export class Connection {
           ? Buffer.from(data)
           : data;
     const observer = this.options.observer;
-    // The commonest answer of all (a keep-alive GET of a hot file) is the same bytes for a whole second.
+    // The commonest answers of all (a keep-alive GET of a hot file, a browser's 304 for it) are the same
+    // bytes for a whole second.
     const second = Math.floor(Date.now() / 1000);
-    if (connection === null && bodyBytes !== null && observer?.onResponseHead === undefined) {
+    if (connection === null && observer?.onResponseHead === undefined) {
       const whole = wholeResponses.get(block);
       if (
         whole !== undefined &&
@@ -723,7 +727,7 @@ export class Connection {
         whole.body === bodyBytes
       ) {
         this.socket.write(whole.bytes);
-        exchange.bytesSent = bodyBytes.length;
+        exchange.bytesSent = bodyBytes === null ? 0 : bodyBytes.length;
         this.finishExchange(exchange);
         return;
       }
@@ -737,8 +741,7 @@ export class Connection {
     out[offset++] = 0x0d;
     out[offset++] = 0x0a;
     if (bodyBytes !== null) bodyBytes.copy(out, offset);
-    if (connection === null && bodyBytes !== null)
-      wholeResponses.set(block, { second, status, body: bodyBytes, bytes: out });
+    if (connection === null) wholeResponses.set(block, { second, status, body: bodyBytes, bytes: out });
     if (observer?.onResponseHead !== undefined) {
       observer.onResponseHead(this, out.toString('latin1', 0, headLength), description.body, exchange.head);
     }

@@ -7,6 +7,7 @@
  */
 import { COLON, CR, HTAB, IS_FIELD_VALUE_BYTE, IS_TARGET_BYTE, IS_TCHAR, LF, SP } from './chars.js';
 import { ProtocolError } from './errors.js';
+import { FieldLines, lazyFieldPairs, lazyHeaderRecord } from './field-lines.js';
 import type { WireLimits } from './limits.js';
 import type { HttpVersion } from './message.js';
 
@@ -45,14 +46,6 @@ const CHUNKED: BodyFraming = Object.freeze({ kind: 'chunked' });
 const HEAD_TERMINATOR = Buffer.from('\r\n\r\n', 'latin1');
 /** Content-Length values longer than this cannot be a safe integer; refusing them avoids overflow. */
 export const MAX_CONTENT_LENGTH_DIGITS = 15;
-
-/**
- * Header maps are created by this constructor rather than `Object.create(null)`: V8 keeps such objects in
- * fast mode, and with no Object.prototype on the chain a field named `__proto__` or `constructor` is just
- * an own property.
- */
-const HeaderRecord = function HeaderRecord() {} as unknown as { new (): object };
-HeaderRecord.prototype = Object.create(null);
 
 /** Position of the next LF in `buf[from, end)`, or -1; a plain loop beats a native call for short lines. */
 function findLF(buf: Buffer, from: number, end: number): number {
@@ -156,31 +149,44 @@ function parseCompleteHead(
   const line = parseRequestLine(buf, start, requestLineEnd - 1);
   if (line instanceof ProtocolError) return fail(line);
 
-  // The field lines decoded once (latin1 is one character per byte, so offsets carry over); names and
-  // values are then slices of it, which costs far less than one native decode per name and per value.
-  const text = buf.toString('latin1', requestLineEnd + 1, linesEnd);
-  const textBase = requestLineEnd + 1;
-  const headers = new HeaderRecord() as Record<string, string>;
-  const rawHeaders: Array<readonly [string, string]> = [];
+  // The head decoded once (latin1 is one character per byte, so offsets carry over): method and target
+  // are slices of it, and each field is kept as four offsets into it; strings are made only for the
+  // framing fields here and, later, for the fields a handler reads (field-lines.ts).
+  const textBase = start;
+  const text = buf.toString('latin1', textBase, linesEnd);
+  const method = text.slice(0, line.methodEnd - textBase);
+  const target = text.slice(line.targetStart - textBase, line.targetEnd - textBase);
+  const spans: number[] = [];
   let hostCount = 0;
-  const contentLengths: string[] = [];
-  const transferEncodings: string[] = [];
+  let host = '';
+  let connection: string | undefined;
+  let expect: string | undefined;
+  let contentLengths: string[] | null = null;
+  let transferEncodings: string[] | null = null;
   let lineNumber = 1;
   let pos = requestLineEnd + 1;
-  const headerBytesStart = pos;
+  const fieldsStart = pos;
+  /** Bit n set: some field name has n characters (31: 31 or more), so most absent names cost one test. */
+  let nameLengths = 0;
 
   while (pos < linesEnd) {
     lineNumber++;
-    const lf = findLF(buf, pos, linesEnd);
-    if (lf === -1) break;
-    if (lf === pos || buf[lf - 1] !== CR) {
-      return fail(
-        new ProtocolError('BAD_HEADER', `header line ${lineNumber} ends in a bare LF instead of CRLF`),
-      );
+    // A well-formed line is checked in one pass (token name, colon, value bytes up to CRLF); any other
+    // line is taken apart again by the exact rules, which say what is wrong with it.
+    let colon = scanWellFormedFieldLine(buf, pos);
+    let lf = scannedLineFeed;
+    if (colon === -1 || lf >= linesEnd) {
+      colon = -1;
+      lf = findLF(buf, pos, linesEnd);
+      if (lf === -1) break;
+      if (lf === pos || buf[lf - 1] !== CR) {
+        return fail(
+          new ProtocolError('BAD_HEADER', `header line ${lineNumber} ends in a bare LF instead of CRLF`),
+        );
+      }
+      if (lf - 1 === pos) break; // the empty line that ends the head
     }
-    const lineEnd = lf - 1;
-    if (lineEnd === pos) break; // the empty line that ends the head
-    if (lf + 1 - headerBytesStart > limits.maxHeaderBytes) {
+    if (lf + 1 - fieldsStart > limits.maxHeaderBytes) {
       return fail(
         new ProtocolError(
           'HEADERS_TOO_LARGE',
@@ -188,7 +194,7 @@ function parseCompleteHead(
         ),
       );
     }
-    if (rawHeaders.length >= limits.maxHeaderCount) {
+    if (spans.length >> 2 >= limits.maxHeaderCount) {
       return fail(
         new ProtocolError(
           'HEADERS_TOO_LARGE',
@@ -196,35 +202,84 @@ function parseCompleteHead(
         ),
       );
     }
-    const field = parseFieldLine(buf, pos, lineEnd, lineNumber, text, textBase);
-    if (field instanceof ProtocolError) return fail(field);
-    const [name, value] = field;
-    rawHeaders.push(field);
-    const key = name.toLowerCase();
-    if (key === 'host') hostCount++;
-    else if (key === 'content-length') contentLengths.push(value);
-    else if (key === 'transfer-encoding') transferEncodings.push(value);
-    const previous = headers[key];
-    // RFC 9110 §5.3: repeated fields combine into one comma-separated list (Cookie uses "; ", §5.4 of RFC 6265).
-    headers[key] = previous === undefined ? value : `${previous}${key === 'cookie' ? '; ' : ', '}${value}`;
+    if (colon === -1) {
+      const scanned = scanFieldLine(buf, pos, lf - 1, lineNumber);
+      if (scanned instanceof ProtocolError) return fail(scanned);
+      colon = scanned;
+    }
+    const valueStart = scannedValueStart - textBase;
+    const valueEnd = scannedValueEnd - textBase;
+    spans.push(pos - textBase, colon - textBase, valueStart, valueEnd);
+    nameLengths |= 1 << Math.min(colon - pos, 31);
+    // The fields the wire itself needs, recognised by length first: no name string is made for any field.
+    switch (colon - pos) {
+      case 4:
+        if (isFieldName(buf, pos, 'host')) {
+          hostCount++;
+          host = text.slice(valueStart, valueEnd);
+        }
+        break;
+      case 6:
+        if (isFieldName(buf, pos, 'expect')) expect = joinValue(expect, text.slice(valueStart, valueEnd));
+        break;
+      case 10:
+        if (isFieldName(buf, pos, 'connection'))
+          connection = joinValue(connection, text.slice(valueStart, valueEnd));
+        break;
+      case 14:
+        if (isFieldName(buf, pos, 'content-length'))
+          (contentLengths ??= []).push(text.slice(valueStart, valueEnd));
+        break;
+      case 17:
+        if (isFieldName(buf, pos, 'transfer-encoding'))
+          (transferEncodings ??= []).push(text.slice(valueStart, valueEnd));
+        break;
+    }
     pos = lf + 1;
   }
 
   return finishHead(
-    line,
-    headers,
-    rawHeaders,
-    hostCount,
-    contentLengths,
-    transferEncodings,
+    method,
+    target,
+    line.version,
+    new FieldLines(text, spans, nameLengths),
+    { hostCount, host, connection, expect },
+    contentLengths ?? NONE,
+    transferEncodings ?? NONE,
     consumed,
     limits,
   );
 }
 
+const NONE: readonly string[] = Object.freeze([]);
+
+/** The fields the wire reads itself, taken out while the field lines are validated. */
+interface FramingFields {
+  hostCount: number;
+  host: string;
+  connection: string | undefined;
+  expect: string | undefined;
+}
+
+/** Whether the field name at `buf[start]` is `lowerName` in any case (the length is already known equal). */
+function isFieldName(buf: Buffer, start: number, lowerName: string): boolean {
+  for (let i = 0; i < lowerName.length; i++) {
+    // Field names are tokens, so OR-ing 0x20 only folds A–Z onto a–z for the letters and '-' compared here.
+    if ((buf[start + i]! | 0x20) !== lowerName.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** A repeated field's values combined into one comma-separated list (RFC 9110 §5.3). */
+function joinValue(previous: string | undefined, value: string): string {
+  return previous === undefined ? value : `${previous}, ${value}`;
+}
+
+/** Where the method and the target end and start, as positions in the buffer. */
 interface RequestLine {
-  method: string;
-  target: string;
+  methodEnd: number;
+  targetStart: number;
+  targetEnd: number;
   version: '1.0' | '1.1';
 }
 
@@ -275,24 +330,46 @@ function parseRequestLine(buf: Buffer, start: number, end: number): RequestLine 
       `HTTP/${String.fromCharCode(major)}.${String.fromCharCode(minor)} is not supported; use HTTP/1.1 or HTTP/1.0`,
     );
   }
-  // One decode for the line; method and target are slices of it (latin1: one character per byte).
-  const line = buf.toString('latin1', start, targetEnd);
-  return {
-    method: line.slice(0, methodEnd - start),
-    target: line.slice(targetStart - start),
-    version: minor === 0x31 ? '1.1' : '1.0',
-  };
+  return { methodEnd, targetStart, targetEnd, version: minor === 0x31 ? '1.1' : '1.0' };
 }
 
-/** field-line = field-name ":" OWS field-value OWS (RFC 9112 §5); shared with the response-head parser. */
-export function parseFieldLine(
-  buf: Buffer,
-  start: number,
-  end: number,
-  lineNumber: number,
-  text: string,
-  textBase: number,
-): readonly [string, string] | ProtocolError {
+/**
+ * The fast check of one field line starting at `buf[start]`: a token name, a colon, optional whitespace
+ * and field-value bytes (HTAB, SP, VCHAR, obs-text; RFC 9110 §5.5) up to a CRLF. Returns the colon's
+ * position, with the value's bounds and the LF's position left in the `scanned…` slots, or -1 for a line
+ * that is not this simple (then `scanFieldLine` finds the exact fault, if there is one).
+ */
+function scanWellFormedFieldLine(buf: Buffer, start: number): number {
+  let i = start;
+  while (IS_TCHAR[buf[i]!] === 1) i++;
+  if (i === start || buf[i] !== COLON) return -1;
+  const colon = i++;
+  while (buf[i] === SP || buf[i] === HTAB) i++;
+  const valueStart = i;
+  // Past the end of `buf` the byte is undefined, which fails both tests.
+  let b = buf[i]!;
+  while ((b >= 0x20 && b !== 0x7f) || b === HTAB) b = buf[++i]!;
+  if (b !== CR || buf[i + 1] !== LF) return -1;
+  let valueEnd = i;
+  while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HTAB)) valueEnd--;
+  scannedValueStart = valueStart;
+  scannedValueEnd = valueEnd;
+  scannedLineFeed = i + 1;
+  return colon;
+}
+
+/** Where the last `scanFieldLine` found the field value (the parser is synchronous, so one slot will do). */
+let scannedValueStart = 0;
+let scannedValueEnd = 0;
+let scannedLineFeed = 0;
+
+/**
+ * Validates field-line = field-name ":" OWS field-value OWS (RFC 9112 §5) in `buf[start, end)`: a token
+ * name, no obs-fold, no whitespace before the colon, no control character in the value. Returns the
+ * colon's position (the value's bounds, without OWS, are left in `scannedValueStart`/`scannedValueEnd`)
+ * or the rule that was broken.
+ */
+function scanFieldLine(buf: Buffer, start: number, end: number, lineNumber: number): number | ProtocolError {
   const first = buf[start];
   if (first === SP || first === HTAB) {
     return new ProtocolError(
@@ -314,7 +391,6 @@ export function parseFieldLine(
   }
   if (i === start)
     return new ProtocolError('BAD_HEADER', `header line ${lineNumber} has an empty field name`);
-  const name = text.slice(start - textBase, i - textBase);
   let valueStart = i + 1;
   let valueEnd = end;
   while (valueStart < valueEnd && (buf[valueStart] === SP || buf[valueStart] === HTAB)) valueStart++;
@@ -327,20 +403,40 @@ export function parseFieldLine(
       );
     }
   }
-  return [name, text.slice(valueStart - textBase, valueEnd - textBase)] as const;
+  scannedValueStart = valueStart;
+  scannedValueEnd = valueEnd;
+  return i;
+}
+
+/** field-line = field-name ":" OWS field-value OWS (RFC 9112 §5), as strings; used by the response-head parser. */
+export function parseFieldLine(
+  buf: Buffer,
+  start: number,
+  end: number,
+  lineNumber: number,
+  text: string,
+  textBase: number,
+): readonly [string, string] | ProtocolError {
+  const colon = scanFieldLine(buf, start, end, lineNumber);
+  if (colon instanceof ProtocolError) return colon;
+  return [
+    text.slice(start - textBase, colon - textBase),
+    text.slice(scannedValueStart - textBase, scannedValueEnd - textBase),
+  ] as const;
 }
 
 function finishHead(
-  line: RequestLine,
-  headers: Record<string, string>,
-  rawHeaders: Array<readonly [string, string]>,
-  hostCount: number,
-  contentLengths: string[],
-  transferEncodings: string[],
+  method: string,
+  target: string,
+  version: '1.0' | '1.1',
+  lines: FieldLines,
+  fields: FramingFields,
+  contentLengths: readonly string[],
+  transferEncodings: readonly string[],
   consumed: number,
   limits: WireLimits,
 ): HeadParseResult {
-  const { method, target, version } = line;
+  const { hostCount, host, connection, expect } = fields;
 
   // RFC 9112 §3.2: exactly one Host in HTTP/1.1; more than one is always an error.
   if (hostCount > 1)
@@ -350,7 +446,6 @@ function finishHead(
       new ProtocolError('MISSING_HOST', 'an HTTP/1.1 request must have exactly one Host header field'),
     );
   }
-  const host = headers.host ?? '';
   if (!isValidHost(host))
     return fail(new ProtocolError('BAD_HOST', 'the Host header field is not a valid authority'));
 
@@ -362,7 +457,6 @@ function finishHead(
   const framing = decideFraming(version, contentLengths, transferEncodings, limits);
   if (framing instanceof ProtocolError) return fail(framing);
 
-  const connection = headers.connection;
   let keepAlive = version === '1.1';
   if (connection !== undefined) {
     const tokens = connection.toLowerCase();
@@ -371,7 +465,6 @@ function finishHead(
   }
 
   let expectContinue = false;
-  const expect = headers.expect;
   if (expect !== undefined) {
     if (expect.toLowerCase() !== '100-continue') {
       // RFC 9110 §10.1.1: an unsupported expectation gets 417.
@@ -391,8 +484,8 @@ function finishHead(
     path: form.path,
     query: form.query,
     version,
-    headers,
-    rawHeaders,
+    headers: lazyHeaderRecord(lines),
+    rawHeaders: lazyFieldPairs(lines),
     authority,
     framing,
     keepAlive,
@@ -496,8 +589,8 @@ function isValidHost(host: string): boolean {
 /** RFC 9112 §6.3: the rules, in order, for how long the body is; every ambiguity is a 400 and a close. */
 function decideFraming(
   version: '1.0' | '1.1',
-  contentLengths: string[],
-  transferEncodings: string[],
+  contentLengths: readonly string[],
+  transferEncodings: readonly string[],
   limits: WireLimits,
 ): BodyFraming | ProtocolError {
   if (transferEncodings.length > 0) {
