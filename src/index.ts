@@ -43,7 +43,6 @@ export {
   createAccessLogObserver,
 } from './wire/access-log.js';
 export { type BufferedLineSink, createBufferedLineSink } from './wire/buffered-sink.js';
-export type { ExchangeRecord, ObservedConnection, WireObserver } from './wire/connection.js';
 export { type ErrorRenderer, plainErrorResponse } from './wire/error-response.js';
 export { DEFAULT_LIMITS, type WireLimits } from './wire/limits.js';
 export { WireServer, type WireServerOptions } from './wire/listener.js';
@@ -55,5 +54,6 @@ export type {
   ResponseDescription,
   ResponseHeaders,
 } from './wire/message.js';
+export type { ExchangeRecord, ObservedConnection, WireObserver } from './wire/observer.js';
 export { combineObservers } from './wire/observers.js';
 export { createTraceObserver, type TraceOptions } from './wire/trace.js';

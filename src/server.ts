@@ -30,11 +30,11 @@ import { processSnapshot, startProcessMetrics } from './metrics/process.js';
 import { matchRoute, orderRoutes, type ProxyRoute, parseProxyRoute } from './proxy/routes.js';
 import { ALPN_PROTOCOLS_WITH_H2, createTlsListener, type TlsOptions } from './tls/server.js';
 import { VERSION } from './version.js';
-import type { WireObserver } from './wire/connection.js';
 import type { ListenTarget, UnixSocketOptions } from './wire/endpoints.js';
 import { DEFAULT_LIMITS, type WireLimits } from './wire/limits.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS, WireServer } from './wire/listener.js';
 import type { HttpRequest, RequestHandler, ResponseDescription } from './wire/message.js';
+import type { WireObserver } from './wire/observer.js';
 import { combineObservers } from './wire/observers.js';
 
 export interface ServerOptions

@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseCommandLine } from '../src/cli/args.js';
 import { parseAuthRule } from '../src/handlers/auth-rules.js';
 import type { AuthRule } from '../src/server.js';
-import type { WireObserver } from '../src/wire/connection.js';
+import type { WireObserver } from '../src/wire/observer.js';
 import { exchange, get } from './helpers/raw-client.js';
 import { type RunningDocroot, startDocroot } from './helpers/servers.js';
 

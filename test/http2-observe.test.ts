@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import http2 from 'node:http2';
 import { describe, test } from 'node:test';
-import type { ExchangeRecord, WireObserver } from '../src/wire/connection.js';
+import type { ExchangeRecord, WireObserver } from '../src/wire/observer.js';
 import { createTraceObserver } from '../src/wire/trace.js';
 import { waitUntil } from './helpers/load.js';
 import { connect, exchange, get } from './helpers/raw-client.js';

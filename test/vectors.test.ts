@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import type { ExchangeRecord } from '../src/wire/connection.js';
 import { PROTOCOL_ERROR, type ProtocolErrorCode } from '../src/wire/errors.js';
 import type { RequestHandler } from '../src/wire/message.js';
+import type { ExchangeRecord } from '../src/wire/observer.js';
 import { exchange, parseResponses } from './helpers/raw-client.js';
 import { type RunningWire, readAll, startWire } from './helpers/servers.js';
 

@@ -15,8 +15,8 @@ import {
 } from '../server.js';
 import type { TlsOptions } from '../tls/server.js';
 import { VERSION } from '../version.js';
-import type { ExchangeRecord, WireObserver } from '../wire/connection.js';
 import type { ListenTarget, UnixSocketOptions } from '../wire/endpoints.js';
+import type { ExchangeRecord, WireObserver } from '../wire/observer.js';
 import { type CliOptions, DEFAULT_CONFIG_FILE, type ParsedCommand, parseCommandLine, USAGE } from './args.js';
 import { usesListenTargets } from './listening.js';
 import type { Notifier } from './notify.js';

@@ -8,7 +8,6 @@
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
-import type { ObservedConnection, WireObserver } from '../wire/connection.js';
 import {
   type ErrorRenderer,
   HANDLER_FAILED_MESSAGE,
@@ -24,6 +23,7 @@ import {
   type ResponseDescription,
   responseBodyLength,
 } from '../wire/message.js';
+import type { ObservedConnection, WireObserver } from '../wire/observer.js';
 import type { RequestHead } from '../wire/parser.js';
 import { checkedResponseFields } from '../wire/response-fields.js';
 import { dateFieldLine } from '../wire/serialize.js';

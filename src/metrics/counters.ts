@@ -4,7 +4,7 @@
  * sends them over the cluster IPC and the primary sums them (`sumSnapshots`).
  * @module
  */
-import type { ExchangeRecord, WireObserver } from '../wire/connection.js';
+import type { ExchangeRecord, WireObserver } from '../wire/observer.js';
 
 /** Label values of `method`: the common methods by name, everything else as `other` (bounded cardinality). */
 export const METHOD_LABELS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'other'] as const;

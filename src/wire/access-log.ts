@@ -7,7 +7,7 @@
  * (as nginx's `$request_time` would be), dev and JSON in their own way.
  * @module
  */
-import type { ExchangeRecord, WireObserver } from './connection.js';
+import type { ExchangeRecord, WireObserver } from './observer.js';
 
 export const ACCESS_LOG_FORMATS = ['common', 'combined', 'json', 'dev'] as const;
 export type AccessLogFormat = (typeof ACCESS_LOG_FORMATS)[number];

@@ -3,181 +3,40 @@
  *
  * The connection reads one request at a time (RFC 9112 §9.3.2 lets a server process pipelined requests
  * sequentially): it parses a head, hands the request to the handler, streams the request body to it (or
- * discards it), writes the response, and only then parses the next head from what is already buffered.
+ * discards it), has the response written, and only then parses the next head from what is already
+ * buffered. The content is read by `request-body.ts`, the answer written by `response-writer.ts`.
  * Deadlines are plain numbers checked by the listener's sweep, so a request costs no timer allocation.
  * @module
  */
 import type { Socket } from 'node:net';
-import { Readable } from 'node:stream';
-import { type BodyDecoder, ChunkedDecoder, ContentLengthDecoder } from './body.js';
-import {
-  type ErrorRenderer,
-  HANDLER_FAILED_MESSAGE,
-  INVALID_RESPONSE_MESSAGE,
-  renderErrorSafely,
-} from './error-response.js';
-import { ProtocolError, type ProtocolErrorCode } from './errors.js';
-import { FILE_OPEN_FAILED_MESSAGE, type FileBody, openFileBody } from './file-body.js';
+import { HANDLER_FAILED_MESSAGE } from './error-response.js';
+import { ProtocolError } from './errors.js';
+import { type Exchange, newExchange, recordOf, requestOf } from './exchange.js';
 import type { WireLimits } from './limits.js';
-import {
-  type HttpRequest,
-  isBodilessStatus,
-  type RequestHandler,
-  type ResponseBody,
-  type ResponseDescription,
-  responseBodyLength,
-} from './message.js';
+import type { HttpRequest, RequestHandler, ResponseDescription } from './message.js';
 import { parseRequestHead, type RequestHead } from './parser.js';
-import {
-  dateFieldLine,
-  frozenFieldBlock,
-  serializeFields,
-  statusAndDateBytes,
-  statusLine,
-} from './serialize.js';
+import { RequestBodyReader } from './request-body.js';
+import { type ResponseHost, ResponseWriter, type ResponseWriterOptions } from './response-writer.js';
 
-/** Bodies up to this size are copied into the same buffer as the head, so the response is one write. */
-const SINGLE_WRITE_MAX_BYTES = 64 * 1024;
 /** How long a closed connection may take to flush its last response and linger before it is destroyed. */
 const CLOSE_FLUSH_MS = 5_000;
-const CONTINUE_LINE = 'HTTP/1.1 100 Continue\r\n\r\n';
-/** Complete keep-alive responses of frozen field blocks, valid for the second their Date names. */
-const wholeResponses = new WeakMap<
-  Buffer,
-  { second: number; status: number; body: Buffer | null; bytes: Buffer }
->();
-const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n', 'latin1');
-const CONNECTION_KEEP_ALIVE = Buffer.from('Connection: keep-alive\r\n', 'latin1');
 
 export type DeadlineKind = 'none' | 'headers' | 'keep-alive' | 'body' | 'send' | 'closing';
 
-/** What the connection reports about each finished exchange (access logs, tracing). */
 /** At shutdown, how long a connection that has not sent any request yet may take to start one. */
 export const SHUTDOWN_FIRST_REQUEST_GRACE_MS = 1000;
 
-export interface ExchangeRecord {
-  request: RequestHead | null;
-  status: number;
-  /** Body bytes written (not counting the head). */
-  bytesSent: number;
-  /** This exchange's place on its HTTP/1.x connection (1 for the first); above 1 is keep-alive reuse. */
-  sequence?: number;
-  startedAt: number;
-  finishedAt: number;
-  remoteAddress: string;
-  /** The protocol error the wire answered this exchange with, if it was one (tests and traces read it). */
-  errorCode?: ProtocolErrorCode;
-  /** Set for exchanges on an HTTP/2 stream (the `request` head then has `version: '2'`). */
-  protocol?: 'HTTP/2';
-}
-
-/**
- * What an observer sees of a connection, whichever transport carries it: docroot's HTTP/1.1 `Connection`,
- * or an HTTP/2 session (`protocol: 'HTTP/2'`), whose streams are its exchanges.
- */
-export interface ObservedConnection {
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly localAddress: string;
-  readonly localPort: number;
-  /** Exchanges completed on this connection so far. */
-  readonly requestsServed: number;
-  readonly protocol?: 'HTTP/2';
-}
-
-/**
- * Optional observers of every transport; all calls are skipped when unset.
- *
- * On HTTP/1.1 `raw` is the head's bytes and `head` the response head as sent. On HTTP/2 there are no
- * such bytes (HPACK): `raw` and `head` are the decoded field lines, pseudo-header fields (`:method`,
- * `:status`, RFC 9113 §8.3) first, each line ending in LF, and the request head carries `streamId`.
- */
-export interface WireObserver {
-  onConnectionOpen?(connection: ObservedConnection): void;
-  onConnectionClose?(connection: ObservedConnection): void;
-  onRequestHead?(connection: ObservedConnection, head: RequestHead, raw: Buffer): void;
-  /** `request` is the head this answers, or null for an answer to bytes that were never a request. */
-  onResponseHead?(
-    connection: ObservedConnection,
-    head: string,
-    body: ResponseBody | null | undefined,
-    request: RequestHead | null,
-  ): void;
-  onExchange?(record: ExchangeRecord): void;
-}
-
-export interface ConnectionOptions {
+export interface ConnectionOptions extends ResponseWriterOptions {
   limits: WireLimits;
   handler: RequestHandler;
-  /** `Server: …\r\n`, built once. */
-  serverFieldLine: string;
   secure: boolean;
-  /** Where handler failures and stream errors are reported (never to the client). */
-  logError(error: unknown, context: string): void;
-  observer?: WireObserver | undefined;
-  /** Makes the body of an error response; the default is one plain-text line. */
-  renderError?: ErrorRenderer | undefined;
 }
 
 export interface ConnectionRegistry {
   remove(connection: Connection): void;
 }
 
-interface Exchange {
-  head: RequestHead | null;
-  isHead: boolean;
-  version: '1.0' | '1.1';
-  close: boolean;
-  answered: boolean;
-  startedAt: number;
-  status: number;
-  bytesSent: number;
-  activeStream: Readable | null;
-  /** The protocol error the wire answered with (the client's fault). */
-  protocolError: ProtocolError | null;
-  /**
-   * What the request body failed with because of the client (a broken framing rule, a stall, a client
-   * that left). The wire has dealt with it, so a handler failing with it is no server error to log.
-   */
-  bodyFailure: Error | null;
-}
-
-/** A new exchange for a parsed head, or for an error answered before any head could be parsed. */
-function newExchange(head: RequestHead | null, close: boolean): Exchange {
-  return {
-    head,
-    isHead: head !== null && head.method === 'HEAD',
-    version: head === null || head.version !== '1.0' ? '1.1' : '1.0',
-    close,
-    answered: false,
-    startedAt: Date.now(),
-    status: 0,
-    bytesSent: 0,
-    activeStream: null,
-    protocolError: null,
-    bodyFailure: null,
-  };
-}
-
-/** The request content as a Readable that pulls from the socket (backpressure both ways). */
-class RequestBodyStream extends Readable {
-  private readonly connection: Connection;
-
-  constructor(connection: Connection) {
-    super({ highWaterMark: 64 * 1024 });
-    this.connection = connection;
-    // A handler may attach its listeners only after an await (a stat, a lookup); a client that leaves
-    // mid-upload before then must not become an uncaught 'error' that takes the whole server down.
-    // Listeners attached later still see the error via `errored`/`finished()`.
-    this.on('error', () => {});
-  }
-
-  override _read(): void {
-    this.connection.onBodyWanted();
-  }
-}
-
-export class Connection {
+export class Connection implements ResponseHost {
   readonly socket: Socket;
   /** Absolute time (ms) when `deadlineKind` expires; 0 when there is none. */
   deadline = 0;
@@ -192,21 +51,18 @@ export class Connection {
   private readonly options: ConnectionOptions;
   private readonly limits: WireLimits;
   private readonly registry: ConnectionRegistry;
-  private closed = false;
+  private readonly body: RequestBodyReader;
+  private readonly writer: ResponseWriter;
+  private isClosed = false;
   private input: Buffer | null = null;
   private scanned = 0;
   private readingBody = false;
-  private decoder: BodyDecoder | null = null;
-  private bodyStream: RequestBodyStream | null = null;
-  private continuePending = false;
-  private discarded = 0;
   private exchange: Exchange | null = null;
   private pumping = false;
   private waitingDrain = false;
-  private pausedForBody = false;
   private pausedForInput = false;
   /** Set by graceful shutdown: finish the current exchange, then close. */
-  private closeAfterResponse = false;
+  private shutdownAsked = false;
   /** The client half-closed: everything it sent is in, so no partial head or body can ever complete. */
   private peerEnded = false;
   private removedFromRegistry = false;
@@ -226,6 +82,8 @@ export class Connection {
     this.remotePort = socket.remotePort ?? 0;
     this.localAddress = socket.localAddress ?? '';
     this.localPort = socket.localPort ?? 0;
+    this.body = new RequestBodyReader(socket, options.limits, this);
+    this.writer = new ResponseWriter(this, socket, options);
     socket.setNoDelay(true);
     socket.on('data', this.onSocketData);
     socket.on('error', this.onSocketError);
@@ -239,6 +97,16 @@ export class Connection {
   private readonly onSocketError = (): void => this.destroy();
   private readonly onSocketEnd = (): void => this.onPeerEnd();
 
+  /** Graceful shutdown asked for: every answer from now on closes the connection. */
+  get closeAfterResponse(): boolean {
+    return this.shutdownAsked;
+  }
+
+  /** The connection is closing or closed: nothing more is read or written. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
   /** True when nothing is in progress, so shutdown may close the connection at once. */
   get isIdle(): boolean {
     return this.exchange === null && this.input === null && !this.readingBody;
@@ -246,7 +114,7 @@ export class Connection {
 
   /** Finish what is in progress, then close (graceful shutdown). */
   closeWhenIdle(): void {
-    this.closeAfterResponse = true;
+    this.shutdownAsked = true;
     if (this.upgraded) {
       this.socket.end();
       return;
@@ -285,8 +153,7 @@ export class Connection {
     }
     if (kind === 'body' && this.exchange !== null && !this.exchange.answered) {
       this.exchange.bodyFailure = new Error('request body timed out');
-      this.bodyStream?.destroy(this.exchange.bodyFailure);
-      this.bodyStream = null;
+      this.body.failStream(this.exchange.bodyFailure);
       this.answerWithError(
         this.exchange,
         new ProtocolError('HEADERS_TIMEOUT', `the request body stalled for ${this.limits.bodyTimeoutMs} ms`),
@@ -298,15 +165,29 @@ export class Connection {
 
   /** The handler wants more body bytes: let the client send them. */
   onBodyWanted(): void {
-    if (this.continuePending && this.exchange !== null && !this.exchange.answered) {
-      this.continuePending = false;
-      this.socket.write(CONTINUE_LINE, 'latin1');
-      this.options.observer?.onResponseHead?.(this, CONTINUE_LINE, null, this.exchange.head);
+    if (this.body.continuePending && this.exchange !== null && !this.exchange.answered) {
+      this.body.continuePending = false;
+      this.writer.writeContinue(this.exchange.head);
     }
-    if (this.pausedForBody) {
-      this.pausedForBody = false;
-      this.socket.resume();
-    }
+    this.body.resumeSocket();
+  }
+
+  /** Reading a large unwanted body costs more than a new connection does. */
+  onDiscardLimit(): void {
+    if (this.exchange === null) this.destroy();
+    else this.exchange.close = true;
+  }
+
+  isAnswerable(exchange: Exchange): boolean {
+    return exchange === this.exchange && !exchange.answered && !this.isClosed;
+  }
+
+  armSendDeadline(): void {
+    this.setDeadline('send', this.limits.bodyTimeoutMs);
+  }
+
+  clearSendDeadline(): void {
+    if (this.deadlineKind === 'send') this.clearDeadline();
   }
 
   private setDeadline(kind: DeadlineKind, ms: number): void {
@@ -320,7 +201,7 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     this.input = this.input === null ? chunk : Buffer.concat([this.input, chunk]);
     this.runPump();
   }
@@ -338,7 +219,7 @@ export class Connection {
     // The client half-closed (the server allows half-open sockets, so our side stays writable). Whatever
     // it sent is in: answer every complete request it pipelined, in order, then close.
     this.peerEnded = true;
-    if (this.closed) {
+    if (this.isClosed) {
       // Lingering after our own close: the client has closed too.
       if (this.socket.writableFinished) this.socket.destroy();
       return;
@@ -355,7 +236,7 @@ export class Connection {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (!this.closed) {
+      while (!this.isClosed) {
         if (this.readingBody) {
           if (!this.consumeBody()) break;
           continue;
@@ -365,7 +246,7 @@ export class Connection {
           break;
         }
         if (this.input === null) {
-          if (this.closeAfterResponse || this.peerEnded) this.endSocket();
+          if (this.shutdownAsked || this.peerEnded) this.endSocket();
           else if (this.requestsServed > 0) this.setDeadline('keep-alive', this.limits.keepAliveTimeoutMs);
           break;
         }
@@ -417,42 +298,16 @@ export class Connection {
   }
 
   private dispatch(head: RequestHead): void {
-    const exchange = newExchange(head, !head.keepAlive || this.closeAfterResponse);
+    const exchange = newExchange(head, !head.keepAlive || this.shutdownAsked);
     this.exchange = exchange;
 
-    let body: RequestBodyStream | null = null;
+    let body: HttpRequest['body'] = null;
     if (head.framing.kind !== 'none') {
-      this.decoder =
-        head.framing.kind === 'length'
-          ? new ContentLengthDecoder(head.framing.length)
-          : new ChunkedDecoder(this.limits);
       this.readingBody = true;
-      this.discarded = 0;
-      // Content on GET and HEAD has no defined semantics (RFC 9110 §9.3.1): read it and drop it.
-      if (head.method !== 'GET' && head.method !== 'HEAD') {
-        body = new RequestBodyStream(this);
-        this.bodyStream = body;
-        this.continuePending = head.expectContinue;
-      }
+      body = this.body.start(head);
     }
 
-    const request: HttpRequest = {
-      method: head.method,
-      target: head.target,
-      path: head.path,
-      query: head.query,
-      version: head.version,
-      headers: head.headers,
-      rawHeaders: head.rawHeaders,
-      body,
-      contentLength: head.framing.kind === 'length' ? head.framing.length : null,
-      authority: head.authority,
-      remoteAddress: this.remoteAddress,
-      remotePort: this.remotePort,
-      localAddress: this.localAddress,
-      localPort: this.localPort,
-      secure: this.options.secure,
-    };
+    const request = requestOf(head, body, this, this.options.secure);
 
     let result: ResponseDescription | Promise<ResponseDescription>;
     try {
@@ -479,7 +334,7 @@ export class Connection {
       else if (this.deadlineKind !== 'body') this.setDeadline('body', this.limits.bodyTimeoutMs);
       return false;
     }
-    const result = this.decoder!.decode(input, this.onBodyData);
+    const result = this.body.decode(input);
     this.input = result.consumed === input.length ? null : input.subarray(result.consumed);
     if (result.error !== undefined) {
       this.onBodyError(result.error);
@@ -491,31 +346,10 @@ export class Connection {
       return false;
     }
     this.readingBody = false;
-    this.decoder = null;
-    this.continuePending = false;
-    if (this.bodyStream !== null) {
-      this.bodyStream.push(null);
-      this.bodyStream = null;
-    }
+    this.body.complete();
     this.clearDeadline();
     return true;
   }
-
-  private readonly onBodyData = (data: Buffer): void => {
-    if (this.bodyStream !== null) {
-      if (!this.bodyStream.push(data) && !this.pausedForBody) {
-        this.pausedForBody = true;
-        this.socket.pause();
-      }
-      return;
-    }
-    this.discarded += data.length;
-    if (this.discarded > this.limits.maxDiscardBytes) {
-      // Reading a large unwanted body costs more than a new connection does.
-      if (this.exchange === null) this.destroy();
-      else if (this.exchange !== null) this.exchange.close = true;
-    }
-  };
 
   /** The client half-closed inside a body: it can never complete. */
   private bodyCannotComplete(): void {
@@ -533,12 +367,8 @@ export class Connection {
 
   private onBodyError(error: ProtocolError): void {
     this.readingBody = false;
-    this.decoder = null;
     this.input = null;
-    if (this.bodyStream !== null) {
-      this.bodyStream.destroy(error);
-      this.bodyStream = null;
-    }
+    this.body.fail(error);
     const exchange = this.exchange;
     if (exchange !== null) exchange.bodyFailure = error;
     if (exchange !== null && !exchange.answered) this.answerWithError(exchange, error);
@@ -556,7 +386,7 @@ export class Connection {
     this.closeFlushMs = flushMs;
     const exchange = newExchange(null, true);
     this.exchange = exchange;
-    const rendered = this.errorResponse(status, message, null);
+    const rendered = this.writer.errorResponse(status, message, null);
     this.respond(exchange, { ...rendered, headers: { ...rendered.headers, ...headers } });
   }
 
@@ -570,27 +400,7 @@ export class Connection {
   private answerWithError(exchange: Exchange, error: ProtocolError): void {
     exchange.protocolError = error;
     if (error.closeConnection) exchange.close = true;
-    this.respond(exchange, this.errorResponse(error.status, error.message, exchange.head));
-  }
-
-  private errorResponse(status: number, message: string, head: RequestHead | null): ResponseDescription {
-    return renderErrorSafely(
-      this.options.renderError,
-      status,
-      message,
-      head?.headers.accept,
-      this.options.logError,
-    );
-  }
-
-  /** A handler's answer that cannot be serialised (a field with CR/LF): a 500 of our own instead. */
-  private responseInvalid(exchange: Exchange, error: unknown): void {
-    this.options.logError(
-      error,
-      `response for ${exchange.head?.method ?? '?'} ${exchange.head?.target ?? '?'}`,
-    );
-    if (exchange !== this.exchange || this.closed || exchange.answered) return;
-    this.respond(exchange, this.errorResponse(500, INVALID_RESPONSE_MESSAGE, exchange.head));
+    this.respond(exchange, this.writer.errorResponse(error.status, error.message, exchange.head));
   }
 
   private handlerFailed(exchange: Exchange, error: unknown): void {
@@ -602,16 +412,16 @@ export class Connection {
         `handler for ${exchange.head?.method ?? '?'} ${exchange.head?.target ?? '?'}`,
       );
     }
-    if (exchange !== this.exchange || this.closed) return;
+    if (exchange !== this.exchange || this.isClosed) return;
     if (exchange.answered) {
       this.destroy();
       return;
     }
-    this.respond(exchange, this.errorResponse(500, HANDLER_FAILED_MESSAGE, exchange.head));
+    this.respond(exchange, this.writer.errorResponse(500, HANDLER_FAILED_MESSAGE, exchange.head));
   }
 
-  private respond(exchange: Exchange, description: ResponseDescription): void {
-    if (exchange !== this.exchange || exchange.answered || this.closed) {
+  respond(exchange: Exchange, description: ResponseDescription): void {
+    if (exchange !== this.exchange || exchange.answered || this.isClosed) {
       const body = description.body;
       if (body?.kind === 'stream') body.stream.destroy();
       return;
@@ -620,268 +430,7 @@ export class Connection {
       this.switchProtocols(exchange, description, description.upgrade);
       return;
     }
-    const body = description.body ?? null;
-    const headers = description.headers;
-    if (
-      headers !== undefined &&
-      (body === null || body.kind === 'bytes') &&
-      description.reason === undefined &&
-      Object.isFrozen(headers)
-    ) {
-      this.respondFrozen(exchange, description, headers, body);
-      return;
-    }
-    if (body !== null && body.kind === 'file') {
-      this.respondWithFile(exchange, description, body);
-      return;
-    }
-    let head: string;
-    try {
-      head = this.buildHead(exchange, description, responseBodyLength(body));
-    } catch (error) {
-      if (body?.kind === 'stream') body.stream.destroy();
-      this.responseInvalid(exchange, error);
-      return;
-    }
-    exchange.answered = true;
-    this.options.observer?.onResponseHead?.(this, head, body, exchange.head);
-    const status = description.status;
-    const sendsBody = !exchange.isHead && !isBodilessStatus(status);
-
-    if (body === null || body.kind === 'bytes') {
-      let data: Buffer | null = null;
-      if (body !== null && sendsBody)
-        data = typeof body.data === 'string' ? Buffer.from(body.data) : body.data;
-      this.writeHeadAndBytes(head, data);
-      exchange.bytesSent = data === null ? 0 : data.length;
-      this.finishExchange(exchange);
-      return;
-    }
-    // A stream body.
-    if (!sendsBody) {
-      body.stream.destroy();
-      this.socket.write(head, 'latin1');
-      this.finishExchange(exchange);
-      return;
-    }
-    this.socket.write(head, 'latin1');
-    this.pipeBody(
-      exchange,
-      body.stream,
-      body.length,
-      body.length === undefined && exchange.version === '1.1',
-    );
-  }
-
-  /**
-   * The hot path for cached files: a handler that returns the same frozen fields object for the same
-   * answer gets its fields serialised once (`frozenFieldBlock`); the status line and Date (prebuilt once
-   * a second), that block and the body are copied into one buffer and written once.
-   */
-  private respondFrozen(
-    exchange: Exchange,
-    description: ResponseDescription,
-    headers: ResponseDescription['headers'] & object,
-    body: Extract<ResponseBody, { kind: 'bytes' }> | null,
-  ): void {
-    const status = description.status;
-    const data = body === null ? null : body.data;
-    let block: Buffer;
-    try {
-      const length = isBodilessStatus(status)
-        ? null
-        : data === null
-          ? 0
-          : typeof data === 'string'
-            ? Buffer.byteLength(data)
-            : data.length;
-      block = frozenFieldBlock(headers, this.options.serverFieldLine, length);
-    } catch (error) {
-      this.responseInvalid(exchange, error);
-      return;
-    }
-    exchange.answered = true;
-    exchange.status = status;
-    if (description.close === true || this.closeAfterResponse) exchange.close = true;
-    const connection = exchange.close
-      ? CONNECTION_CLOSE
-      : exchange.version === '1.0'
-        ? CONNECTION_KEEP_ALIVE
-        : null;
-    const bodyBytes =
-      exchange.isHead || isBodilessStatus(status) || data === null || data.length === 0
-        ? null
-        : typeof data === 'string'
-          ? Buffer.from(data)
-          : data;
-    const observer = this.options.observer;
-    // The commonest answers of all (a keep-alive GET of a hot file, a browser's 304 for it) are the same
-    // bytes for a whole second.
-    const second = Math.floor(Date.now() / 1000);
-    if (connection === null && observer?.onResponseHead === undefined) {
-      const whole = wholeResponses.get(block);
-      if (
-        whole !== undefined &&
-        whole.second === second &&
-        whole.status === status &&
-        whole.body === bodyBytes
-      ) {
-        this.socket.write(whole.bytes);
-        exchange.bytesSent = bodyBytes === null ? 0 : bodyBytes.length;
-        this.finishExchange(exchange);
-        return;
-      }
-    }
-    const prefix = statusAndDateBytes(status, second * 1000);
-    const headLength = prefix.length + block.length + (connection === null ? 0 : connection.length) + 2;
-    const out = Buffer.allocUnsafe(headLength + (bodyBytes === null ? 0 : bodyBytes.length));
-    let offset = prefix.copy(out, 0);
-    offset += block.copy(out, offset);
-    if (connection !== null) offset += connection.copy(out, offset);
-    out[offset++] = 0x0d;
-    out[offset++] = 0x0a;
-    if (bodyBytes !== null) bodyBytes.copy(out, offset);
-    if (connection === null) wholeResponses.set(block, { second, status, body: bodyBytes, bytes: out });
-    if (observer?.onResponseHead !== undefined) {
-      observer.onResponseHead(this, out.toString('latin1', 0, headLength), description.body, exchange.head);
-    }
-    this.socket.write(out);
-    exchange.bytesSent = bodyBytes === null ? 0 : bodyBytes.length;
-    this.finishExchange(exchange);
-  }
-
-  private respondWithFile(exchange: Exchange, description: ResponseDescription, body: FileBody): void {
-    const length = body.end - body.start + 1;
-    const sendsBody = !exchange.isHead && !isBodilessStatus(description.status) && length > 0;
-    if (!sendsBody) {
-      // HEAD still advertises the length a GET would get (RFC 9110 §9.3.2), without opening the file.
-      let head: string;
-      try {
-        head = this.buildHead(exchange, description, length);
-      } catch (error) {
-        this.responseInvalid(exchange, error);
-        return;
-      }
-      exchange.answered = true;
-      this.options.observer?.onResponseHead?.(this, head, body, exchange.head);
-      this.socket.write(head, 'latin1');
-      this.finishExchange(exchange);
-      return;
-    }
-    openFileBody(body, (opened) => {
-      if (exchange !== this.exchange || this.closed || exchange.answered) {
-        if (opened.kind === 'open') opened.stream.destroy();
-        return;
-      }
-      if (opened.kind === 'error') {
-        this.options.logError(opened.error, `opening ${body.path}`);
-        this.respond(exchange, this.errorResponse(opened.status, FILE_OPEN_FAILED_MESSAGE, exchange.head));
-        return;
-      }
-      this.respond(exchange, { ...description, body: { kind: 'stream', stream: opened.stream, length } });
-    });
-  }
-
-  private buildHead(exchange: Exchange, description: ResponseDescription, length: number | null): string {
-    const status = description.status;
-    let framing = '';
-    if (!isBodilessStatus(status)) {
-      if (length !== null) framing = `Content-Length: ${length}\r\n`;
-      else if (exchange.version === '1.1' && !exchange.isHead) framing = 'Transfer-Encoding: chunked\r\n';
-      // A close-delimited body is the only way to send unknown length to HTTP/1.0 (RFC 9112 §6.3 rule 8).
-      else if (!exchange.isHead) exchange.close = true;
-    }
-    if (description.close === true || this.closeAfterResponse) exchange.close = true;
-    const connection = exchange.close
-      ? 'Connection: close\r\n'
-      : exchange.version === '1.0'
-        ? 'Connection: keep-alive\r\n'
-        : '';
-    exchange.status = status;
-    const line = statusLine(status, description.reason);
-    return `${line}${dateFieldLine()}${this.options.serverFieldLine}${serializeFields(description.headers)}${framing}${connection}\r\n`;
-  }
-
-  private writeHeadAndBytes(head: string, data: Buffer | null): void {
-    if (data === null || data.length === 0) {
-      this.socket.write(head, 'latin1');
-      return;
-    }
-    if (data.length <= SINGLE_WRITE_MAX_BYTES) {
-      const headLength = head.length;
-      const out = Buffer.allocUnsafe(headLength + data.length);
-      out.write(head, 0, headLength, 'latin1');
-      data.copy(out, headLength);
-      this.socket.write(out);
-      return;
-    }
-    this.socket.cork();
-    this.socket.write(head, 'latin1');
-    this.socket.write(data);
-    this.socket.uncork();
-  }
-
-  /** Streams a body with backpressure; a body that ends short of its declared length closes the connection. */
-  private pipeBody(
-    exchange: Exchange,
-    stream: Readable,
-    expected: number | undefined,
-    chunked: boolean,
-  ): void {
-    const socket = this.socket;
-    exchange.activeStream = stream;
-    let sent = 0;
-    const onDrain = () => {
-      if (this.deadlineKind === 'send') this.clearDeadline();
-      stream.resume();
-    };
-    stream.on('data', (chunk: Buffer | string) => {
-      const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      if (data.length === 0 || this.closed) return;
-      if (expected !== undefined && sent + data.length > expected) {
-        this.options.logError(
-          new Error(`body is longer than its declared ${expected} bytes`),
-          'response body',
-        );
-        stream.destroy();
-        this.destroy();
-        return;
-      }
-      sent += data.length;
-      exchange.bytesSent = sent;
-      let writable: boolean;
-      if (chunked) {
-        socket.cork();
-        socket.write(`${data.length.toString(16)}\r\n`, 'latin1');
-        socket.write(data);
-        writable = socket.write('\r\n', 'latin1');
-        socket.uncork();
-      } else {
-        writable = socket.write(data);
-      }
-      if (!writable) {
-        stream.pause();
-        this.setDeadline('send', this.limits.bodyTimeoutMs);
-        socket.once('drain', onDrain);
-      }
-    });
-    stream.once('end', () => {
-      exchange.activeStream = null;
-      if (this.closed) return;
-      if (expected !== undefined && sent !== expected) {
-        // The source shrank under us (a file truncated while being sent): the framing is broken.
-        this.options.logError(new Error(`body ended after ${sent} of ${expected} bytes`), 'response body');
-        this.destroy();
-        return;
-      }
-      if (chunked) socket.write('0\r\n\r\n', 'latin1');
-      this.finishExchange(exchange);
-    });
-    stream.on('error', (error) => {
-      exchange.activeStream = null;
-      this.options.logError(error, 'response body stream');
-      this.destroy();
-    });
+    this.writer.write(exchange, description);
   }
 
   /**
@@ -901,17 +450,12 @@ export class Connection {
       this.corked = false;
       this.socket.uncork();
     }
-    let head: string;
     try {
-      head = `${statusLine(101, description.reason)}${dateFieldLine()}${this.options.serverFieldLine}${serializeFields(description.headers)}Connection: upgrade\r\n\r\n`;
+      this.writer.writeSwitchingHead(exchange, description);
     } catch (error) {
       this.handlerFailed(exchange, error);
       return;
     }
-    exchange.answered = true;
-    exchange.status = 101;
-    this.options.observer?.onResponseHead?.(this, head, null, exchange.head);
-    this.socket.write(head, 'latin1');
     const rest = this.input ?? Buffer.alloc(0);
     this.input = null;
     this.upgraded = true;
@@ -934,36 +478,19 @@ export class Connection {
     }
   }
 
-  private finishExchange(exchange: Exchange): void {
+  finishExchange(exchange: Exchange): void {
     if (this.exchange !== exchange) return;
     this.exchange = null;
     this.requestsServed++;
-    this.options.observer?.onExchange?.({
-      request: exchange.head,
-      status: exchange.status,
-      bytesSent: exchange.bytesSent,
-      sequence: this.requestsServed,
-      startedAt: exchange.startedAt,
-      finishedAt: Date.now(),
-      remoteAddress: this.remoteAddress,
-      ...(exchange.protocolError === null ? {} : { errorCode: exchange.protocolError.code }),
-    });
+    this.options.observer?.onExchange?.(recordOf(exchange, this.requestsServed, this.remoteAddress));
     if (this.readingBody) {
       // The handler answered without reading all of the body.
-      if (this.bodyStream !== null) {
-        this.bodyStream.destroy();
-        this.bodyStream = null;
-      }
-      // The rest of the body is now discarded, so a socket paused for the handler's stream must read again.
-      if (this.pausedForBody) {
-        this.pausedForBody = false;
-        this.socket.resume();
-      }
+      this.body.abandon();
       // A client still waiting for 100 Continue will never send the body we would have to skip.
-      if (this.continuePending) exchange.close = true;
+      if (this.body.continuePending) exchange.close = true;
     }
     if (this.upgraded) return;
-    if (exchange.close || this.closeAfterResponse) {
+    if (exchange.close || this.shutdownAsked) {
       this.endSocket();
       return;
     }
@@ -974,10 +501,10 @@ export class Connection {
     if (this.socket.writableNeedDrain) {
       // Do not answer further pipelined requests for a client that is not reading the answers.
       this.waitingDrain = true;
-      this.setDeadline('send', this.limits.bodyTimeoutMs);
+      this.armSendDeadline();
       this.socket.once('drain', () => {
         this.waitingDrain = false;
-        if (this.deadlineKind === 'send') this.clearDeadline();
+        this.clearSendDeadline();
         // runPump, not pump: the next pipelined head corks the socket again, and only runPump uncorks.
         this.runPump();
       });
@@ -987,8 +514,8 @@ export class Connection {
   }
 
   private endSocket(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     this.input = null;
     this.setDeadline('closing', this.closeFlushMs);
     this.socket.end();
@@ -1003,16 +530,15 @@ export class Connection {
   }
 
   private onSocketClose(): void {
-    this.closed = true;
+    this.isClosed = true;
     this.clearDeadline();
     const exchange = this.exchange;
     this.exchange = null;
     if (exchange?.activeStream) exchange.activeStream.destroy();
-    if (this.bodyStream !== null) {
+    if (this.body.stream !== null) {
       const failure = new Error('client closed the connection');
       if (exchange !== null) exchange.bodyFailure = failure;
-      this.bodyStream.destroy(failure);
-      this.bodyStream = null;
+      this.body.failStream(failure);
     }
     this.input = null;
     if (this.removedFromRegistry) return;

@@ -6,12 +6,7 @@
 
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
-import {
-  Connection,
-  type ConnectionOptions,
-  type ConnectionRegistry,
-  type WireObserver,
-} from './connection.js';
+import { Connection, type ConnectionOptions, type ConnectionRegistry } from './connection.js';
 import {
   applyUnixSocketOptions,
   type ListenTarget,
@@ -21,6 +16,7 @@ import {
 import type { ErrorRenderer } from './error-response.js';
 import { DEFAULT_LIMITS, type WireLimits } from './limits.js';
 import type { RequestHandler } from './message.js';
+import type { WireObserver } from './observer.js';
 
 export interface WireServerOptions {
   handler: RequestHandler;

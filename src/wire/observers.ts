@@ -3,7 +3,7 @@
  * (trace and access log together), calling each in the order given.
  * @module
  */
-import type { WireObserver } from './connection.js';
+import type { WireObserver } from './observer.js';
 
 const HOOKS = [
   'onConnectionOpen',

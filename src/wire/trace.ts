@@ -9,9 +9,10 @@
  * stream, since streams of one connection interleave.
  * @module
  */
-import type { ObservedConnection, WireObserver } from './connection.js';
+
 import { type ResponseBody, responseBodyLength } from './message.js';
 import { contentTypeInHead, NotationFormatter } from './notation.js';
+import type { ObservedConnection, WireObserver } from './observer.js';
 import type { RequestHead } from './parser.js';
 
 export interface TraceOptions {

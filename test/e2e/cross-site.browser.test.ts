@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import type { ExchangeRecord } from '../../src/wire/connection.js';
+import type { ExchangeRecord } from '../../src/wire/observer.js';
 import { browserUnavailableReason, launchChromium } from '../helpers/browser.js';
 import { type RunningDocroot, startDocroot } from '../helpers/servers.js';
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { createServer, type DocrootServer, type ServerOptions } from '../../src/server.js';
-import type { WireObserver } from '../../src/wire/connection.js';
 import type { WireLimits } from '../../src/wire/limits.js';
 import { WireServer, type WireServerOptions } from '../../src/wire/listener.js';
 import type { HttpRequest, RequestHandler, ResponseDescription } from '../../src/wire/message.js';
+import type { WireObserver } from '../../src/wire/observer.js';
 import { combineObservers } from '../../src/wire/observers.js';
 import type { RequestHead } from '../../src/wire/parser.js';
 import { withDeadline } from './wait.js';
