@@ -70,6 +70,10 @@ export function parseRequestHead(buf: Buffer, limits: WireLimits, scanFrom = 0):
     return { kind: 'partial', scanned: 0 };
   }
 
+  if (scanFrom === 0) {
+    const parsed = parseWellFormedHead(buf, start, limits);
+    if (parsed !== null) return parsed;
+  }
   const searchFrom = Math.max(start, scanFrom - 3);
   const end = buf.indexOf(HEAD_TERMINATOR, searchFrom);
   if (end === -1) return checkIncompleteHead(buf, start, Math.max(start, scanFrom), limits);
@@ -122,7 +126,7 @@ function checkIncompleteHead(buf: Buffer, start: number, from: number, limits: W
 
 /**
  * Parses the lines in `buf[start, linesEnd)`, every one of which must end in CRLF; `consumed` is where the
- * head ends (after the empty line).
+ * head ends (after the empty line). These are the exact rules, which name what is wrong with a line.
  */
 function parseCompleteHead(
   buf: Buffer,
@@ -149,26 +153,10 @@ function parseCompleteHead(
   const line = parseRequestLine(buf, start, requestLineEnd - 1);
   if (line instanceof ProtocolError) return fail(line);
 
-  // The head decoded once (latin1 is one character per byte, so offsets carry over): method and target
-  // are slices of it, and each field is kept as four offsets into it; strings are made only for the
-  // framing fields here and, later, for the fields a handler reads (field-lines.ts).
-  const textBase = start;
-  const text = buf.toString('latin1', textBase, linesEnd);
-  const method = text.slice(0, line.methodEnd - textBase);
-  const target = text.slice(line.targetStart - textBase, line.targetEnd - textBase);
-  const spans: number[] = [];
-  let hostCount = 0;
-  let host = '';
-  let connection: string | undefined;
-  let expect: string | undefined;
-  let contentLengths: string[] | null = null;
-  let transferEncodings: string[] | null = null;
+  const fields = new FieldSpans(start);
   let lineNumber = 1;
   let pos = requestLineEnd + 1;
   const fieldsStart = pos;
-  /** Bit n set: some field name has n characters (31: 31 or more), so most absent names cost one test. */
-  let nameLengths = 0;
-
   while (pos < linesEnd) {
     lineNumber++;
     // A well-formed line is checked in one pass (token name, colon, value bytes up to CRLF); any other
@@ -194,7 +182,7 @@ function parseCompleteHead(
         ),
       );
     }
-    if (spans.length >> 2 >= limits.maxHeaderCount) {
+    if (fields.count >= limits.maxHeaderCount) {
       return fail(
         new ProtocolError(
           'HEADERS_TOO_LARGE',
@@ -207,45 +195,135 @@ function parseCompleteHead(
       if (scanned instanceof ProtocolError) return fail(scanned);
       colon = scanned;
     }
-    const valueStart = scannedValueStart - textBase;
-    const valueEnd = scannedValueEnd - textBase;
-    spans.push(pos - textBase, colon - textBase, valueStart, valueEnd);
-    nameLengths |= 1 << Math.min(colon - pos, 31);
-    // The fields the wire itself needs, recognised by length first: no name string is made for any field.
-    switch (colon - pos) {
-      case 4:
-        if (isFieldName(buf, pos, 'host')) {
-          hostCount++;
-          host = text.slice(valueStart, valueEnd);
-        }
-        break;
-      case 6:
-        if (isFieldName(buf, pos, 'expect')) expect = joinValue(expect, text.slice(valueStart, valueEnd));
-        break;
-      case 10:
-        if (isFieldName(buf, pos, 'connection'))
-          connection = joinValue(connection, text.slice(valueStart, valueEnd));
-        break;
-      case 14:
-        if (isFieldName(buf, pos, 'content-length'))
-          (contentLengths ??= []).push(text.slice(valueStart, valueEnd));
-        break;
-      case 17:
-        if (isFieldName(buf, pos, 'transfer-encoding'))
-          (transferEncodings ??= []).push(text.slice(valueStart, valueEnd));
-        break;
-    }
+    fields.add(buf, pos, colon);
     pos = lf + 1;
   }
+  return buildHead(buf, start, line, fields, linesEnd, consumed, limits);
+}
 
+/**
+ * The common case in one pass: a complete head whose every line is well-formed, parsed without first
+ * searching for where it ends. Returns null for anything else — an incomplete head, a line that needs
+ * the exact rules, a limit reached — which the general path then decides as before.
+ */
+function parseWellFormedHead(buf: Buffer, start: number, limits: WireLimits): HeadParseResult | null {
+  const requestLineEnd = findLF(buf, start, buf.length);
+  if (
+    requestLineEnd === -1 ||
+    buf[requestLineEnd - 1] !== CR ||
+    requestLineEnd - 1 - start > limits.maxRequestLineBytes
+  ) {
+    return null;
+  }
+  const line = parseRequestLine(buf, start, requestLineEnd - 1);
+  if (line instanceof ProtocolError) return null;
+  const fields = new FieldSpans(start);
+  let pos = requestLineEnd + 1;
+  const fieldsStart = pos;
+  while (buf[pos] !== CR || buf[pos + 1] !== LF) {
+    const colon = scanWellFormedFieldLine(buf, pos);
+    if (colon === -1) return null;
+    const lf = scannedLineFeed;
+    if (lf + 1 - fieldsStart > limits.maxHeaderBytes || fields.count >= limits.maxHeaderCount) return null;
+    fields.add(buf, pos, colon);
+    pos = lf + 1;
+  }
+  return buildHead(buf, start, line, fields, pos, pos + 2, limits);
+}
+
+/** Field kinds the wire reads itself (`FieldSpans.framing`). */
+const HOST = 0;
+const EXPECT = 1;
+const CONNECTION = 2;
+const CONTENT_LENGTH = 3;
+const TRANSFER_ENCODING = 4;
+
+/** The field lines of a head being parsed, as offsets from `base` (see `FieldLines`). */
+class FieldSpans {
+  readonly spans: number[] = [];
+  /** Pairs of (field kind, span index) for the fields the wire reads itself, in arrival order. */
+  framing: number[] | null = null;
+  /** Bit n set: some field name has n characters (31: 31 or more), so most absent names cost one test. */
+  nameLengths = 0;
+
+  constructor(private readonly base: number) {}
+
+  get count(): number {
+    return this.spans.length >> 2;
+  }
+
+  /** Records the field line at `buf[start]` whose colon is at `colon` (its value is in the `scanned…` slots). */
+  add(buf: Buffer, start: number, colon: number): void {
+    const base = this.base;
+    const at = this.spans.length;
+    this.spans.push(start - base, colon - base, scannedValueStart - base, scannedValueEnd - base);
+    const length = colon - start;
+    this.nameLengths |= 1 << Math.min(length, 31);
+    // The fields the wire itself needs, recognised by length first: no name string is made for any field.
+    let kind = -1;
+    if (length === 4) kind = isFieldName(buf, start, 'host') ? HOST : -1;
+    else if (length === 6) kind = isFieldName(buf, start, 'expect') ? EXPECT : -1;
+    else if (length === 10) kind = isFieldName(buf, start, 'connection') ? CONNECTION : -1;
+    else if (length === 14) kind = isFieldName(buf, start, 'content-length') ? CONTENT_LENGTH : -1;
+    else if (length === 17) kind = isFieldName(buf, start, 'transfer-encoding') ? TRANSFER_ENCODING : -1;
+    if (kind !== -1) (this.framing ??= []).push(kind, at);
+  }
+}
+
+/** Decodes the head once and makes the strings the wire needs; every field stays lazy (field-lines.ts). */
+function buildHead(
+  buf: Buffer,
+  start: number,
+  line: RequestLine,
+  fields: FieldSpans,
+  linesEnd: number,
+  consumed: number,
+  limits: WireLimits,
+): HeadParseResult {
+  // latin1 is one character per byte, so the offsets carry over to the text.
+  const text = buf.toString('latin1', start, linesEnd);
+  const method = text.slice(0, line.methodEnd - start);
+  const target = text.slice(line.targetStart - start, line.targetEnd - start);
+  const spans = fields.spans;
+  const framing = fields.framing;
+  const wanted: FramingFields = {
+    hostCount: 0,
+    host: '',
+    connection: undefined,
+    expect: undefined,
+    contentLengths: NONE,
+    transferEncodings: NONE,
+  };
+  if (framing !== null) {
+    for (let k = 0; k < framing.length; k += 2) {
+      const at = framing[k + 1]!;
+      const value = text.slice(spans[at + 2], spans[at + 3]);
+      switch (framing[k]) {
+        case HOST:
+          wanted.hostCount++;
+          wanted.host = value;
+          break;
+        case EXPECT:
+          wanted.expect = joinValue(wanted.expect, value);
+          break;
+        case CONNECTION:
+          wanted.connection = joinValue(wanted.connection, value);
+          break;
+        case CONTENT_LENGTH:
+          wanted.contentLengths = [...wanted.contentLengths, value];
+          break;
+        case TRANSFER_ENCODING:
+          wanted.transferEncodings = [...wanted.transferEncodings, value];
+          break;
+      }
+    }
+  }
   return finishHead(
     method,
     target,
     line.version,
-    new FieldLines(text, spans, nameLengths),
-    { hostCount, host, connection, expect },
-    contentLengths ?? NONE,
-    transferEncodings ?? NONE,
+    new FieldLines(text, spans, fields.nameLengths),
+    wanted,
     consumed,
     limits,
   );
@@ -253,12 +331,14 @@ function parseCompleteHead(
 
 const NONE: readonly string[] = Object.freeze([]);
 
-/** The fields the wire reads itself, taken out while the field lines are validated. */
+/** The fields the wire reads itself, taken out of the field lines. */
 interface FramingFields {
   hostCount: number;
   host: string;
   connection: string | undefined;
   expect: string | undefined;
+  contentLengths: readonly string[];
+  transferEncodings: readonly string[];
 }
 
 /** Whether the field name at `buf[start]` is `lowerName` in any case (the length is already known equal). */
@@ -431,12 +511,10 @@ function finishHead(
   version: '1.0' | '1.1',
   lines: FieldLines,
   fields: FramingFields,
-  contentLengths: readonly string[],
-  transferEncodings: readonly string[],
   consumed: number,
   limits: WireLimits,
 ): HeadParseResult {
-  const { hostCount, host, connection, expect } = fields;
+  const { hostCount, host, connection, expect, contentLengths, transferEncodings } = fields;
 
   // RFC 9112 §3.2: exactly one Host in HTTP/1.1; more than one is always an error.
   if (hostCount > 1)
