@@ -153,6 +153,8 @@ export async function loadCacheEntry(
     encoded: new Map(),
     pending: new Map(),
     negotiated: new Map(),
+    lastAcceptEncoding: null,
+    lastCoding: 'identity',
     bytes: body.length,
   };
   entry.identity = preparedVariant(
@@ -261,8 +263,14 @@ export const NEGOTIATION_MEMO_ENTRIES = 16;
  */
 function cachedCoding(entry: CachedFile, acceptEncoding: string, ctx: ContentContext): Coding {
   if (!ctx.compress || !entry.compressible) return 'identity';
+  // One browser sends one string: comparing with the last one costs less than hashing it for the map.
+  if (acceptEncoding === entry.lastAcceptEncoding) return entry.lastCoding as Coding;
   const known = entry.negotiated.get(acceptEncoding);
-  if (known !== undefined) return known as Coding;
+  if (known !== undefined) {
+    entry.lastAcceptEncoding = acceptEncoding;
+    entry.lastCoding = known;
+    return known as Coding;
+  }
   const coding = negotiateCoding(acceptEncoding, entry.size, entry.sidecars);
   if (entry.negotiated.size >= NEGOTIATION_MEMO_ENTRIES) {
     const oldest = entry.negotiated.keys().next();

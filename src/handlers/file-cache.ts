@@ -60,6 +60,9 @@ export interface CachedFile {
    * handful of exact strings are negotiated once per file; bounded by NEGOTIATION_MEMO_ENTRIES.
    */
   negotiated: Map<string, string>;
+  /** The Accept-Encoding value last looked up in `negotiated`, and its coding. */
+  lastAcceptEncoding: string | null;
+  lastCoding: string;
   bytes: number;
 }
 
