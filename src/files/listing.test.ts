@@ -5,14 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { renderListing } from './listing.js';
+import { compareListingNames } from './listing-order.js';
 import {
-  compareListingNames,
   formatSize,
   LISTING_CONTENT_TYPES,
   type ListingOptions,
   parseListingQuery,
-  renderListing,
-} from './listing.js';
+} from './listing-types.js';
 
 /** Files in the large-folder test: the size the brief says must stream without blocking. */
 const LARGE_FOLDER_ENTRY_COUNT = 100_000;

@@ -7,13 +7,9 @@
  */
 import { Readable } from 'node:stream';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import {
-  escapeHtml,
-  formatModifiedTime,
-  formatSize,
-  LISTING_HTML_STYLE,
-  type ListingFormat,
-} from './listing.js';
+import { escapeHtml } from './html.js';
+import { LISTING_HTML_STYLE } from './listing-html.js';
+import { formatModifiedTime, formatSize, type ListingFormat } from './listing-types.js';
 import { type WalkEntry, walkTree } from './walk.js';
 
 export interface SearchLimits {

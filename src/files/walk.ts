@@ -13,7 +13,7 @@ import { realpathSync, type Stats, statSync } from 'node:fs';
 import { opendir } from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { compareListingNames } from './listing.js';
+import { compareListingNames } from './listing-order.js';
 import { isInside, isServerOwnName } from './resolve.js';
 
 export interface WalkOptions {

@@ -3,6 +3,7 @@
  * as a small HTML page (the same line plus a link to the RFC section) for browsers.
  * @module
  */
+import { escapeHtml } from '../files/html.js';
 import { chooseMediaType } from '../http/negotiate.js';
 import { plainErrorResponse } from '../wire/error-response.js';
 import type { ResponseDescription } from '../wire/message.js';
@@ -33,10 +34,6 @@ export const STATUS_RFC_SECTIONS: Readonly<Record<number, string>> = Object.free
   505: 'https://www.rfc-editor.org/rfc/rfc9110#section-15.6.6',
 });
 
-export function escapeHtmlText(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
 /** The one line every error body carries: `404 Not Found: no file or folder of that name`. */
 export function errorLine(status: number, message: string): string {
   return `${status} ${reasonPhrase(status)}: ${message}`;
@@ -61,11 +58,11 @@ export function errorResponse(
     rfc === undefined ? '' : `\n<p>The rule: <a href="${rfc}">${rfc.replace('https://www.', '')}</a></p>`;
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${status} ${escapeHtmlText(reasonPhrase(status))}</title>
+<title>${status} ${escapeHtml(reasonPhrase(status))}</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:3em auto;padding:0 1em;color:#222}h1{font-size:1.4em}code{background:#f3f3f3;padding:.1em .3em}</style>
 </head><body>
-<h1>${status} ${escapeHtmlText(reasonPhrase(status))}</h1>
-<p id="reason"><code>${escapeHtmlText(line)}</code></p>${reference}
+<h1>${status} ${escapeHtml(reasonPhrase(status))}</h1>
+<p id="reason"><code>${escapeHtml(line)}</code></p>${reference}
 </body></html>
 `;
   return {

@@ -1,12 +1,12 @@
 /**
  * What a folder URL can do besides listing itself: `?download=zip|tar.gz` streams an archive of the
- * folder, `?q=term` searches the names below it. Loaded by `static.ts` only when a folder request carries
+ * folder, `?q=term` searches the names below it. Loaded by `directory.ts` only when a folder request carries
  * one of these parameters, so plain serving never loads the walkers, zlib writers or renderers.
  * @module
  */
 import path from 'node:path';
 import type { ArchiveEntry } from '../archive/zip.js';
-import type { ListingFormat } from '../files/listing.js';
+import type { ListingFormat } from '../files/listing-types.js';
 import { DEFAULT_SEARCH_LIMITS, renderSearch, type SearchLimits } from '../files/search.js';
 import { walkTree } from '../files/walk.js';
 import { contentTypeFor, isCompressibleType } from '../http/mime.js';
