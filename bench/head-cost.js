@@ -68,7 +68,8 @@ const cases = {
   'browser-304': headOf([...BROWSER_HEADERS, `If-None-Match: ${etag}`]),
 };
 // ONLY=browser-1k runs one case (for a profile of just that one).
-if (process.env.ONLY) for (const name of Object.keys(cases)) if (name !== process.env.ONLY) delete cases[name];
+if (process.env.ONLY)
+  for (const name of Object.keys(cases)) if (name !== process.env.ONLY) delete cases[name];
 for (const [name, bytes] of Object.entries(cases)) {
   const r = await answer(bytes);
   if (r instanceof Promise || (name === 'browser-304' ? r.status !== 304 : r.status !== 200))
