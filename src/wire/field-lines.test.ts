@@ -43,6 +43,20 @@ describe('the lazily built header record', () => {
     assert.equal(lines.value('x-tag'), 'one, two');
   });
 
+  test('the fields the hot path reads are found in any case, and repeats are joined', () => {
+    const once = parse('Host: a\r\nACCEPT-ENCODING: br\r\nif-None-Match: "x"\r\nIf-Modified-Since: d\r\n');
+    assert.equal(once.headers['accept-encoding'], 'br');
+    assert.equal(once.headers['if-none-match'], '"x"');
+    assert.equal(once.headers['if-modified-since'], 'd');
+    const twice = parse('Host: a\r\nAccept-Encoding: gzip\r\nIf-None-Match: "x"\r\naccept-encoding: br\r\n');
+    assert.equal(twice.headers['accept-encoding'], 'gzip, br');
+    assert.equal(twice.headers['if-none-match'], '"x"');
+    assert.equal(twice.headers['if-modified-since'], undefined);
+    const none = parse('Host: a\r\nAccept-Language: en\r\nTransfer-Encodinx: q\r\n');
+    assert.equal(none.headers['accept-encoding'], undefined);
+    assert.equal(none.headers['if-modified-since'], undefined);
+  });
+
   test('enumerates, spreads and serialises like a plain record, in arrival order', () => {
     const head = parse(FIELDS);
     assert.deepEqual(Object.keys(head.headers), Object.keys(RECORD));

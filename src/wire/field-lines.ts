@@ -28,6 +28,17 @@ function lowerCode(code: number): number {
 }
 
 /**
+ * Where the fields a hot request reads whenever they are sent are: a span index (a multiple of 4), -1 when
+ * the field is absent, -2 when it is repeated (then its lines are joined by the general lookup). The
+ * parser recognises them by their bytes, so reading one costs no name comparison.
+ */
+export interface KnownFieldSpans {
+  acceptEncoding: number;
+  ifNoneMatch: number;
+  ifModifiedSince: number;
+}
+
+/**
  * The field lines of one head. `text` is the header section decoded as latin1 (one character per byte);
  * `spans` holds four offsets into it per field: name start, name end, value start, value end (the value
  * already without its surrounding whitespace). Bit n of `nameLengths` is set when some name has n
@@ -41,6 +52,7 @@ export class FieldLines implements ProxyHandler<Record<string, string>> {
     private readonly text: string,
     private readonly spans: readonly number[],
     private readonly nameLengths: number,
+    private readonly known: Readonly<KnownFieldSpans>,
   ) {}
 
   /** How many field lines the head had. */
@@ -58,6 +70,16 @@ export class FieldLines implements ProxyHandler<Record<string, string>> {
     const text = this.text;
     const length = key.length;
     if ((this.nameLengths & (1 << Math.min(length, 31))) === 0) return undefined;
+    const at =
+      key === 'accept-encoding'
+        ? this.known.acceptEncoding
+        : key === 'if-none-match'
+          ? this.known.ifNoneMatch
+          : key === 'if-modified-since'
+            ? this.known.ifModifiedSince
+            : -2;
+    if (at >= 0) return text.slice(spans[at + 2], spans[at + 3]);
+    if (at === -1) return undefined;
     let found: string | undefined;
     for (let i = 0; i < spans.length; i += 4) {
       const start = spans[i]!;

@@ -7,7 +7,7 @@
  */
 import { COLON, CR, HTAB, IS_FIELD_VALUE_BYTE, IS_TARGET_BYTE, IS_TCHAR, LF, SP } from './chars.js';
 import { ProtocolError } from './errors.js';
-import { FieldLines, lazyFieldPairs, lazyHeaderRecord } from './field-lines.js';
+import { FieldLines, type KnownFieldSpans, lazyFieldPairs, lazyHeaderRecord } from './field-lines.js';
 import type { WireLimits } from './limits.js';
 import type { HttpVersion } from './message.js';
 
@@ -245,6 +245,8 @@ class FieldSpans {
   framing: number[] | null = null;
   /** Bit n set: some field name has n characters (31: 31 or more), so most absent names cost one test. */
   nameLengths = 0;
+  /** Where the fields every hot request reads are (see `FieldLines.value`). */
+  readonly known: KnownFieldSpans = { acceptEncoding: -1, ifNoneMatch: -1, ifModifiedSince: -1 };
 
   constructor(private readonly base: number) {}
 
@@ -265,9 +267,24 @@ class FieldSpans {
     else if (length === 6) kind = isFieldName(buf, start, 'expect') ? EXPECT : -1;
     else if (length === 10) kind = isFieldName(buf, start, 'connection') ? CONNECTION : -1;
     else if (length === 14) kind = isFieldName(buf, start, 'content-length') ? CONTENT_LENGTH : -1;
-    else if (length === 17) kind = isFieldName(buf, start, 'transfer-encoding') ? TRANSFER_ENCODING : -1;
+    else if (length === 17) {
+      if (isFieldName(buf, start, 'transfer-encoding')) kind = TRANSFER_ENCODING;
+      else if (isFieldName(buf, start, 'if-modified-since'))
+        this.known.ifModifiedSince = knownAt(this.known.ifModifiedSince, at);
+    } else if (length === 15) {
+      if (isFieldName(buf, start, 'accept-encoding'))
+        this.known.acceptEncoding = knownAt(this.known.acceptEncoding, at);
+    } else if (length === 13) {
+      if (isFieldName(buf, start, 'if-none-match'))
+        this.known.ifNoneMatch = knownAt(this.known.ifNoneMatch, at);
+    }
     if (kind !== -1) (this.framing ??= []).push(kind, at);
   }
+}
+
+/** A known field's span index: -1 while absent, -2 once repeated (then it is looked up like any other). */
+function knownAt(previous: number, at: number): number {
+  return previous === -1 ? at : -2;
 }
 
 /** Decodes the head once and makes the strings the wire needs; every field stays lazy (field-lines.ts). */
@@ -322,7 +339,7 @@ function buildHead(
     method,
     target,
     line.version,
-    new FieldLines(text, spans, fields.nameLengths),
+    new FieldLines(text, spans, fields.nameLengths, fields.known),
     wanted,
     consumed,
     limits,
