@@ -17,16 +17,13 @@ import vm from 'node:vm';
 import { parseCommandLine } from '../src/cli/args.js';
 import { decodeRequestPath } from '../src/files/resolve.js';
 import { parseAuthRule } from '../src/handlers/auth-rules.js';
-import {
-  CGI_METHODS,
-  type CgiOptions,
-  cgiErrorResponse,
-  createCgiScriptHandler,
-  findCgiScript,
-  runCgiScript,
-} from '../src/handlers/cgi.js';
+import { cgiErrorResponse } from '../src/handlers/cgi/failure.js';
+import { createCgiScriptHandler, runCgiScript } from '../src/handlers/cgi/handler.js';
+import { findCgiScript } from '../src/handlers/cgi/locate.js';
+import { CGI_METHODS, type CgiOptions } from '../src/handlers/cgi/options.js';
 import { createFileHandler } from '../src/handlers/static.js';
 import type { RequestHandler } from '../src/wire/message.js';
+import { isAlive, waitForDeath } from './helpers/processes.js';
 import { exchange, get } from './helpers/raw-client.js';
 import { ErrorLog, type RunningWire, startDocroot, startWire } from './helpers/servers.js';
 import { gate, turn, waitFor } from './helpers/wait.js';
@@ -36,7 +33,6 @@ const ROOT = realpathSync(fileURLToPath(new URL('../../test/fixtures/root', impo
 const HANG_TIMEOUT_MS = 1500;
 const NORMAL_TIMEOUT_MS = 20_000;
 /** How long a killed script may take to disappear (SIGTERM, then SIGKILL after the 1 s grace). */
-const DEATH_WAIT_MS = 4000;
 const BIG_BODY_BYTES = 50 * 1024 * 1024;
 /**
  * Allowed growth of this process (server and client) measured while the client is paused. Buffering the
@@ -172,25 +168,6 @@ async function readPids(file: string): Promise<number[]> {
 
 async function readPid(file: string): Promise<number> {
   return (await readPids(file))[0]!;
-}
-
-/** Whether a process runs; a zombie (dead, not yet reaped by an init that may never reap) counts as gone. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true;
-  }
-}
-
-async function waitForDeath(pid: number): Promise<boolean> {
-  return waitFor(() => !isAlive(pid), `process ${pid} to end`, DEATH_WAIT_MS).catch(() => false);
 }
 
 describe('CGI scripts over a real server', () => {

@@ -96,7 +96,9 @@ describe('--trace', () => {
     const afterHead = lines.slice(lines.indexOf('C (-->): HEAD /text.txt HTTP/1.1<CRLF>'));
     const headBlockEnd = afterHead.indexOf('S (<--): <CRLF>');
     assert.doesNotMatch(afterHead[headBlockEnd + 1] ?? '', /^S \(<--\): \[/, 'no body summary for HEAD');
-    assert.ok(lines.includes('* connection 3: no valid request head; answering with an error'));
+    assert.ok(
+      lines.includes('* connection 3: no valid request head (BAD_REQUEST_LINE); answering with an error'),
+    );
     assert.ok(lines.includes('S (<--): HTTP/1.1 400 Bad Request<CRLF>'));
   });
 
@@ -177,7 +179,7 @@ describe('access logs', () => {
       missing!,
       new RegExp(String.raw`^127\.0\.0\.1 - - ${CLF_DATE} "GET /missing HTTP/1\.1" 404 \d+ \d+$`),
     );
-    assert.match(bad!, new RegExp(String.raw`^127\.0\.0\.1 - - ${CLF_DATE} "-" 400 \d+ \d+$`));
+    assert.match(bad!, new RegExp(String.raw`^127\.0\.0\.1 - - ${CLF_DATE} "-" 400 \d+ \d+ BAD_METHOD$`));
   });
 
   test('combined: adds Referer and User-Agent, escaped', async () => {
@@ -188,7 +190,7 @@ describe('access logs', () => {
         String.raw`^127\.0\.0\.1 - - ${CLF_DATE} "GET /text\.txt HTTP/1\.1" 200 43 "http://example\.test/from" "test \\"agent\\"" \d+$`,
       ),
     );
-    assert.match(bad!, /"-" 400 \d+ "-" "-" \d+$/);
+    assert.match(bad!, /"-" 400 \d+ "-" "-" \d+ BAD_METHOD$/);
   });
 
   test('json: one object per line', async () => {
@@ -204,15 +206,17 @@ describe('access logs', () => {
     assert.equal(ok!.remoteAddress, '127.0.0.1');
     assert.equal(typeof ok!.durationMs, 'number');
     assert.match(String(ok!.time), /^\d{4}-\d{2}-\d{2}T/);
+    assert.equal(ok!.error, null);
     assert.equal(bad!.method, null);
     assert.equal(bad!.status, 400);
+    assert.equal(bad!.error, 'BAD_METHOD');
   });
 
   test('dev: method, path, status, size, time; coloured status only with colour', async () => {
     const [ok, missing, bad] = await logLines('dev');
     assert.match(ok!, /^GET \/text\.txt 200 43 B \d+ ms$/);
     assert.match(missing!, /^GET \/missing 404 \d+ B \d+ ms$/);
-    assert.match(bad!, /^- - 400 \d+ B \d+ ms$/);
+    assert.match(bad!, /^- - 400 \d+ B \d+ ms BAD_METHOD$/);
     const [colouredOk] = await logLines('dev', true);
     assert.match(colouredOk!, /^GET \/text\.txt \x1b\[32m200\x1b\[0m 43 B \d+ ms$/);
   });

@@ -150,11 +150,11 @@ describe('pipelining of any depth', () => {
     // 30 MB of answers: more than the socket buffers of both ends hold.
     socket.write(requests(300, () => '/big.txt'));
     // Wait until the server has stopped writing into a full buffer: its connection waits for drain.
-    const connections = (docroot.server.wire as unknown as { connections: Set<{ waitingDrain?: boolean }> })
+    const connections = (docroot.server.wire as unknown as { connections: Set<{ readState: string }> })
       .connections;
     await new Promise<void>((resolve) => {
       const check = () => {
-        if ([...connections].some((connection) => connection.waitingDrain === true)) resolve();
+        if ([...connections].some((connection) => connection.readState === 'draining')) resolve();
         else setImmediate(check);
       };
       check();

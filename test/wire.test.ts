@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import type { RequestHandler } from '../src/wire/message.js';
+import type { HttpRequest, RequestHandler } from '../src/wire/message.js';
 import { connect, exchange, get, parseResponses } from './helpers/raw-client.js';
 import { echoHandler, type RunningWire, readAll, startWire } from './helpers/servers.js';
 import { type Gate, gate, nextEvent, waitFor } from './helpers/wait.js';
@@ -351,5 +351,45 @@ describe('graceful shutdown', () => {
     assert.equal(responses[0]?.body.toString(), 'waited');
     assert.equal(responses[0]?.headers.connection, 'close');
     assert.equal(closed, true);
+  });
+});
+
+describe('request content and backpressure', () => {
+  test('content that fills the stream with its last bytes still lets the next request in', async () => {
+    // The handler reads only once the test opens the gate, so the whole content waits in its stream;
+    // the last piece fills the stream to its high-water mark, which pauses the socket just as the
+    // content completes. The next request on the connection must still be read.
+    const reading = gate();
+    let pending: HttpRequest | null = null;
+    const server = await startWire(async (request) => {
+      if (request.body === null) return { status: 200, body: { kind: 'bytes', data: 'next' } };
+      pending = request;
+      await reading.promise;
+      const body = await readAll(request);
+      return { status: 200, body: { kind: 'bytes', data: String(body.length) } };
+    });
+    try {
+      const socket = await connect(server.port);
+      const received: Buffer[] = [];
+      socket.on('data', (d) => received.push(d));
+      const size = 64 * 1024;
+      socket.write(`PUT /full HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`);
+      await server.requestHead('/full');
+      socket.write(Buffer.alloc(size, 0x61));
+      await waitFor(() => pending?.body?.readableLength === size, 'the whole content in the stream');
+      reading.open();
+      await waitFor(() => parseResponses(Buffer.concat(received)).responses.length === 1, 'the first answer');
+      socket.write(get('/next'));
+      await waitFor(
+        () => parseResponses(Buffer.concat(received)).responses.length === 2,
+        'the second answer',
+      );
+      const [first, second] = parseResponses(Buffer.concat(received)).responses;
+      assert.equal(first?.body.toString(), String(size));
+      assert.equal(second?.body.toString(), 'next');
+      socket.destroy();
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -12,8 +12,9 @@
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { isLoopbackHost } from '../handlers/origin-guard.js';
-import { COMMAND_LINE_ONLY_FLAGS, type ConfigFileValues, configKeyOf, FLAGS } from './args.js';
+import { isLoopbackHost } from '../wire/endpoints.js';
+import type { ConfigFileValues } from './args.js';
+import { COMMAND_LINE_ONLY_FLAGS, configKeyOf, FLAGS } from './flags.js';
 
 /** A config file that cannot be used, with a message fit for the terminal. */
 export class ConfigError extends Error {
@@ -32,6 +33,9 @@ const FLAG_BY_KEY: ReadonlyMap<string, keyof typeof FLAGS> = new Map(
 
 /** The key for the folder to serve (the command line's positional argument). */
 const DIR_KEY = 'dir';
+
+/** Every key a config file may hold, in the flag table's order (the README lists them all). */
+export const CONFIG_KEYS: readonly string[] = [DIR_KEY, ...FLAG_BY_KEY.keys()];
 
 /**
  * Keys a config file that was not named with --config may set: they change how files are presented,

@@ -4,44 +4,23 @@
  * @module
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import os from 'node:os';
-import {
-  createServer,
-  type MetricsSnapshot,
-  type ProxyServerOptions,
-  RootError,
-  resolveRoot,
-} from '../server.js';
+import { createServer, type MetricsSnapshot, RootError, resolveRoot } from '../server.js';
 import type { TlsOptions } from '../tls/server.js';
 import { VERSION } from '../version.js';
 import type { ListenTarget, UnixSocketOptions } from '../wire/endpoints.js';
 import type { ExchangeRecord, WireObserver } from '../wire/observer.js';
-import { type CliOptions, DEFAULT_CONFIG_FILE, type ParsedCommand, parseCommandLine, USAGE } from './args.js';
+import { type CliOptions, DEFAULT_CONFIG_FILE, type ParsedCommand, parseCommandLine } from './args.js';
+import { type BannerFacts, banner, qrCodeText } from './banner.js';
+import { renderHelp } from './flags.js';
 import { usesListenTargets } from './listening.js';
 import type { Notifier } from './notify.js';
+import { type ProcessContext, serverOptionsFromCli } from './server-options.js';
 
 type WorkersModule = typeof import('./workers.js');
 
 function fail(message: string): never {
   process.stderr.write(`docroot: ${message}\n`);
   process.exit(1);
-}
-
-/** The URLs a user can open: localhost names, plus every LAN address when listening on all interfaces. */
-export function displayUrls(host: string, port: number, scheme: 'http' | 'https' = 'http'): string[] {
-  const wildcard = host === '0.0.0.0' || host === '::' || host === '';
-  if (!wildcard) return [`${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}/`];
-  const urls = [`${scheme}://localhost:${port}/`];
-  for (const addresses of Object.values(os.networkInterfaces())) {
-    for (const address of addresses ?? []) {
-      if (address.internal) continue;
-      if (address.family === 'IPv4') urls.push(`${scheme}://${address.address}:${port}/`);
-      else if (host === '::' && !address.address.startsWith('fe80'))
-        urls.push(`${scheme}://[${address.address}]:${port}/`);
-    }
-  }
-  return urls;
 }
 
 /** Colour only for a terminal, and never when NO_COLOR is set (https://no-color.org). */
@@ -112,26 +91,16 @@ async function createObserver(options: CliOptions): Promise<WireObserver | undef
   return combineObservers(...observers);
 }
 
-/** --proxy options for createServer; with --trace the upstream leg of each exchange is traced too. */
-async function proxyServerOptions(options: CliOptions): Promise<ProxyServerOptions> {
-  const proxy = options.proxy!;
-  let onUpstreamHead: ProxyServerOptions['onUpstreamHead'];
-  if (options.trace) {
-    const { createUpstreamTracer } = await import('../wire/trace.js');
-    onUpstreamHead = createUpstreamTracer({
-      writeLine: (line) => process.stderr.write(`${line}\n`),
-      color: wantsColor(process.stderr),
-    });
-  }
-  return {
-    routes: proxy.routes,
-    timeoutMs: proxy.timeoutMs,
-    insecure: proxy.insecure,
-    keepHost: proxy.keepHost,
-    rewriteHeaders: proxy.rewriteHeaders,
-    log: (line) => process.stderr.write(`docroot: proxy: ${line}\n`),
-    ...(onUpstreamHead !== undefined ? { onUpstreamHead } : {}),
-  };
+/** Where the proxy logs; with --trace the upstream leg of each exchange is traced too. */
+async function proxyContext(options: CliOptions): Promise<ProcessContext['proxy']> {
+  const log = (line: string) => process.stderr.write(`docroot: proxy: ${line}\n`);
+  if (!options.trace) return { log };
+  const { createUpstreamTracer } = await import('../wire/trace.js');
+  const onUpstreamHead = createUpstreamTracer({
+    writeLine: (line) => process.stderr.write(`${line}\n`),
+    color: wantsColor(process.stderr),
+  });
+  return { log, onUpstreamHead };
 }
 
 /** The PEM files named by --tls-cert and --tls-key, or a one-line error. */
@@ -201,49 +170,18 @@ async function serveInThisProcess(
       ? workers.shareMetricsWithPrimary(() => server.metricsSnapshot())
       : (local: MetricsSnapshot) => Promise.resolve(local);
   try {
-    server = createServer({
-      root: options.root,
-      port: options.port,
-      host: options.host,
-      ...(targets.length > 0 ? { listen: targets, unixSocket } : {}),
-      listing: options.listing,
-      dotfiles: options.dotfiles,
-      followSymlinks: options.followSymlinks,
-      compress: options.compress,
-      ...(options.cacheControl !== undefined ? { cacheControl: options.cacheControl } : {}),
-      cacheControlRules: options.cacheControlRules,
-      headers: workers === null ? options.headers : { ...options.headers, ...workers.workerHeaders() },
-      cors: options.cors,
-      spa: options.spa,
-      ...(options.notFoundPage !== undefined ? { notFoundPage: options.notFoundPage } : {}),
-      ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
-      ...(options.cgi !== undefined ? { cgi: options.cgi } : {}),
-      ...(observer !== undefined ? { observer } : {}),
-      ...(tls !== undefined ? { tls } : {}),
-      watch: options.watch,
-      http2: options.http2,
-      healthPath: options.healthPath,
-      archives: options.archives,
-      ...(options.search ? {} : { search: false }),
-      ...(options.upload !== undefined ? { upload: options.upload } : {}),
-      webdav: options.webdav,
-      // Each worker would hold its own locks, enforced on a share of the requests only: no class 2 then.
-      webdavLocks: workers === null,
-      ...(options.auth.length > 0 ? { auth: options.auth } : {}),
-      ...(options.authRate !== undefined ? { authRate: options.authRate } : {}),
-      allowedHosts: options.allowedHosts,
-      ...(options.proxy !== undefined ? { proxy: await proxyServerOptions(options) } : {}),
-      ...(options.trustProxy.length > 0 ? { trustProxy: options.trustProxy } : {}),
-      ...(options.metricsPath !== undefined
-        ? {
-            metrics: {
-              path: options.metricsPath,
-              // With --workers, one scrape shows every worker's counters, summed by the primary.
-              ...(workers !== null ? { aggregate: (local) => aggregateMetrics(local) } : {}),
-            },
-          }
-        : {}),
-    });
+    server = createServer(
+      serverOptionsFromCli(options, {
+        observer,
+        tls,
+        listen: { targets, unixSocket },
+        worker:
+          workers === null
+            ? undefined
+            : { headers: workers.workerHeaders(), aggregateMetrics: (local) => aggregateMetrics(local) },
+        proxy: options.proxy === undefined ? undefined : await proxyContext(options),
+      }),
+    );
   } catch (error) {
     if (error instanceof RootError) fail(error.message);
     if (tls !== undefined) fail(tlsFailure(error));
@@ -281,7 +219,12 @@ async function serveInThisProcess(
     process.on('SIGHUP', () => {});
     return;
   }
-  printBanner(options, server.root, address.port, server.certificate?.fingerprint256, undefined, where);
+  printBanner(options, {
+    root: server.root,
+    port: address.port,
+    fingerprint: server.certificate?.fingerprint256,
+    listeningOn: where,
+  });
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -370,7 +313,7 @@ async function serveWithWorkers(
   } catch {
     return; // The worker printed why; `done` exits with 1 once the others are gone.
   }
-  printBanner(options, root, address.port, fingerprint, count, where);
+  printBanner(options, { root, port: address.port, fingerprint, workerCount: count, listeningOn: where });
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -400,76 +343,13 @@ function monotonicMicroseconds(): string {
   return String(process.hrtime.bigint() / 1000n);
 }
 
-/** What is being served and where, once, by the process the user started. */
-function printBanner(
-  options: CliOptions,
-  root: string,
-  port: number,
-  fingerprint: string | undefined,
-  workerCount?: number,
-  listeningOn: string[] | null = null,
-): void {
-  const urls = listeningOn ?? displayUrls(options.host, port, options.tls === undefined ? 'http' : 'https');
-  const processes = workerCount === undefined ? '' : ` with ${workerCount} workers`;
-  process.stdout.write(
-    `docroot ${VERSION} serving ${root}${processes}\n${urls.map((u) => `  ${u}`).join('\n')}\n`,
-  );
-  if (fingerprint !== undefined) {
-    process.stdout.write(
-      '  HTTPS with a self-signed development certificate (localhost, 127.0.0.1, ::1)\n' +
-        `  SHA-256 fingerprint ${fingerprint}\n`,
-    );
-  }
-  if (options.watch) process.stdout.write('  live reload is on: HTML pages reload when a file changes\n');
-  if (options.upload !== undefined) {
-    process.stdout.write(
-      options.auth.length === 0
-        ? '  uploads are on: anyone who can reach this server can write and delete files here\n'
-        : '  uploads are on for the --auth rules that grant rw\n',
-    );
-  }
-  if (options.webdav && options.upload !== undefined) {
-    process.stdout.write('  WebDAV is on: mount the URL as a network drive (off with --no-webdav)\n');
-  }
-  if (options.auth.length > 0 && options.tls === undefined) {
-    process.stdout.write(
-      '  WARNING: --auth without TLS sends passwords readable by anyone on the network;\n' +
-        '  add --tls-cert/--tls-key, or --tls-self-signed at least\n',
-    );
-  }
-  for (const route of options.proxy?.routes ?? []) {
-    const equals = route.indexOf('=');
-    process.stdout.write(`  proxy: ${route.slice(0, equals)} → ${route.slice(equals + 1)}\n`);
-  }
-  if (options.cgi !== undefined) {
-    const where = [
-      options.cgi.dir === null ? null : `executables in /${options.cgi.dir}/`,
-      ...Object.entries(options.cgi.interpreters).map(([ext, cmd]) => `*${ext} files (with ${cmd})`),
-    ].filter((x) => x !== null);
-    process.stdout.write(`  CGI is on: ${where.join(', ')} run as programs on this machine\n`);
-  }
-  const lanUrl = urls.find((url) => url.startsWith('http') && !isLoopbackUrl(url));
-  // Only a person at a terminal can point a phone at it; logs and pipes get no block art.
-  if (options.qr && lanUrl !== undefined && process.stdout.isTTY === true) printQrCode(lanUrl);
-}
-
-function isLoopbackUrl(url: string): boolean {
-  const host = new URL(url).hostname;
-  return host === 'localhost' || host === '[::1]' || host.startsWith('127.');
-}
-
-/** The first LAN URL as a QR code; the encoder (qrcode-terminal, no dependencies) loads only here. */
-function printQrCode(url: string): void {
-  try {
-    const requireModule = createRequire(import.meta.url);
-    const qrcode = requireModule('qrcode-terminal') as {
-      generate(text: string, options: { small: boolean }, done: (code: string) => void): void;
-    };
-    qrcode.generate(url, { small: true }, (code) => {
-      process.stdout.write(`  scan to open ${url}\n${code}\n`);
-    });
-  } catch {
-    // A missing optional nicety never stops the server.
+/** Prints the banner, and the QR code of the LAN URL when a person at a terminal could scan it. */
+function printBanner(options: CliOptions, facts: BannerFacts): void {
+  const { text, lanUrl } = banner(options, facts);
+  process.stdout.write(text);
+  if (options.qr && lanUrl !== null && process.stdout.isTTY === true) {
+    const qr = qrCodeText(lanUrl);
+    if (qr !== null) process.stdout.write(qr);
   }
 }
 
@@ -486,7 +366,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const command = await withConfigFile(argv, parseCommandLine(argv));
   switch (command.kind) {
     case 'help':
-      process.stdout.write(USAGE);
+      process.stdout.write(renderHelp());
       return;
     case 'version':
       process.stdout.write(`${VERSION}\n`);

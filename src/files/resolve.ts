@@ -17,9 +17,17 @@ export interface ResolveOptions {
   followSymlinks?: boolean;
 }
 
+/**
+ * Why a path is refused, in the file layer's terms (handlers map each to a status, see
+ * `handlers/refusals.ts`): `malformed` (it cannot name anything under the root: bad encoding, `..`,
+ * an escape), `forbidden` (it names something the server may not serve), `not-found` (nothing there,
+ * or nothing the serving rules show).
+ */
+export type PathRefusal = 'malformed' | 'forbidden' | 'not-found';
+
 export type DecodedPath =
   | { readonly kind: 'ok'; readonly segments: readonly string[]; readonly trailingSlash: boolean }
-  | { readonly kind: 'error'; readonly status: 400; readonly message: string };
+  | { readonly kind: 'error'; readonly refusal: 'malformed'; readonly message: string };
 
 export type Resolution =
   | { readonly kind: 'file'; readonly filePath: string; readonly stats: Stats; readonly urlPath: string }
@@ -32,7 +40,7 @@ export type Resolution =
       /** The request lacked the trailing slash and should be redirected (RFC 9110 §15.4.2). */
       readonly needsSlash: boolean;
     }
-  | { readonly kind: 'error'; readonly status: 400 | 403 | 404; readonly message: string };
+  | { readonly kind: 'error'; readonly refusal: PathRefusal; readonly message: string };
 
 /**
  * Percent-decodes a raw request path once, segment by segment (RFC 3986 §2.4), and refuses every form of
@@ -41,14 +49,14 @@ export type Resolution =
  */
 export function decodeRequestPath(rawPath: string): DecodedPath {
   if (rawPath.length === 0 || rawPath.charCodeAt(0) !== 0x2f) {
-    return { kind: 'error', status: 400, message: 'the path must start with "/"' };
+    return { kind: 'error', refusal: 'malformed', message: 'the path must start with "/"' };
   }
   const rawSegments = rawPath.split('/');
   const segments: string[] = [];
   for (let i = 1; i < rawSegments.length; i++) {
     const raw = rawSegments[i]!;
     if (raw.includes('\\')) {
-      return { kind: 'error', status: 400, message: 'the path contains a backslash' };
+      return { kind: 'error', refusal: 'malformed', message: 'the path contains a backslash' };
     }
     let segment: string;
     try {
@@ -56,20 +64,21 @@ export function decodeRequestPath(rawPath: string): DecodedPath {
     } catch {
       return {
         kind: 'error',
-        status: 400,
+        refusal: 'malformed',
         message: 'the path has an invalid percent-escape or is not valid UTF-8 once decoded',
       };
     }
     if (segment.includes('/') || segment.includes('\\')) {
       return {
         kind: 'error',
-        status: 400,
+        refusal: 'malformed',
         message: 'the path has an encoded slash or backslash inside a segment',
       };
     }
     if (segment.includes('\0'))
-      return { kind: 'error', status: 400, message: 'the path contains a NUL byte' };
-    if (segment === '..') return { kind: 'error', status: 400, message: 'the path has a ".." segment' };
+      return { kind: 'error', refusal: 'malformed', message: 'the path contains a NUL byte' };
+    if (segment === '..')
+      return { kind: 'error', refusal: 'malformed', message: 'the path has a ".." segment' };
     if (segment === '' || segment === '.') continue;
     segments.push(segment);
   }
@@ -109,8 +118,8 @@ export function toUrlPath(segments: readonly string[], directory: boolean): stri
 }
 
 /**
- * Maps decoded segments to something on disk. Hidden names are 404 unless `dotfiles`; a path whose real
- * location (after symlinks) is outside the root is 403 unless `followSymlinks`.
+ * Maps decoded segments to something on disk. Hidden names are not found unless `dotfiles`; a path whose
+ * real location (after symlinks) is outside the root is forbidden unless `followSymlinks`.
  */
 export async function resolvePath(
   decoded: Extract<DecodedPath, { kind: 'ok' }>,
@@ -118,15 +127,19 @@ export async function resolvePath(
 ): Promise<Resolution> {
   const { segments } = decoded;
   if (!options.dotfiles && hasDotSegment(segments)) {
-    return { kind: 'error', status: 404, message: 'hidden files (names starting with ".") are not served' };
+    return {
+      kind: 'error',
+      refusal: 'not-found',
+      message: 'hidden files (names starting with ".") are not served',
+    };
   }
   // An upload still being written (files/write.ts), or a WebDAV sidecar, is never served, even with dotfiles.
   if (segments.some(isServerOwnName)) {
-    return { kind: 'error', status: 404, message: 'no file or folder of that name' };
+    return { kind: 'error', refusal: 'not-found', message: 'no file or folder of that name' };
   }
   const filePath = segments.length === 0 ? options.root : path.join(options.root, ...segments);
   if (!isInside(options.root, filePath)) {
-    return { kind: 'error', status: 400, message: 'the path leads outside the document root' };
+    return { kind: 'error', refusal: 'malformed', message: 'the path leads outside the document root' };
   }
   let real: string;
   let stats: Stats;
@@ -136,14 +149,14 @@ export async function resolvePath(
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM') {
-      return { kind: 'error', status: 403, message: 'the server may not read this path' };
+      return { kind: 'error', refusal: 'forbidden', message: 'the server may not read this path' };
     }
-    return { kind: 'error', status: 404, message: 'no file or folder of that name' };
+    return { kind: 'error', refusal: 'not-found', message: 'no file or folder of that name' };
   }
   if (!isInside(options.root, real) && !options.followSymlinks) {
     return {
       kind: 'error',
-      status: 403,
+      refusal: 'forbidden',
       message: 'the path is a symbolic link to a place outside the document root',
     };
   }
@@ -157,9 +170,9 @@ export async function resolvePath(
     };
   }
   if (decoded.trailingSlash)
-    return { kind: 'error', status: 404, message: 'a file was requested as a folder' };
+    return { kind: 'error', refusal: 'not-found', message: 'a file was requested as a folder' };
   if (!stats.isFile()) {
-    return { kind: 'error', status: 403, message: 'only regular files and folders are served' };
+    return { kind: 'error', refusal: 'forbidden', message: 'only regular files and folders are served' };
   }
   return { kind: 'file', filePath: real, stats, urlPath: toUrlPath(segments, false) };
 }

@@ -45,10 +45,25 @@ export function isUploadTempName(name: string): boolean {
   return name.startsWith(UPLOAD_TEMP_PREFIX);
 }
 
-/** A refusal with the status and one-line reason to answer with. */
+/**
+ * Why a write may not happen, as the file system sees it (handlers map each reason to an HTTP status):
+ * `forbidden` (a rule of ours or a permission), `invalid` (a name or path no write can have),
+ * `conflict` (what is there, or is missing, stands in the way), `exists` (a create-only write found a
+ * file), `too-large` (over the size limit), `no-space` (the disk or quota is full), `failed` (anything else).
+ */
+export type WriteRefusalReason =
+  | 'forbidden'
+  | 'invalid'
+  | 'conflict'
+  | 'exists'
+  | 'too-large'
+  | 'no-space'
+  | 'failed';
+
+/** A write refused, with its reason and a one-line message for the client. */
 export class WriteRefusal extends Error {
   constructor(
-    readonly status: number,
+    readonly reason: WriteRefusalReason,
     message: string,
     /** The file-system error this refusal stands for, when it was not a rule of ours. */
     cause?: unknown,
@@ -74,7 +89,7 @@ export interface WriteTarget {
 }
 
 /**
- * Where a write to `decoded` would land, or a refusal. The parent folder must exist (409, as WebDAV's
+ * Where a write to `decoded` would land, or a refusal. The parent folder must exist (a conflict, as WebDAV's
  * RFC 4918 §9.7.1 says for PUT and §9.3.1 for MKCOL); hidden names need `dotfiles`; a symlink leading out of
  * the root is refused unless `followSymlinks`, exactly as for reads.
  */
@@ -93,31 +108,38 @@ export async function resolveWriteTarget(
   const segments = decoded.segments;
   const name = segments[segments.length - 1];
   if (name === undefined)
-    return new WriteRefusal(403, 'the document root itself cannot be written or removed');
+    return new WriteRefusal('forbidden', 'the document root itself cannot be written or removed');
   if (segments.some(isServerOwnName)) {
-    return new WriteRefusal(403, `names starting with "${SERVER_OWN_PREFIX}" are the server's own`);
+    return new WriteRefusal('forbidden', `names starting with "${SERVER_OWN_PREFIX}" are the server's own`);
   }
   if (!options.dotfiles && hasDotSegment(segments)) {
-    return new WriteRefusal(403, 'hidden names (starting with ".") are not writable without --dotfiles');
+    return new WriteRefusal(
+      'forbidden',
+      'hidden names (starting with ".") are not writable without --dotfiles',
+    );
   }
   if (Buffer.byteLength(name) > MAX_FILE_NAME_BYTES) {
-    return new WriteRefusal(400, `a file name may be at most ${MAX_FILE_NAME_BYTES} bytes long`);
+    return new WriteRefusal('invalid', `a file name may be at most ${MAX_FILE_NAME_BYTES} bytes long`);
   }
   const parent = await resolvePath(
     { kind: 'ok', segments: segments.slice(0, -1), trailingSlash: true },
     options,
   );
   if (parent.kind === 'error') {
-    if (parent.status === 404) return new WriteRefusal(409, 'the parent folder does not exist');
-    return new WriteRefusal(parent.status, parent.message);
+    if (parent.refusal === 'not-found')
+      return new WriteRefusal('conflict', 'the parent folder does not exist');
+    return new WriteRefusal(parent.refusal === 'forbidden' ? 'forbidden' : 'invalid', parent.message);
   }
-  if (parent.kind !== 'directory') return new WriteRefusal(409, 'the parent is not a folder');
+  if (parent.kind !== 'directory') return new WriteRefusal('conflict', 'the parent is not a folder');
   const entryPath = path.join(parent.filePath, name);
   if (!isInside(options.root, entryPath)) {
-    return new WriteRefusal(400, 'the path leads outside the document root');
+    return new WriteRefusal('invalid', 'the path leads outside the document root');
   }
   if (options.scriptDir !== undefined && touchesFolder(options.scriptDir, parent.filePath, entryPath)) {
-    return new WriteRefusal(403, 'the CGI folder is never written by uploads: its files run as programs');
+    return new WriteRefusal(
+      'forbidden',
+      'the CGI folder is never written by uploads: its files run as programs',
+    );
   }
   let existing: ExistingKind = 'none';
   let filePath = entryPath;
@@ -128,10 +150,13 @@ export async function resolveWriteTarget(
       try {
         filePath = await realpath(entryPath);
       } catch {
-        return new WriteRefusal(409, 'the path is a symbolic link to nothing');
+        return new WriteRefusal('conflict', 'the path is a symbolic link to nothing');
       }
       if (!isInside(options.root, filePath) && !options.followSymlinks) {
-        return new WriteRefusal(403, 'the path is a symbolic link to a place outside the document root');
+        return new WriteRefusal(
+          'forbidden',
+          'the path is a symbolic link to a place outside the document root',
+        );
       }
     }
     const stats = entry.isSymbolicLink() ? await stat(filePath) : entry;
@@ -154,32 +179,32 @@ function touchesFolder(folder: string, parentDir: string, entryPath: string): bo
   return entryPath.toLowerCase() === guarded || parent === guarded || parent.startsWith(guarded + path.sep);
 }
 
-/** The status and reason for a failed file-system call: the disk is full, or we may not write there. */
+/** The refusal a failed file-system call stands for: the disk is full, we may not write there, … */
 export function refusalFor(error: unknown): WriteRefusal {
   if (error instanceof WriteRefusal) return error;
   switch ((error as NodeJS.ErrnoException).code) {
     case 'ENOSPC':
     case 'EDQUOT':
       // RFC 4918 §11.5: the server cannot store the representation.
-      return new WriteRefusal(507, 'the disk is full; nothing was kept', error);
+      return new WriteRefusal('no-space', 'the disk is full; nothing was kept', error);
     case 'EACCES':
     case 'EPERM':
-      return new WriteRefusal(403, 'the server has no permission to write here');
+      return new WriteRefusal('forbidden', 'the server has no permission to write here');
     case 'EROFS':
-      return new WriteRefusal(403, 'the folder is on a read-only file system');
+      return new WriteRefusal('forbidden', 'the folder is on a read-only file system');
     case 'ENOENT':
     case 'ENOTDIR':
-      return new WriteRefusal(409, 'the parent folder does not exist (any more)');
+      return new WriteRefusal('conflict', 'the parent folder does not exist (any more)');
     case 'EISDIR':
-      return new WriteRefusal(409, 'a folder of that name exists');
+      return new WriteRefusal('conflict', 'a folder of that name exists');
     case 'ENOTEMPTY':
-      return new WriteRefusal(409, 'the folder is not empty');
+      return new WriteRefusal('conflict', 'the folder is not empty');
     case 'EEXIST':
-      return new WriteRefusal(409, 'something of that name already exists');
+      return new WriteRefusal('conflict', 'something of that name already exists');
     case 'ENAMETOOLONG':
-      return new WriteRefusal(400, 'the name is too long for the file system');
+      return new WriteRefusal('invalid', 'the name is too long for the file system');
     default:
-      return new WriteRefusal(500, 'the file could not be written', error);
+      return new WriteRefusal('failed', 'the file could not be written', error);
   }
 }
 
@@ -192,7 +217,7 @@ export interface AtomicWriteResult {
 export interface AtomicWriteOptions {
   /**
    * Never replace (`If-None-Match: *`): the complete file is linked into place with link(2), which fails
-   * when the name exists, so of concurrent creators exactly one wins and the others get 412.
+   * when the name exists, so of concurrent creators exactly one wins and the others are refused (`exists`).
    */
   createOnly?: boolean;
 }
@@ -268,12 +293,12 @@ async function placeWithoutReplacing(tempPath: string, target: string): Promise<
 }
 
 function existsRefusal(): WriteRefusal {
-  return new WriteRefusal(412, 'If-None-Match: * was sent and the file already exists');
+  return new WriteRefusal('exists', 'If-None-Match: * was sent and the file already exists');
 }
 
 /**
  * Writes `source` into an open file from `position` on, one chunk at a time (awaiting each write is the
- * backpressure). Rejects with 413 once more than `maxBytes` would have been written in total.
+ * backpressure). Rejects (`too-large`) once more than `maxBytes` would have been written in total.
  */
 export async function copyInto(
   handle: FileHandle,
@@ -284,7 +309,10 @@ export async function copyInto(
   let written = 0;
   for await (const chunk of source as AsyncIterable<Buffer>) {
     if (position + written + chunk.length > maxBytes) {
-      throw new WriteRefusal(413, `the file would be larger than the upload limit of ${maxBytes} bytes`);
+      throw new WriteRefusal(
+        'too-large',
+        `the file would be larger than the upload limit of ${maxBytes} bytes`,
+      );
     }
     let offset = 0;
     while (offset < chunk.length) {

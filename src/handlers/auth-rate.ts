@@ -5,6 +5,7 @@
  * loads nothing else.
  * @module
  */
+import { DEFAULT_AUTH_FAILURES, DEFAULT_AUTH_WINDOW_MS } from '../defaults.js';
 
 /** At most `failures` failed logins per client address within `windowMs`. */
 export interface AuthRate {
@@ -13,7 +14,10 @@ export interface AuthRate {
 }
 
 /** Ten a minute: plenty for a person who mistyped, four orders of magnitude below an unthrottled guesser. */
-export const DEFAULT_AUTH_RATE: AuthRate = Object.freeze({ failures: 10, windowMs: 60_000 });
+export const DEFAULT_AUTH_RATE: AuthRate = Object.freeze({
+  failures: DEFAULT_AUTH_FAILURES,
+  windowMs: DEFAULT_AUTH_WINDOW_MS,
+});
 /**
  * Client addresses remembered at once; the least recently failing one is forgotten beyond this, so the
  * state stays bounded whatever the number of clients (≈ 10 000 × `failures` numbers).

@@ -4,6 +4,7 @@
  * from the listing cache.
  * @module
  */
+
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { renderListing } from '../files/listing.js';
@@ -12,6 +13,7 @@ import type { Resolution } from '../files/resolve.js';
 import type { SearchLimits } from '../files/search.js';
 import { sameOriginPath } from '../http/location.js';
 import { chooseMediaType } from '../http/negotiate.js';
+import { lazy } from '../lazy.js';
 import type { HttpRequest, ResponseDescription } from '../wire/message.js';
 import type { ListingCache } from './listing-cache.js';
 import type { SitePolicy } from './policy.js';
@@ -146,13 +148,12 @@ function createFolderToolRoute(
 ): (request: HttpRequest, resolution: FolderResolution) => Promise<ResponseDescription | null> {
   const archives = options.listing && options.archives;
   const search = options.listing && options.search !== false;
-  let folderTools: Promise<typeof import('./folder-tools.js')> | null = null;
+  const folderTools = lazy(() => import('./folder-tools.js'));
 
   return async function serveFolderTool(request, resolution) {
     const query = request.query;
     if (!((archives && query.includes('download=')) || (search && query.includes('q=')))) return null;
-    folderTools ??= import('./folder-tools.js');
-    const tools = await folderTools;
+    const tools = await folderTools.get();
     const cacheControl = options.policy.cacheControlFor(resolution.urlPath, true);
     const ctx = {
       root: options.root,

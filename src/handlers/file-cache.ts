@@ -5,6 +5,7 @@
  * for longer than that.
  * @module
  */
+import { DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_MAX_FILE_BYTES, DEFAULT_REVALIDATE_MS } from '../defaults.js';
 import type { Sidecar } from '../files/encodings.js';
 import type { ResponseDescription, ResponseHeaders } from '../wire/message.js';
 
@@ -17,10 +18,7 @@ export interface CacheOptions {
   revalidateMs?: number;
 }
 
-export const DEFAULT_CACHE_MAX_BYTES = 64 * 1024 * 1024;
-export const DEFAULT_CACHE_MAX_FILE_BYTES = 256 * 1024;
-/** The promise: an edited file is served fresh within a second. */
-export const DEFAULT_REVALIDATE_MS = 1000;
+export { DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_MAX_FILE_BYTES, DEFAULT_REVALIDATE_MS };
 
 export interface CachedVariant {
   body: Buffer;

@@ -3,11 +3,11 @@
  * before the file handler, so listing, dotfile and SPA settings never hide it.
  * @module
  */
+import { DEFAULT_HEALTH_PATH } from '../defaults.js';
 import type { HttpRequest, RequestHandler, ResponseDescription } from '../wire/message.js';
 import { errorResponse } from './errors.js';
 
-/** Under RFC 8615's `/.well-known/`, next to the live-reload endpoint, so it never shadows a site path. */
-export const DEFAULT_HEALTH_PATH = '/.well-known/docroot/health';
+export { DEFAULT_HEALTH_PATH };
 
 const HEALTH_ALLOW = 'GET, HEAD';
 

@@ -12,6 +12,9 @@ import { isSafeMethod } from '../http/method.js';
 import type { HttpRequest, RequestHandler, ResponseDescription } from '../wire/message.js';
 import { errorResponse } from './errors.js';
 
+/** Kept here too: the guard decides with it whether to check `Host` at all. */
+export { isLoopbackHost } from '../wire/endpoints.js';
+
 export interface OriginGuardOptions {
   /**
    * Check `Host`: the names allowed besides localhost names and IP addresses (`.example.com` allows the
@@ -20,13 +23,6 @@ export interface OriginGuardOptions {
   allowedHosts: readonly string[] | true | null;
   /** Let other origins send unsafe methods (`--cors`). */
   crossOriginWrites: boolean;
-}
-
-/** Whether a listening address is loopback only, so that a Host naming anything else is suspicious. */
-export function isLoopbackHost(host: string): boolean {
-  const name = host.toLowerCase().replace(/^\[|\]$/g, '');
-  if (name === 'localhost' || name.endsWith('.localhost') || name === '::1') return true;
-  return isIP(name) === 4 && name.startsWith('127.');
 }
 
 /** The host part of an authority (`name:port`, `[v6]:port`), lower-cased, without a trailing dot. */

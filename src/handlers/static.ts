@@ -18,6 +18,7 @@ import { createFileServing } from './file-serving.js';
 import type { ScriptHandler, WriteHandler } from './hooks.js';
 import { LISTING_CACHE_FRESH_MS, ListingCache } from './listing-cache.js';
 import { type CacheControlRule, SitePolicy } from './policy.js';
+import { PATH_REFUSAL_STATUS } from './refusals.js';
 
 export type { ScriptHandler, WriteHandler } from './hooks.js';
 
@@ -127,7 +128,7 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
 
   async function handleSlow(request: HttpRequest): Promise<ResponseDescription> {
     const decoded = decodeRequestPath(request.path);
-    if (decoded.kind === 'error') return fail(request, decoded.status, decoded.message);
+    if (decoded.kind === 'error') return fail(request, PATH_REFUSAL_STATUS[decoded.refusal], decoded.message);
     const method = request.method;
 
     if (scripts !== undefined) {
@@ -157,7 +158,8 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
       case 'directory':
         return serveDirectory(request, resolution);
       case 'error': {
-        if (resolution.status !== 404) return fail(request, resolution.status, resolution.message);
+        if (resolution.refusal !== 'not-found')
+          return fail(request, PATH_REFUSAL_STATUS[resolution.refusal], resolution.message);
         if (options.spa === true && !path.posix.basename(request.path).includes('.')) {
           const index = await resolveUrlPath('/index.html');
           if (index.kind === 'file') return serveFile(request, index);

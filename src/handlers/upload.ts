@@ -9,13 +9,13 @@
  */
 import { mkdir, open, rmdir, unlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { DEFAULT_UPLOAD_METHODS } from '../defaults.js';
 import type { DecodedPath } from '../files/resolve.js';
 import {
   copyInto,
   isUploadTempName,
   MAX_FILE_NAME_BYTES,
   oneAtATime,
-  refusalFor,
   resolveWriteTarget,
   type WriteOptions,
   WriteRefusal,
@@ -26,6 +26,7 @@ import { sameOriginPath } from '../http/location.js';
 import { chooseMediaType } from '../http/negotiate.js';
 import type { HttpRequest, ResponseDescription } from '../wire/message.js';
 import { errorResponse } from './errors.js';
+import { HttpRefusal, httpRefusalOf } from './refusals.js';
 
 export interface UploadOptions extends WriteOptions {
   /** Largest file (and largest request body) accepted; 413 beyond. */
@@ -35,7 +36,7 @@ export interface UploadOptions extends WriteOptions {
 }
 
 /** The methods `--upload` turns on, in the order Allow lists them. */
-export const UPLOAD_METHODS: readonly string[] = ['PUT', 'PATCH', 'DELETE', 'MKCOL', 'POST'];
+export const UPLOAD_METHODS: readonly string[] = DEFAULT_UPLOAD_METHODS;
 
 /** Files one form POST may carry: a form is for people, not for bulk mirroring. */
 const MAX_FILES_PER_FORM = 1000;
@@ -48,7 +49,7 @@ const UPDATE_RANGE_APPEND = 'append';
 type Decoded = Extract<DecodedPath, { kind: 'ok' }>;
 
 export function createUploadHandler(options: UploadOptions) {
-  const fail = (request: HttpRequest, refusal: WriteRefusal, extra?: Record<string, string>) =>
+  const fail = (request: HttpRequest, refusal: HttpRefusal, extra?: Record<string, string>) =>
     errorResponse(refusal.status, refusal.message, request.headers.accept, extra);
 
   return async function handleWrite(request: HttpRequest, decoded: Decoded): Promise<ResponseDescription> {
@@ -65,10 +66,10 @@ export function createUploadHandler(options: UploadOptions) {
         case 'POST':
           return await postForm(request, decoded);
         default:
-          throw new WriteRefusal(405, `${request.method} is not a write method`);
+          throw new HttpRefusal(405, `${request.method} is not a write method`);
       }
     } catch (error) {
-      const refusal = refusalFor(error);
+      const refusal = httpRefusalOf(error);
       // A refusal we chose, or a body the client broke off, is the client's story; an unexpected error
       // that ends in a 5xx is the server's and goes to its log (the client only gets a generic line).
       if (refusal.status >= 500 && refusal.cause !== undefined && !request.body?.errored) {
@@ -91,7 +92,7 @@ export function createUploadHandler(options: UploadOptions) {
 
   function checkDeclaredLength(request: HttpRequest, offset = 0): void {
     if (request.contentLength !== null && offset + request.contentLength > options.maxBytes) {
-      throw new WriteRefusal(
+      throw new HttpRefusal(
         413,
         `the file would be larger than the upload limit of ${options.maxBytes} bytes`,
       );
@@ -100,15 +101,15 @@ export function createUploadHandler(options: UploadOptions) {
 
   /** RFC 9110 §9.3.4: create or replace the whole file; 201 when it is new, 204 when it was replaced. */
   async function put(request: HttpRequest, decoded: Decoded): Promise<ResponseDescription> {
-    if (decoded.trailingSlash) throw new WriteRefusal(405, 'PUT needs a file path; use MKCOL for folders');
+    if (decoded.trailingSlash) throw new HttpRefusal(405, 'PUT needs a file path; use MKCOL for folders');
     checkDeclaredLength(request);
     const where = await target(decoded);
-    if (where.existing === 'directory') throw new WriteRefusal(409, 'a folder of that name exists');
-    if (where.existing === 'other') throw new WriteRefusal(409, 'only regular files can be replaced');
+    if (where.existing === 'directory') throw new HttpRefusal(409, 'a folder of that name exists');
+    if (where.existing === 'other') throw new HttpRefusal(409, 'only regular files can be replaced');
     // RFC 9110 §13.1.2: "If-None-Match: *" asks to create only, never to replace.
     const createOnly = request.headers['if-none-match']?.trim() === '*';
     if (createOnly && where.existing !== 'none') {
-      throw new WriteRefusal(412, 'If-None-Match: * was sent and the file already exists');
+      throw new HttpRefusal(412, 'If-None-Match: * was sent and the file already exists');
     }
     const result = await writeFileAtomically(where.filePath, bodyOf(request), options.maxBytes, {
       createOnly: createOnly,
@@ -124,9 +125,9 @@ export function createUploadHandler(options: UploadOptions) {
   async function patch(request: HttpRequest, decoded: Decoded): Promise<ResponseDescription> {
     const where = await target(decoded);
     if (where.existing === 'none') {
-      throw new WriteRefusal(404, 'PATCH adds to an existing file; create it with PUT first');
+      throw new HttpRefusal(404, 'PATCH adds to an existing file; create it with PUT first');
     }
-    if (where.existing !== 'file') throw new WriteRefusal(409, 'only regular files can be patched');
+    if (where.existing !== 'file') throw new HttpRefusal(409, 'only regular files can be patched');
     const updateRange = request.headers['x-update-range']?.trim().toLowerCase();
     const contentRange = request.headers['content-range'];
     let offset: number;
@@ -136,10 +137,10 @@ export function createUploadHandler(options: UploadOptions) {
     } else if (contentRange !== undefined) {
       const range = parseContentRange(contentRange);
       if (range === null) {
-        throw new WriteRefusal(400, 'Content-Range must be "bytes first-last/total" or "bytes first-last/*"');
+        throw new HttpRefusal(400, 'Content-Range must be "bytes first-last/total" or "bytes first-last/*"');
       }
       if (range.first > where.size) {
-        const refusal = new WriteRefusal(
+        const refusal = new HttpRefusal(
           416,
           `the piece starts at ${range.first} but the file has only ${where.size} bytes`,
         );
@@ -147,7 +148,7 @@ export function createUploadHandler(options: UploadOptions) {
       }
       const pieceLength = range.last - range.first + 1;
       if (request.contentLength !== null && request.contentLength !== pieceLength) {
-        throw new WriteRefusal(
+        throw new HttpRefusal(
           400,
           `Content-Range names ${pieceLength} bytes but the body has ${request.contentLength}`,
         );
@@ -155,11 +156,11 @@ export function createUploadHandler(options: UploadOptions) {
       offset = range.first;
       total = range.total;
     } else {
-      throw new WriteRefusal(400, 'PATCH needs "X-Update-Range: append" or "Content-Range: bytes a-b/total"');
+      throw new HttpRefusal(400, 'PATCH needs "X-Update-Range: append" or "Content-Range: bytes a-b/total"');
     }
     checkDeclaredLength(request, offset);
     if (total !== null && total > options.maxBytes) {
-      throw new WriteRefusal(
+      throw new HttpRefusal(
         413,
         `the file would be larger than the upload limit of ${options.maxBytes} bytes`,
       );
@@ -173,7 +174,7 @@ export function createUploadHandler(options: UploadOptions) {
         const size = (await handle.stat()).size;
         const start = append ? size : offset;
         if (start > size) {
-          const refusal = new WriteRefusal(
+          const refusal = new HttpRefusal(
             416,
             `the piece starts at ${start} but the file has only ${size} bytes`,
           );
@@ -194,7 +195,7 @@ export function createUploadHandler(options: UploadOptions) {
   /** RFC 9110 §9.3.5: a file, or an empty folder (there is no recursive delete). */
   async function remove(decoded: Decoded): Promise<ResponseDescription> {
     const where = await target(decoded);
-    if (where.existing === 'none') throw new WriteRefusal(404, 'no file or folder of that name');
+    if (where.existing === 'none') throw new HttpRefusal(404, 'no file or folder of that name');
     if (where.existing === 'directory' && where.entryPath === where.filePath) await rmdir(where.entryPath);
     else await unlink(where.entryPath);
     return { status: 204 };
@@ -204,10 +205,10 @@ export function createUploadHandler(options: UploadOptions) {
   async function makeCollection(request: HttpRequest, decoded: Decoded): Promise<ResponseDescription> {
     // §9.3: a body MKCOL does not understand is 415.
     if (request.body !== null && (request.contentLength ?? 1) > 0) {
-      throw new WriteRefusal(415, 'MKCOL takes no request body here');
+      throw new HttpRefusal(415, 'MKCOL takes no request body here');
     }
     const where = await target(decoded);
-    if (where.existing !== 'none') throw new WriteRefusal(405, 'something of that name already exists');
+    if (where.existing !== 'none') throw new HttpRefusal(405, 'something of that name already exists');
     await mkdir(where.entryPath);
     return written(true, decoded.trailingSlash ? request.path : `${request.path}/`);
   }
@@ -222,13 +223,13 @@ export function createUploadHandler(options: UploadOptions) {
   async function postForm(request: HttpRequest, decoded: Decoded): Promise<ResponseDescription> {
     const contentType = request.headers['content-type'] ?? '';
     if (!/^multipart\/form-data\s*;/i.test(contentType)) {
-      throw new WriteRefusal(415, 'uploads are POSTed as multipart/form-data to a folder');
+      throw new HttpRefusal(415, 'uploads are POSTed as multipart/form-data to a folder');
     }
     if (!decoded.trailingSlash && decoded.segments.length > 0) {
-      throw new WriteRefusal(405, 'POST uploads go to a folder URL ending in "/"');
+      throw new HttpRefusal(405, 'POST uploads go to a folder URL ending in "/"');
     }
     await checkFolder(decoded);
-    if (request.body === null) throw new WriteRefusal(400, 'the form has no body');
+    if (request.body === null) throw new HttpRefusal(400, 'the form has no body');
     const saved = await saveFormFiles(request.body, contentType, decoded);
     const location = sameOriginPath(request.path);
     const wantsJson =
@@ -250,7 +251,7 @@ export function createUploadHandler(options: UploadOptions) {
   async function checkFolder(decoded: Decoded): Promise<void> {
     if (decoded.segments.length === 0) return;
     const where = await target(decoded);
-    if (where.existing !== 'directory') throw new WriteRefusal(404, 'no folder of that name');
+    if (where.existing !== 'directory') throw new HttpRefusal(404, 'no folder of that name');
   }
 
   /**
@@ -278,7 +279,7 @@ export function createUploadHandler(options: UploadOptions) {
         },
       });
     } catch (error) {
-      throw new WriteRefusal(400, `the multipart/form-data Content-Type is unusable: ${messageOf(error)}`);
+      throw new HttpRefusal(400, `the multipart/form-data Content-Type is unusable: ${messageOf(error)}`);
     }
     let settle: () => void = () => {};
     const settled = new Promise<void>((resolve) => {
@@ -294,9 +295,9 @@ export function createUploadHandler(options: UploadOptions) {
     };
     parser.on('error', (error: unknown) => {
       abort(
-        error instanceof WriteRefusal
+        error instanceof HttpRefusal || error instanceof WriteRefusal
           ? error
-          : new WriteRefusal(400, `the multipart/form-data body is malformed: ${messageOf(error)}`),
+          : new HttpRefusal(400, `the multipart/form-data body is malformed: ${messageOf(error)}`),
       );
     });
     parser.on('close', settle);
@@ -312,7 +313,7 @@ export function createUploadHandler(options: UploadOptions) {
       // them (the rest of the body is ignored), which would leave the upload waiting forever.
       if ((parser as unknown as { _complete?: boolean })._complete === true) {
         file.resume();
-        abort(new WriteRefusal(400, 'the form has a part after its closing delimiter'));
+        abort(new HttpRefusal(400, 'the form has a part after its closing delimiter'));
         return;
       }
       // A file input left empty still sends a part with an empty name.
@@ -321,14 +322,18 @@ export function createUploadHandler(options: UploadOptions) {
         return;
       }
       const name = sanitizeFileName(info.filename, options.dotfiles ?? false);
-      if (name instanceof WriteRefusal) {
+      if (name instanceof HttpRefusal) {
         file.resume();
         abort(name);
         return;
       }
       file.on('limit', () => {
+        // A file layer refusal: it reaches the answer through writeFileAtomically, which keeps those as they are.
         file.destroy(
-          new WriteRefusal(413, `the file is larger than the upload limit of ${options.maxBytes} bytes`),
+          new WriteRefusal(
+            'too-large',
+            `the file is larger than the upload limit of ${options.maxBytes} bytes`,
+          ),
         );
       });
       const write = (async () => {
@@ -337,8 +342,8 @@ export function createUploadHandler(options: UploadOptions) {
           segments: [...decoded.segments, name],
           trailingSlash: false,
         });
-        if (where.existing === 'directory') throw new WriteRefusal(409, `a folder named "${name}" exists`);
-        if (where.existing === 'other') throw new WriteRefusal(409, `"${name}" is not a regular file`);
+        if (where.existing === 'directory') throw new HttpRefusal(409, `a folder named "${name}" exists`);
+        if (where.existing === 'other') throw new HttpRefusal(409, `"${name}" is not a regular file`);
         await writeFileAtomically(where.filePath, file, options.maxBytes);
         saved.push(name);
       })().catch((error: unknown) => {
@@ -348,13 +353,13 @@ export function createUploadHandler(options: UploadOptions) {
       writes.push(write);
     });
     parser.on('filesLimit', () =>
-      abort(new WriteRefusal(413, `a form may carry at most ${MAX_FILES_PER_FORM} files`)),
+      abort(new HttpRefusal(413, `a form may carry at most ${MAX_FILES_PER_FORM} files`)),
     );
     body.pipe(parser);
     await settled;
     // Parts begun before a failure end with it (busboy destroys the open part), so every write settles.
     await Promise.all(writes);
-    if (failure !== null) throw refusalFor(failure);
+    if (failure !== null) throw httpRefusalOf(failure);
     return saved;
   }
 }
@@ -397,19 +402,19 @@ export function parseContentRange(
  * A file name from a form part, made safe: the last path component only (browsers on Windows have sent
  * whole paths), and no NUL, control characters, "." or "..", or hidden names unless `dotfiles`.
  */
-export function sanitizeFileName(raw: string, dotfiles: boolean): string | WriteRefusal {
+export function sanitizeFileName(raw: string, dotfiles: boolean): string | HttpRefusal {
   const base = raw.slice(Math.max(raw.lastIndexOf('/'), raw.lastIndexOf('\\')) + 1).trim();
   if (base === '' || base === '.' || base === '..') {
-    return new WriteRefusal(400, `the file name "${raw}" names no file`);
+    return new HttpRefusal(400, `the file name "${raw}" names no file`);
   }
   if (/[\u0000-\u001f\u007f]/.test(base)) {
-    return new WriteRefusal(400, 'file names may not contain NUL or control characters');
+    return new HttpRefusal(400, 'file names may not contain NUL or control characters');
   }
   if (base.startsWith('.') && (!dotfiles || isUploadTempName(base))) {
-    return new WriteRefusal(400, 'file names starting with "." are not accepted without --dotfiles');
+    return new HttpRefusal(400, 'file names starting with "." are not accepted without --dotfiles');
   }
   if (Buffer.byteLength(base) > MAX_FILE_NAME_BYTES) {
-    return new WriteRefusal(400, `a file name may be at most ${MAX_FILE_NAME_BYTES} bytes long`);
+    return new HttpRefusal(400, `a file name may be at most ${MAX_FILE_NAME_BYTES} bytes long`);
   }
   return base;
 }

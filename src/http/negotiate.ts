@@ -2,7 +2,8 @@
  * Proactive content negotiation, RFC 9110 §12: quality-value lists, Accept-Encoding and Accept.
  * @module
  */
-import { isDigit, isOws, isTchar } from './syntax.js';
+import { IS_TCHAR } from '../wire/chars.js';
+import { isDigit, isOws } from './syntax.js';
 
 /** One member of a quality-value list: the lower-cased value (a token or `type/subtype`) and its weight. */
 export interface QualityItem {
@@ -66,7 +67,7 @@ function parseElement(element: string): QualityItem | null {
   while (pos < end) {
     const code = element.charCodeAt(pos);
     if (code === 0x2f) slashes++;
-    else if (!isTchar(code)) break;
+    else if (IS_TCHAR[code] !== 1) break;
     pos++;
   }
   const value = element.slice(valueStart, pos);
@@ -79,7 +80,7 @@ function parseElement(element: string): QualityItem | null {
     pos++;
     while (pos < end && isOws(element.charCodeAt(pos))) pos++;
     const nameStart = pos;
-    while (pos < end && isTchar(element.charCodeAt(pos))) pos++;
+    while (pos < end && IS_TCHAR[element.charCodeAt(pos)] === 1) pos++;
     if (pos === nameStart) continue; // an empty parameter is allowed, §5.6.6
     const name = element.slice(nameStart, pos);
     if (element.charCodeAt(pos) !== 0x3d) return null;
@@ -91,7 +92,7 @@ function parseElement(element: string): QualityItem | null {
       if (pos >= end) return null;
       pos++;
     } else {
-      while (pos < end && isTchar(element.charCodeAt(pos))) pos++;
+      while (pos < end && IS_TCHAR[element.charCodeAt(pos)] === 1) pos++;
       if (pos === paramStart) return null;
     }
     // Parameter names are case-insensitive (§5.6.6); only the first q counts, everything else is ignored.

@@ -5,6 +5,7 @@
  * Pure functions with table-driven tests.
  * @module
  */
+import { isHttpToken } from '../wire/chars.js';
 import type { HttpRequest, ResponseHeaders } from '../wire/message.js';
 import type { ResponseHead } from '../wire/response-parser.js';
 import { type ProxyRoute, prefixMatches } from './routes.js';
@@ -67,7 +68,7 @@ function plainAddress(address: string): string {
 
 /** A Forwarded parameter value: a token as it is, anything else quoted (RFC 7239 §4). */
 function forwardedValue(value: string): string {
-  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
+  return isHttpToken(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
 }
 
 /** The field lines (each ending in CRLF) to send upstream, without framing fields. */

@@ -4,7 +4,9 @@
  * buffered, so a busy server does not pay a syscall per request).
  *
  * Every format carries the response time in milliseconds: common and combined as one extra last field
- * (as nginx's `$request_time` would be), dev and JSON in their own way.
+ * (as nginx's `$request_time` would be), dev and JSON in their own way. An answer the wire made to a
+ * protocol error of the client's also carries its code (`BODY_TIMEOUT`): last in common, combined and
+ * dev, present only on those lines, and as `error` (null otherwise) in JSON.
  * @module
  */
 import type { ExchangeRecord, WireObserver } from './observer.js';
@@ -41,10 +43,10 @@ export function createAccessLogObserver(options: AccessLogOptions): WireObserver
 type LineFormatter = (record: ExchangeRecord, color: boolean) => string;
 
 const LINE_FORMATTERS: Readonly<Record<AccessLogFormat, LineFormatter>> = {
-  common: (record) => `${commonFields(record)} ${durationMs(record)}`,
+  common: (record) => `${commonFields(record)} ${durationMs(record)}${errorCodeField(record)}`,
   combined: (record) => {
     const headers = record.request?.headers;
-    return `${commonFields(record)} ${quoted(headers?.referer)} ${quoted(headers?.['user-agent'])} ${durationMs(record)}`;
+    return `${commonFields(record)} ${quoted(headers?.referer)} ${quoted(headers?.['user-agent'])} ${durationMs(record)}${errorCodeField(record)}`;
   },
   json: (record) => {
     const request = record.request;
@@ -60,6 +62,7 @@ const LINE_FORMATTERS: Readonly<Record<AccessLogFormat, LineFormatter>> = {
       host: request?.headers.host ?? null,
       referer: request?.headers.referer ?? null,
       userAgent: request?.headers['user-agent'] ?? null,
+      error: record.errorCode ?? null,
     });
   },
   dev: (record, color) => {
@@ -68,7 +71,7 @@ const LINE_FORMATTERS: Readonly<Record<AccessLogFormat, LineFormatter>> = {
     const painted = color ? `${statusColor(record.status)}${status}\x1b[0m` : status;
     const method = request?.method ?? '-';
     const target = request === null ? '-' : escapeLogText(request.target);
-    return `${method} ${target} ${painted} ${humanSize(record.bytesSent)} ${durationMs(record)} ms`;
+    return `${method} ${target} ${painted} ${humanSize(record.bytesSent)} ${durationMs(record)} ms${errorCodeField(record)}`;
   },
 };
 
@@ -83,6 +86,11 @@ function commonFields(record: ExchangeRecord): string {
 /** `HTTP/1.1`, `HTTP/1.0`, or `HTTP/2.0` for an HTTP/2 stream (as Apache and nginx write it). */
 function protocolName(record: ExchangeRecord): string {
   return record.protocol === 'HTTP/2' ? 'HTTP/2.0' : `HTTP/${record.request?.version ?? '1.1'}`;
+}
+
+/** ` CODE` for an exchange the wire answered with a protocol error; nothing otherwise. */
+function errorCodeField(record: ExchangeRecord): string {
+  return record.errorCode === undefined ? '' : ` ${record.errorCode}`;
 }
 
 function durationMs(record: ExchangeRecord): number {

@@ -38,7 +38,11 @@ export const SP = 0x20;
 export const HTAB = 0x09;
 export const COLON = 0x3a;
 
-export function isTokenString(value: string): boolean {
+/**
+ * A non-empty token (RFC 9110 §5.6.2): the one string check for field names, methods and parameter
+ * values outside the parser's byte loops, which index IS_TCHAR themselves.
+ */
+export function isHttpToken(value: string): boolean {
   if (value.length === 0) return false;
   for (let i = 0; i < value.length; i++) {
     if (IS_TCHAR[value.charCodeAt(i)] !== 1) return false;

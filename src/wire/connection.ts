@@ -23,6 +23,19 @@ const CLOSE_FLUSH_MS = 5_000;
 
 export type DeadlineKind = 'none' | 'headers' | 'keep-alive' | 'body' | 'send' | 'closing';
 
+/**
+ * Where the read loop is; exactly one at a time.
+ * - `head`: waiting for or parsing a request head (before the first request, or between two).
+ * - `body`: reading a request's content, for the handler's stream or to drop what it did not read (an
+ *   exchange answered early leaves the loop here until the rest of the content has passed).
+ * - `answering`: the request is read; its answer is being made or written.
+ * - `draining`: the answer is written but the client is not reading; the next request waits for `drain`.
+ * - `upgraded`: the socket was handed over after a 101; it stays registered until it closes.
+ * - `closing`: our FIN is sent; lingering, reading and dropping, until the client closes (RFC 9112 §9.6).
+ * - `closed`: the socket is gone.
+ */
+export type ReadState = 'head' | 'body' | 'answering' | 'draining' | 'upgraded' | 'closing' | 'closed';
+
 /** At shutdown, how long a connection that has not sent any request yet may take to start one. */
 export const SHUTDOWN_FIRST_REQUEST_GRACE_MS = 1000;
 
@@ -53,25 +66,20 @@ export class Connection implements ResponseHost {
   private readonly registry: ConnectionRegistry;
   private readonly body: RequestBodyReader;
   private readonly writer: ResponseWriter;
-  private isClosed = false;
+  private state: ReadState = 'head';
   private input: Buffer | null = null;
   private scanned = 0;
-  private readingBody = false;
   private exchange: Exchange | null = null;
   private pumping = false;
-  private waitingDrain = false;
   private pausedForInput = false;
   /** Set by graceful shutdown: finish the current exchange, then close. */
   private shutdownAsked = false;
   /** The client half-closed: everything it sent is in, so no partial head or body can ever complete. */
   private peerEnded = false;
-  private removedFromRegistry = false;
   private corked = false;
   /** Destroy as soon as the last answer is written instead of lingering (a refused connection). */
   private closeOnceWritten = false;
   private closeFlushMs = CLOSE_FLUSH_MS;
-  /** The socket was handed over after a 101; it stays registered (counted, closed on shutdown) until it closes. */
-  private upgraded = false;
 
   constructor(socket: Socket, options: ConnectionOptions, registry: ConnectionRegistry) {
     this.socket = socket;
@@ -104,18 +112,23 @@ export class Connection implements ResponseHost {
 
   /** The connection is closing or closed: nothing more is read or written. */
   get closed(): boolean {
-    return this.isClosed;
+    return this.state === 'closing' || this.state === 'closed';
+  }
+
+  /** Where the read loop is (the listener's sweep does not need it; tests that wait for a state do). */
+  get readState(): ReadState {
+    return this.state;
   }
 
   /** True when nothing is in progress, so shutdown may close the connection at once. */
   get isIdle(): boolean {
-    return this.exchange === null && this.input === null && !this.readingBody;
+    return this.exchange === null && this.input === null && this.state !== 'body';
   }
 
   /** Finish what is in progress, then close (graceful shutdown). */
   closeWhenIdle(): void {
     this.shutdownAsked = true;
-    if (this.upgraded) {
+    if (this.state === 'upgraded') {
       this.socket.end();
       return;
     }
@@ -152,12 +165,13 @@ export class Connection implements ResponseHost {
       return;
     }
     if (kind === 'body' && this.exchange !== null && !this.exchange.answered) {
-      this.exchange.bodyFailure = new Error('request body timed out');
-      this.body.failStream(this.exchange.bodyFailure);
-      this.answerWithError(
-        this.exchange,
-        new ProtocolError('HEADERS_TIMEOUT', `the request body stalled for ${this.limits.bodyTimeoutMs} ms`),
+      const stalled = new ProtocolError(
+        'BODY_TIMEOUT',
+        `the request body stalled for ${this.limits.bodyTimeoutMs} ms`,
       );
+      this.exchange.bodyFailure = stalled;
+      this.body.failStream(stalled);
+      this.answerWithError(this.exchange, stalled);
       return;
     }
     this.destroy();
@@ -179,7 +193,7 @@ export class Connection implements ResponseHost {
   }
 
   isAnswerable(exchange: Exchange): boolean {
-    return exchange === this.exchange && !exchange.answered && !this.isClosed;
+    return exchange === this.exchange && !exchange.answered && !this.closed;
   }
 
   armSendDeadline(): void {
@@ -201,7 +215,7 @@ export class Connection implements ResponseHost {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.isClosed) return;
+    if (this.closed) return;
     this.input = this.input === null ? chunk : Buffer.concat([this.input, chunk]);
     this.runPump();
   }
@@ -219,16 +233,13 @@ export class Connection implements ResponseHost {
     // The client half-closed (the server allows half-open sockets, so our side stays writable). Whatever
     // it sent is in: answer every complete request it pipelined, in order, then close.
     this.peerEnded = true;
-    if (this.isClosed) {
+    if (this.closed) {
       // Lingering after our own close: the client has closed too.
       if (this.socket.writableFinished) this.socket.destroy();
       return;
     }
-    if (this.readingBody) {
-      this.bodyCannotComplete();
-      return;
-    }
-    if (this.exchange === null && !this.waitingDrain) this.runPump();
+    if (this.state === 'body') this.bodyCannotComplete();
+    else if (this.state === 'head') this.runPump();
   }
 
   /** Runs the read loop until it has to wait for bytes, a response, or the socket to drain. */
@@ -236,21 +247,21 @@ export class Connection implements ResponseHost {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (!this.isClosed) {
-        if (this.readingBody) {
-          if (!this.consumeBody()) break;
-          continue;
+      for (;;) {
+        const state = this.state;
+        if (state === 'head') {
+          if (this.input === null) {
+            if (this.shutdownAsked || this.peerEnded) this.endSocket();
+            else if (this.requestsServed > 0) this.setDeadline('keep-alive', this.limits.keepAliveTimeoutMs);
+            return;
+          }
+          if (!this.readNextHead()) return;
+        } else if (state === 'body') {
+          if (!this.consumeBody()) return;
+        } else {
+          if (state === 'answering' || state === 'draining') this.limitBufferedInput();
+          return;
         }
-        if (this.exchange !== null || this.waitingDrain) {
-          this.limitBufferedInput();
-          break;
-        }
-        if (this.input === null) {
-          if (this.shutdownAsked || this.peerEnded) this.endSocket();
-          else if (this.requestsServed > 0) this.setDeadline('keep-alive', this.limits.keepAliveTimeoutMs);
-          break;
-        }
-        if (!this.readNextHead()) break;
       }
     } finally {
       this.pumping = false;
@@ -302,8 +313,10 @@ export class Connection implements ResponseHost {
     this.exchange = exchange;
 
     let body: HttpRequest['body'] = null;
-    if (head.framing.kind !== 'none') {
-      this.readingBody = true;
+    if (head.framing.kind === 'none') {
+      this.state = 'answering';
+    } else {
+      this.state = 'body';
       body = this.body.start(head);
     }
 
@@ -345,9 +358,10 @@ export class Connection implements ResponseHost {
       else this.setDeadline('body', this.limits.bodyTimeoutMs);
       return false;
     }
-    this.readingBody = false;
     this.body.complete();
     this.clearDeadline();
+    if (this.exchange !== null) this.state = 'answering';
+    else this.readyForNextRequest();
     return true;
   }
 
@@ -356,7 +370,6 @@ export class Connection implements ResponseHost {
     const exchange = this.exchange;
     if (exchange === null) {
       // Already answered; only the discarded rest is missing.
-      this.readingBody = false;
       this.endSocket();
     } else if (exchange.answered) {
       exchange.close = true;
@@ -366,7 +379,7 @@ export class Connection implements ResponseHost {
   }
 
   private onBodyError(error: ProtocolError): void {
-    this.readingBody = false;
+    this.state = 'answering';
     this.input = null;
     this.body.fail(error);
     const exchange = this.exchange;
@@ -386,6 +399,7 @@ export class Connection implements ResponseHost {
     this.closeFlushMs = flushMs;
     const exchange = newExchange(null, true);
     this.exchange = exchange;
+    this.state = 'answering';
     const rendered = this.writer.errorResponse(status, message, null);
     this.respond(exchange, { ...rendered, headers: { ...rendered.headers, ...headers } });
   }
@@ -393,6 +407,7 @@ export class Connection implements ResponseHost {
   private sendProtocolError(error: ProtocolError): void {
     const exchange = newExchange(null, true);
     this.exchange = exchange;
+    this.state = 'answering';
     this.input = null;
     this.answerWithError(exchange, error);
   }
@@ -412,7 +427,7 @@ export class Connection implements ResponseHost {
         `handler for ${exchange.head?.method ?? '?'} ${exchange.head?.target ?? '?'}`,
       );
     }
-    if (exchange !== this.exchange || this.isClosed) return;
+    if (exchange !== this.exchange || this.closed) return;
     if (exchange.answered) {
       this.destroy();
       return;
@@ -421,7 +436,7 @@ export class Connection implements ResponseHost {
   }
 
   respond(exchange: Exchange, description: ResponseDescription): void {
-    if (exchange !== this.exchange || exchange.answered || this.isClosed) {
+    if (exchange !== this.exchange || exchange.answered || this.closed) {
       const body = description.body;
       if (body?.kind === 'stream') body.stream.destroy();
       return;
@@ -442,7 +457,7 @@ export class Connection implements ResponseHost {
     description: ResponseDescription,
     takeOver: NonNullable<ResponseDescription['upgrade']>,
   ): void {
-    if (this.readingBody) {
+    if (this.state === 'body') {
       this.handlerFailed(exchange, new Error('a request with content cannot switch protocols'));
       return;
     }
@@ -458,7 +473,7 @@ export class Connection implements ResponseHost {
     }
     const rest = this.input ?? Buffer.alloc(0);
     this.input = null;
-    this.upgraded = true;
+    this.state = 'upgraded';
     this.clearDeadline();
     this.socket.off('data', this.onSocketData);
     this.socket.off('end', this.onSocketEnd);
@@ -483,13 +498,13 @@ export class Connection implements ResponseHost {
     this.exchange = null;
     this.requestsServed++;
     this.options.observer?.onExchange?.(recordOf(exchange, this.requestsServed, this.remoteAddress));
-    if (this.readingBody) {
+    if (this.state === 'body') {
       // The handler answered without reading all of the body.
       this.body.abandon();
       // A client still waiting for 100 Continue will never send the body we would have to skip.
       if (this.body.continuePending) exchange.close = true;
     }
-    if (this.upgraded) return;
+    if (this.state === 'upgraded') return;
     if (exchange.close || this.shutdownAsked) {
       this.endSocket();
       return;
@@ -498,24 +513,32 @@ export class Connection implements ResponseHost {
       this.pausedForInput = false;
       this.socket.resume();
     }
-    if (this.socket.writableNeedDrain) {
-      // Do not answer further pipelined requests for a client that is not reading the answers.
-      this.waitingDrain = true;
-      this.armSendDeadline();
-      this.socket.once('drain', () => {
-        this.waitingDrain = false;
-        this.clearSendDeadline();
-        // runPump, not pump: the next pipelined head corks the socket again, and only runPump uncorks.
-        this.runPump();
-      });
-      return;
-    }
+    // With content still to drop, the loop stays in `body` and moves on once it has passed.
+    if (this.state === 'answering') this.readyForNextRequest();
     if (!this.pumping) this.runPump();
   }
 
+  /** The exchange is over and its content read: on to the next head, once the client reads its answers. */
+  private readyForNextRequest(): void {
+    if (!this.socket.writableNeedDrain) {
+      this.state = 'head';
+      return;
+    }
+    // Do not answer further pipelined requests for a client that is not reading the answers.
+    this.state = 'draining';
+    this.armSendDeadline();
+    this.socket.once('drain', () => {
+      if (this.state !== 'draining') return;
+      this.state = 'head';
+      this.clearSendDeadline();
+      // runPump, not pump: the next pipelined head corks the socket again, and only runPump uncorks.
+      this.runPump();
+    });
+  }
+
   private endSocket(): void {
-    if (this.isClosed) return;
-    this.isClosed = true;
+    if (this.closed) return;
+    this.state = 'closing';
     this.input = null;
     this.setDeadline('closing', this.closeFlushMs);
     this.socket.end();
@@ -530,7 +553,8 @@ export class Connection implements ResponseHost {
   }
 
   private onSocketClose(): void {
-    this.isClosed = true;
+    if (this.state === 'closed') return;
+    this.state = 'closed';
     this.clearDeadline();
     const exchange = this.exchange;
     this.exchange = null;
@@ -541,8 +565,6 @@ export class Connection implements ResponseHost {
       this.body.failStream(failure);
     }
     this.input = null;
-    if (this.removedFromRegistry) return;
-    this.removedFromRegistry = true;
     this.registry.remove(this);
     this.options.observer?.onConnectionClose?.(this);
   }

@@ -127,3 +127,10 @@ export function applyUnixSocketOptions(path: string, options: UnixSocketOptions)
     chownSync(path, options.uid ?? -1, options.gid ?? -1);
   if (options.mode !== undefined) chmodSync(path, options.mode);
 }
+
+/** Whether a listening address is loopback only, so that a Host naming anything else is suspicious. */
+export function isLoopbackHost(host: string): boolean {
+  const name = host.toLowerCase().replace(/^\[|\]$/g, '');
+  if (name === 'localhost' || name.endsWith('.localhost') || name === '::1') return true;
+  return net.isIP(name) === 4 && name.startsWith('127.');
+}

@@ -22,6 +22,8 @@ export const PROTOCOL_ERROR = {
   BODY_TOO_LARGE: 413,
   BAD_EXPECTATION: 417,
   HEADERS_TIMEOUT: 408,
+  /** The content stopped arriving for `bodyTimeoutMs` (RFC 9110 §15.5.9). */
+  BODY_TIMEOUT: 408,
 } as const;
 
 export type ProtocolErrorCode = keyof typeof PROTOCOL_ERROR;

@@ -2,6 +2,17 @@
  * Every bound the wire layer enforces, with where it comes from. All are options of `createServer`.
  * @module
  */
+import {
+  DEFAULT_BODY_TIMEOUT_MS,
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_CHUNK_LINE_BYTES,
+  DEFAULT_MAX_DISCARD_BYTES,
+  DEFAULT_MAX_HEADER_BYTES,
+  DEFAULT_MAX_HEADER_COUNT,
+  DEFAULT_MAX_REQUEST_LINE_BYTES,
+} from '../defaults.js';
 
 export interface WireLimits {
   /**
@@ -29,13 +40,13 @@ export interface WireLimits {
 }
 
 export const DEFAULT_LIMITS: Readonly<WireLimits> = Object.freeze({
-  maxRequestLineBytes: 8 * 1024,
-  maxHeaderBytes: 16 * 1024,
-  maxHeaderCount: 100,
-  maxBodyBytes: 16 * 1024 * 1024,
-  maxChunkLineBytes: 4096,
-  headersTimeoutMs: 20_000,
-  keepAliveTimeoutMs: 5_000,
-  bodyTimeoutMs: 30_000,
-  maxDiscardBytes: 1024 * 1024,
+  maxRequestLineBytes: DEFAULT_MAX_REQUEST_LINE_BYTES,
+  maxHeaderBytes: DEFAULT_MAX_HEADER_BYTES,
+  maxHeaderCount: DEFAULT_MAX_HEADER_COUNT,
+  maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+  maxChunkLineBytes: DEFAULT_MAX_CHUNK_LINE_BYTES,
+  headersTimeoutMs: DEFAULT_HEADERS_TIMEOUT_MS,
+  keepAliveTimeoutMs: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  bodyTimeoutMs: DEFAULT_BODY_TIMEOUT_MS,
+  maxDiscardBytes: DEFAULT_MAX_DISCARD_BYTES,
 });

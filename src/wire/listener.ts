@@ -6,6 +6,7 @@
 
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
+import { DEFAULT_SHUTDOWN_GRACE_MS } from '../defaults.js';
 import { Connection, type ConnectionOptions, type ConnectionRegistry } from './connection.js';
 import {
   applyUnixSocketOptions,
@@ -39,8 +40,8 @@ const MAX_SWEEP_INTERVAL_MS = 1000;
 const MIN_SWEEP_INTERVAL_MS = 20;
 /** The longest a refused connection may take to take its 503 (it is small: usually no wait at all). */
 const OVER_LIMIT_FLUSH_MS = 1000;
-/** How long graceful shutdown waits for in-flight responses before destroying their sockets. */
-export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+
+export { DEFAULT_SHUTDOWN_GRACE_MS };
 
 export class WireServer implements ConnectionRegistry {
   readonly server: net.Server;

@@ -50,12 +50,16 @@ export interface WireObserver {
   onConnectionOpen?(connection: ObservedConnection): void;
   onConnectionClose?(connection: ObservedConnection): void;
   onRequestHead?(connection: ObservedConnection, head: RequestHead, raw: Buffer): void;
-  /** `request` is the head this answers, or null for an answer to bytes that were never a request. */
+  /**
+   * `request` is the head this answers, or null for an answer to bytes that were never a request;
+   * `errorCode` is set when the wire answers a protocol error of its own (as in the exchange's record).
+   */
   onResponseHead?(
     connection: ObservedConnection,
     head: string,
     body: ResponseBody | null | undefined,
     request: RequestHead | null,
+    errorCode?: ProtocolErrorCode,
   ): void;
   onExchange?(record: ExchangeRecord): void;
 }

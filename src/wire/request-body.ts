@@ -87,6 +87,9 @@ export class RequestBodyReader {
       this.stream.push(null);
       this.stream = null;
     }
+    // The last piece may have filled the stream and paused the socket; an ended stream never asks for
+    // more, so nothing else would resume it, and the next request on the connection would never be read.
+    this.resumeSocket();
   }
 
   /** The content can never complete: the handler's stream fails with `error`. */

@@ -103,7 +103,13 @@ export class ResponseWriter {
       return;
     }
     exchange.answered = true;
-    this.options.observer?.onResponseHead?.(this.host, head, body, exchange.head);
+    this.options.observer?.onResponseHead?.(
+      this.host,
+      head,
+      body,
+      exchange.head,
+      exchange.protocolError?.code,
+    );
     const status = description.status;
     const sendsBody = !exchange.isHead && !isBodilessStatus(status);
 
@@ -242,6 +248,7 @@ export class ResponseWriter {
         out.toString('latin1', 0, headLength),
         description.body,
         exchange.head,
+        exchange.protocolError?.code,
       );
     }
     this.socket.write(out);

@@ -73,7 +73,7 @@ export function createTraceObserver(options: TraceOptions): WireObserver {
       if (summary !== null) write(summary);
     },
 
-    onResponseHead(connection, head, body, request) {
+    onResponseHead(connection, head, body, request, errorCode) {
       if (isInterimHead(head)) {
         // A 1xx (100 Continue) comes before the final answer to the same request (RFC 9110 §15.2).
         for (const line of format.protocolLines('server', head)) write(line);
@@ -86,7 +86,17 @@ export function createTraceObserver(options: TraceOptions): WireObserver {
       } else {
         if (request === null) {
           // No head was parsed for this answer: a malformed request, a timeout, or the connection limit.
-          write(format.event(`connection ${trace.id}: no valid request head; answering with an error`));
+          const code = errorCode === undefined ? '' : ` (${errorCode})`;
+          write(
+            format.event(`connection ${trace.id}: no valid request head${code}; answering with an error`),
+          );
+        } else if (errorCode !== undefined) {
+          // The head was fine; its content broke a framing rule, grew too large, or stopped arriving.
+          write(
+            format.event(
+              `connection ${trace.id}: the request body failed (${errorCode}); answering with an error`,
+            ),
+          );
         }
         for (const line of format.protocolLines('server', head)) write(line);
       }

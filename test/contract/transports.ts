@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import express from 'express';
 import { toConnectMiddleware, toNodeHttpHandler } from '../../src/adapters/node-http.js';
-import { createCgiScriptHandler } from '../../src/handlers/cgi.js';
+import { createCgiScriptHandler } from '../../src/handlers/cgi/handler.js';
 import { errorResponse } from '../../src/handlers/errors.js';
 import type { ScriptHandler } from '../../src/handlers/static.js';
 import { createServer, type DocrootServer, resolveRoot, SERVER_SOFTWARE } from '../../src/server.js';

@@ -1,7 +1,7 @@
 /** Table-driven tests of the pure parts of WebDAV: the If header, lock table timing, XML limits, references. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { splitReference } from './handler.js';
+import { splitReference } from './context.js';
 import { evaluateIfList, type IfList, parseIfHeader, submittedTokens } from './if-header.js';
 import { grantedTimeout, isWithin, LockTable, MAX_LOCK_TIMEOUT_SECONDS } from './locks.js';
 import { MAX_XML_DEPTH, parseXml, serializeChildren, XmlBodyError } from './xml.js';
