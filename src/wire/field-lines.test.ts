@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { inspect } from 'node:util';
 import { fieldLinesOf } from './field-lines.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import { parseRequestHead, type RequestHead } from './parser.js';
@@ -69,6 +70,12 @@ describe('the lazily built header record', () => {
     // No Object.prototype on the chain: a field cannot be shadowed by or reach an inherited property.
     assert.equal(head.headers.constructor, undefined);
     assert.equal(Object.getPrototypeOf(Object.getPrototypeOf(head.headers)), null);
+  });
+
+  test('console.log shows the fields of a record nobody has read yet', () => {
+    const head = parse('Host: a\r\nX-Tag: one\r\n');
+    assert.match(inspect(head.headers), /host: 'a'.*'x-tag': 'one'/s);
+    assert.deepEqual(Object.keys(head.headers), ['host', 'x-tag']);
   });
 
   test('a field named __proto__ or constructor is an ordinary own field', () => {

@@ -18,6 +18,13 @@
  */
 export const HeaderRecord = function HeaderRecord() {} as unknown as { new (): Record<string, string> };
 HeaderRecord.prototype = Object.create(null);
+// util.inspect (console.log) reads a proxy's target directly, without its traps, but calls a custom
+// inspector found there on the proxy itself: show the fields rather than a target not filled in yet.
+Object.defineProperty(HeaderRecord.prototype, Symbol.for('nodejs.util.inspect.custom'), {
+  value(this: Record<string, string>): Record<string, string> {
+    return Object.assign(Object.create(null) as Record<string, string>, this);
+  },
+});
 
 /** The key under which a lazy header record hands out its `FieldLines` (see `fieldLinesOf`). */
 const FIELD_LINES = Symbol('docroot.fieldLines');
