@@ -107,6 +107,8 @@ export function buildHandlerChain(options: ServerOptions, context: ChainContext)
     ...(hooks.writeHandler ? { writeHandler: hooks.writeHandler } : {}),
     // Archives and search walk below the requested folder, so they ask the access rules about each entry.
     ...(authGate !== null ? { mayRead: readAccessCheck(authGate) } : {}),
+    // The listing shows upload and manage controls only where this request could write.
+    ...(authGate !== null ? { mayWrite: writeControlsCheck(authGate) } : {}),
   });
 
   const liveReload = options.watch === true ? new LiveReloadHub() : null;
@@ -208,6 +210,25 @@ function readAccessCheck(gate: Lazy<AuthGate>): (request: HttpRequest, urlPath: 
       { countFailures: false },
     );
     return refusal === null;
+  };
+}
+
+/**
+ * Whether a listing should offer its write controls to this request: the rules let it write in that
+ * folder, or would with a password (401), which the browser then asks for on the first write. Asked about
+ * a name inside the folder, since a rule's own folder may not be replaced; a `.docroot-` name, because no
+ * rule can be more specific about one.
+ */
+function writeControlsCheck(
+  gate: Lazy<AuthGate>,
+): (request: HttpRequest, urlPath: string) => Promise<boolean> {
+  return async (request, urlPath) => {
+    const check = (await gate.get()).check;
+    const refusal = await check(
+      { ...request, method: 'PUT', path: `${urlPath}.docroot-write-probe`, query: '', body: null },
+      { countFailures: false },
+    );
+    return refusal === null || refusal.status === 401;
   };
 }
 

@@ -182,7 +182,7 @@ describe('folder archives', () => {
     assert.equal(head.body.length, 0);
     const unknown = await download(docroot.port, '/docs/?download=rar');
     assert.equal(unknown.status, 400);
-    assert.match(unknown.body.toString(), /^400 Bad Request: download= takes zip or tar\.gz\n$/);
+    assert.match(unknown.body.toString(), /^400 Bad Request: download= takes zip, tar\.gz or selection\n$/);
     const redirect = await download(docroot.port, '/docs?download=zip');
     assert.equal(redirect.status, 301);
     assert.equal(redirect.headers.location, '/docs/?download=zip');

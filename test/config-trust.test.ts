@@ -106,6 +106,7 @@ describe('a config file found in the current folder', () => {
       healthPath: 'off',
       noArchives: true,
       noSearch: true,
+      noReadme: true,
       noQr: true,
       maxUploadSize: '1M',
       host: '127.0.0.1',
@@ -113,7 +114,7 @@ describe('a config file found in the current folder', () => {
     assert.deepEqual(new Set(Object.keys(harmless).filter((key) => key !== 'host')), HARMLESS_KEYS);
     assert.equal(
       Object.keys(checkConfig(harmless, 'docroot.config.json', { trusted: false }).values).length,
-      19,
+      20,
     );
   });
 });

@@ -1,6 +1,6 @@
 /**
- * The HTML listing links its folder's zip and tar.gz downloads when archives are on, and marks every
- * link a crawler should not follow (sort orders, archives) rel="nofollow".
+ * The HTML listing offers its folder's zip and tar.gz downloads (form buttons, which crawlers do not
+ * press) when archives are on, and marks every link a crawler should not follow (sort orders) rel="nofollow".
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -29,35 +29,47 @@ async function listing(options: Parameters<typeof startDocroot>[0], path = '/doc
   }
 }
 
-test('the listing links its own zip and tar.gz downloads, which work', async () => {
+/** Every `<button …>` in a `#downloads` or `#selection` form, as [form id, name, value]. */
+function downloadButtons(html: string): string[][] {
+  const buttons: string[][] = [];
+  for (const form of html.matchAll(/<form id="(downloads|selection)"[^>]*>(.*?)<\/form>/gs)) {
+    for (const button of form[2]!.matchAll(/<button [^>]*name="([^"]*)" value="([^"]*)"/g)) {
+      buttons.push([form[1]!, button[1]!, button[2]!]);
+    }
+  }
+  return buttons;
+}
+
+test('the listing offers its own zip and tar.gz downloads as GET form buttons (no links to crawl), which work', async () => {
   const server = await startDocroot({});
   try {
     const { responses } = await exchange(server.port, get('/docs/', 'Accept: text/html\r\n'));
-    const links = anchors(responses[0]!.body.toString()).filter((a) => a.href?.includes('download='));
-    assert.deepEqual(
-      links.map((a) => [a.href, a.rel]),
-      [
-        ['?download=zip', 'nofollow'],
-        ['?download=tar.gz', 'nofollow'],
-      ],
+    const html = responses[0]!.body.toString();
+    assert.deepEqual(downloadButtons(html), [
+      ['downloads', 'download', 'zip'],
+      ['downloads', 'download', 'tar.gz'],
+      ['selection', 'download', 'selection'],
+    ]);
+    assert.match(html, /<form id="downloads" method="get" action=""/);
+    assert.equal(
+      anchors(html).some((a) => a.href?.includes('download=')),
+      false,
     );
-    for (const link of links) {
-      const archive = await exchange(server.port, get(`/docs/${link.href}`, 'Connection: close\r\n'), {
+    for (const format of ['zip', 'tar.gz']) {
+      const archive = await exchange(server.port, get(`/docs/?download=${format}`, 'Connection: close\r\n'), {
         waitForClose: true,
       });
-      assert.equal(archive.responses[0]?.status, 200, link.href);
+      assert.equal(archive.responses[0]?.status, 200, format);
     }
   } finally {
     await server.close();
   }
 });
 
-test('no download links when archives are off', async () => {
+test('no download buttons or selection checkboxes when archives are off', async () => {
   const html = await listing({ archives: false });
-  assert.equal(
-    anchors(html).some((a) => a.href?.includes('download=')),
-    false,
-  );
+  assert.deepEqual(downloadButtons(html), []);
+  assert.equal(html.includes('name="select"'), false);
 });
 
 test('every sort link is rel="nofollow"; the entries are not', async () => {

@@ -66,6 +66,8 @@ export interface CliOptions {
   healthPath: string | false;
   archives: boolean;
   search: boolean;
+  /** Render the folder's README below HTML listings. */
+  readme: boolean;
   /** Print a QR code of the first LAN URL (only on a terminal, and only beyond localhost). */
   qr: boolean;
   /** --upload: write access, with the largest accepted upload in bytes. */
@@ -303,6 +305,7 @@ function optionsFromValues(values: FlagValues, positionals: readonly string[]): 
       healthPath: healthPath === 'off' ? false : (healthPath ?? DEFAULT_HEALTH_PATH),
       archives: !values['no-archives'],
       search: !values['no-search'],
+      readme: !values['no-readme'],
       qr: !values['no-qr'],
       upload,
       auth,

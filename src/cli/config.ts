@@ -58,6 +58,7 @@ export const HARMLESS_KEYS: ReadonlySet<string> = new Set([
   'healthPath',
   'noArchives',
   'noSearch',
+  'noReadme',
   'noQr',
   'maxUploadSize',
 ]);

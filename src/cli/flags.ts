@@ -167,6 +167,10 @@ export const FLAGS = {
   },
   'no-archives': { type: 'boolean', help: 'no ?download=zip / ?download=tar.gz on folders' },
   'no-search': { type: 'boolean', help: 'no ?q=term name search on folders' },
+  'no-readme': {
+    type: 'boolean',
+    help: 'no README.md / index.md / README.txt rendered below HTML listings',
+  },
   'no-qr': { type: 'boolean', help: 'no QR code of the LAN URL in the start-up banner' },
   upload: {
     type: 'boolean',

@@ -53,6 +53,7 @@ const CASES: Array<[string, string[], ProcessContext, Partial<ServerOptions>, Ar
       { listing: false, compress: false, http2: false },
     ],
     ['--no-search is the one option given only when off', ['--no-search'], {}, { search: false }],
+    ['--no-readme turns the listing README off', ['--no-readme'], {}, { readme: false }],
     ['--health-path off', ['--health-path', 'off'], {}, { healthPath: false }],
     [
       '--cgi with its defaults',

@@ -58,6 +58,7 @@ export function serverOptionsFromCli(options: CliOptions, context: ProcessContex
     healthPath: options.healthPath,
     archives: options.archives,
     ...(options.search ? {} : { search: false }),
+    ...(options.readme ? {} : { readme: false }),
     ...(options.upload !== undefined ? { upload: options.upload } : {}),
     webdav: options.webdav,
     // Each worker would hold its own locks, enforced on a share of the requests only: no class 2 then.

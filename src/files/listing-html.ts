@@ -1,10 +1,27 @@
 /**
- * The HTML listing: a complete, phone-friendly page with a breadcrumb, sortable columns, the folder's
- * archive links and search box, and (with uploads on) an upload form. Every name and path goes through
- * the one HTML escaper (`html.ts`); every link is relative, so the page works behind any prefix.
+ * The HTML listing: a complete, phone-friendly page with a breadcrumb, sortable columns, the search box,
+ * the folder's download buttons and selection checkboxes, file-type icons, and (where the request may
+ * write) the upload and manage panel; the README section goes below the table. The controls' markup is in
+ * `listing-controls.ts`, their script in `listing-client.ts`. Every name and path goes through the one
+ * HTML escaper (`html.ts`); every link is relative, so the page works behind any prefix.
  * @module
  */
+
+import { FOLDER_COUNT_CAP } from './folder-count.js';
 import { escapeHtml } from './html.js';
+import { LISTING_SCRIPT, LISTING_UI_STYLE, LISTING_WRITE_SCRIPT } from './listing-client.js';
+import {
+  EMPTY_SELECTION_CELL,
+  folderSizeCell,
+  MANAGE_PANEL,
+  SELECTION_HEADER,
+  STATUS_REGION,
+  selectionCell,
+  sizeCell,
+  timeCell,
+  toolbarMarkup,
+} from './listing-controls.js';
+import { ICON_SPRITE, ICON_STYLE, iconKindOf, iconMarkup } from './listing-icons.js';
 import {
   formatModifiedTime,
   formatSize,
@@ -16,6 +33,7 @@ import {
   type ListingRenderer,
   type ListingSortKey,
 } from './listing-types.js';
+import { MARKDOWN_STYLE } from './markdown.js';
 
 /** Shown in the HTML size column for folders, whose stat size says nothing about their contents. */
 const FOLDER_SIZE_PLACEHOLDER = '\u2014';
@@ -36,70 +54,32 @@ function encodePathSegment(segment: string): string {
 
 /** The listing page's style sheet, shared with search results. */
 export const LISTING_HTML_STYLE = `
-:root { color-scheme: light dark; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }
-body { margin: 0 auto; max-width: 60rem; padding: 1rem; line-height: 1.4; }
+:root { color-scheme: light dark; font-family: system-ui, -apple-system, "Segoe UI", sans-serif;
+  --fg: #1b1b1b; --bg: #fff; --muted: #555; --link: #0645ad; --stripe: #f2f3f5; --line: #8a8a8a; --accent: #2a6df4; }
+@media (prefers-color-scheme: dark) {
+  :root { --fg: #e8e8e8; --bg: #121212; --muted: #b4b4b4; --link: #8ab4f8; --stripe: #1d1f22; --line: #6c6c6c; }
+}
+body { margin: 0 auto; max-width: 60rem; padding: 1rem; line-height: 1.4; color: var(--fg); background: var(--bg); }
 h1 { font-size: 1.25rem; font-weight: 600; overflow-wrap: anywhere; }
-h1 a { text-decoration: none; }
 table { width: 100%; border-collapse: collapse; }
 th, td { padding: 0.35rem 0.5rem; text-align: left; vertical-align: top; }
-thead th { border-bottom: 1px solid #8886; white-space: nowrap; }
-tbody tr:nth-child(even) { background: #8881; }
+thead th { border-bottom: 1px solid var(--line); white-space: nowrap; }
+tbody tr:nth-child(even) { background: var(--stripe); }
 td.name { overflow-wrap: anywhere; word-break: break-word; }
 th.size, td.size { text-align: right; white-space: nowrap; }
 td.mtime { white-space: nowrap; font-variant-numeric: tabular-nums; }
-a { text-decoration: none; }
-a:hover, a:focus { text-decoration: underline; }
+a { color: var(--link); text-underline-offset: 0.15em; }
+td a, th a { text-decoration: none; }
+td a:hover, td a:focus, th a:hover, th a:focus { text-decoration: underline; }
 tr.dir a.name { font-weight: 600; }
-form#upload { margin-top: 1rem; display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: center; }
-footer { margin-top: 1rem; font-size: 0.85rem; opacity: 0.75; }
+footer { margin-top: 1rem; font-size: 0.85rem; color: var(--muted); }
 form[role="search"] { margin: 0 0 0.75rem; }
 @media (max-width: 32rem) {
   body { padding: 0.5rem; }
   th, td { padding: 0.4rem 0.25rem; }
   th.mtime, td.mtime { display: none; }
 }
-`;
-
-/**
- * The upload form. Without script it is a plain multipart POST answered with 303 back here; with script,
- * XMLHttpRequest sends the same form so the bar can show upload progress, then the listing reloads.
- */
-const UPLOAD_FORM = `<form id="upload" method="post" enctype="multipart/form-data" action="">
-<label>Upload files: <input id="upload-files" type="file" name="file" multiple required></label>
-<button type="submit">Upload</button>
-<progress id="upload-progress" max="1" value="0" hidden></progress>
-<span id="upload-status" role="status"></span>
-</form>
-<script>
-(function () {
-  var form = document.getElementById('upload');
-  var bar = document.getElementById('upload-progress');
-  var status = document.getElementById('upload-status');
-  form.addEventListener('submit', function (event) {
-    event.preventDefault();
-    var xhr = new XMLHttpRequest();
-    xhr.open('POST', form.action);
-    xhr.setRequestHeader('Accept', 'application/json');
-    bar.hidden = false;
-    bar.value = 0;
-    status.textContent = 'Uploading\u2026';
-    xhr.upload.onprogress = function (e) { if (e.lengthComputable) bar.value = e.loaded / e.total; };
-    xhr.onload = function () {
-      if (xhr.status >= 200 && xhr.status < 300) { status.textContent = 'Done'; location.reload(); }
-      else status.textContent = xhr.responseText;
-    };
-    xhr.onerror = function () { status.textContent = 'The upload failed: the connection was lost.'; };
-    xhr.send(new FormData(form));
-  });
-})();
-</script>
-`;
-
-/** This folder as one download; nofollow, so a crawler or mirror does not archive every folder it visits. */
-const ARCHIVE_LINKS =
-  '<p id="downloads">Download this folder as ' +
-  '<a class="download" rel="nofollow" href="?download=zip" download>zip</a> or ' +
-  '<a class="download" rel="nofollow" href="?download=tar.gz" download>tar.gz</a></p>\n';
+${ICON_STYLE}${LISTING_UI_STYLE}${MARKDOWN_STYLE}`;
 
 const COLUMN_TITLES: Readonly<Record<ListingSortKey, string>> = {
   name: 'Name',
@@ -125,22 +105,25 @@ export class HtmlRenderer implements ListingRenderer {
   head(): string {
     const urlPath = this.options.urlPath;
     const title = `Index of ${escapeHtml(urlPath)}`;
-    const columns = LISTING_SORT_KEYS.map((key) => this.columnHeader(key)).join('');
+    const selecting = this.options.archiveLinks === true;
+    const writable = this.options.uploadForm === true;
+    const columns =
+      (selecting ? SELECTION_HEADER : '') + LISTING_SORT_KEYS.map((key) => this.columnHeader(key)).join('');
     const parentRow = isRootPath(urlPath)
       ? ''
-      : '<tr class="parent"><td class="name"><a class="parent" href="../">../</a></td>' +
-        '<td class="size"></td><td class="mtime"></td></tr>\n';
+      : `<tr class="parent">${selecting ? EMPTY_SELECTION_CELL : ''}<td class="name">` +
+        '<a class="parent" href="../">../</a></td><td class="size"></td><td class="mtime"></td></tr>\n';
+    const bodyAttributes = writable ? ` data-write${this.options.moves === true ? ' data-move' : ''}` : '';
     return (
       '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n' +
       '<meta name="viewport" content="width=device-width, initial-scale=1">\n' +
-      `<title>${title}</title>\n<style>${LISTING_HTML_STYLE}</style>\n</head>\n<body>\n` +
-      `<h1 id="breadcrumb">Index of ${breadcrumb(urlPath)}</h1>\n` +
-      (this.options.archiveLinks === true ? ARCHIVE_LINKS : '') +
-      // A plain GET form: ?q=term on this folder searches the names below it, no script needed.
-      '<form role="search" method="get" action=""><input type="search" name="q" ' +
-      'aria-label="Search names below this folder" placeholder="Search names"> ' +
-      '<button type="submit">Search</button></form>\n' +
-      `<table id="listing">\n<thead><tr>${columns}</tr></thead>\n<tbody>\n${parentRow}`
+      `<title>${title}</title>\n<style>${LISTING_HTML_STYLE}</style>\n</head>\n<body${bodyAttributes}>\n` +
+      ICON_SPRITE +
+      `<header><h1 id="breadcrumb">Index of ${breadcrumb(urlPath)}</h1>\n` +
+      toolbarMarkup(selecting, this.options.searchForm !== false) +
+      `</header>\n<main>\n${writable ? MANAGE_PANEL : ''}${STATUS_REGION}` +
+      `<table id="listing">\n<caption class="visually-hidden">Contents of ${escapeHtml(urlPath)}</caption>\n` +
+      `<thead><tr>${columns}</tr></thead>\n<tbody>\n${parentRow}`
     );
   }
 
@@ -150,20 +133,18 @@ export class HtmlRenderer implements ListingRenderer {
     else this.fileCount++;
     const href = escapeHtml(encodePathSegment(entry.name) + suffix);
     const size = entry.isDirectory
-      ? `<td class="size">${FOLDER_SIZE_PLACEHOLDER}</td>`
-      : `<td class="size" data-bytes="${entry.size}">${formatSize(entry.size)}</td>`;
-    const iso = isoTime(entry.mtimeMs);
-    const modified =
-      iso === null
-        ? '<td class="mtime"></td>'
-        : `<td class="mtime"><time datetime="${iso}">${formatModifiedTime(entry.mtimeMs)}</time></td>`;
+      ? folderSizeCell(entry.itemCount ?? null, FOLDER_COUNT_CAP, FOLDER_SIZE_PLACEHOLDER)
+      : sizeCell(entry.size, formatSize(entry.size));
+    const modified = timeCell(isoTime(entry.mtimeMs), formatModifiedTime(entry.mtimeMs));
+    const select = this.options.archiveLinks === true ? selectionCell(entry.name) : '';
+    const icon = iconMarkup(iconKindOf(entry.name, entry.isDirectory));
     return (
-      `<tr class="${entry.isDirectory ? 'dir' : 'file'}"><td class="name">` +
-      `<a class="name" href="${href}">${escapeHtml(entry.name + suffix)}</a></td>${size}${modified}</tr>\n`
+      `<tr class="${entry.isDirectory ? 'dir' : 'file'}">${select}<td class="name">` +
+      `<a class="name" href="${href}">${icon}${escapeHtml(entry.name + suffix)}</a></td>${size}${modified}</tr>\n`
     );
   }
 
-  tail(): string {
+  tail(belowTable = ''): string {
     const summary = `${plural(this.folderCount, 'folder')}, ${plural(this.fileCount, 'file')}`;
     const software = this.options.serverSoftware;
     const serverPart =
@@ -171,9 +152,11 @@ export class HtmlRenderer implements ListingRenderer {
         ? ''
         : ` \u00b7 <span id="server-software">${escapeHtml(software)}</span>`;
     return (
-      '</tbody>\n</table>\n' +
-      (this.options.uploadForm === true ? UPLOAD_FORM : '') +
-      `<footer><span id="summary">${summary}</span>${serverPart}</footer>\n</body>\n</html>\n`
+      `</tbody>\n</table>\n${belowTable}</main>\n` +
+      `<footer><span id="summary">${summary}</span>${serverPart}</footer>\n` +
+      LISTING_SCRIPT +
+      (this.options.uploadForm === true ? LISTING_WRITE_SCRIPT : '') +
+      '</body>\n</html>\n'
     );
   }
 
@@ -187,7 +170,7 @@ export class HtmlRenderer implements ListingRenderer {
       : '';
     const href = escapeHtml(`?sort=${key}&order=${nextOrder}`);
     return (
-      `<th class="${COLUMN_CLASSES[key]}"${ariaSort}>` +
+      `<th class="${COLUMN_CLASSES[key]}" scope="col"${ariaSort}>` +
       // nofollow: a crawler or `wget -r` would otherwise fetch the same folder once per sort order.
       `<a class="sort" rel="nofollow" href="${href}">${COLUMN_TITLES[key]}${arrow}</a></th>`
     );

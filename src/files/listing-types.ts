@@ -24,10 +24,27 @@ export interface ListingOptions {
   showDotfiles?: boolean;
   /** E.g. 'docroot/0.1.0', shown in the HTML footer. */
   serverSoftware?: string;
-  /** Add a form that POSTs files to this folder (HTML only; the server must accept uploads). */
+  /**
+   * Write controls (HTML only): the upload panel (a multipart POST form without script), New folder and
+   * per-entry Delete. The server must accept uploads, and the request may write here.
+   */
   uploadForm?: boolean;
-  /** Link this folder's `?download=zip` and `?download=tar.gz` (HTML only; the server must make them). */
+  /** With `uploadForm`: per-entry Rename/Move (the server answers WebDAV `MOVE`). */
+  moves?: boolean;
+  /**
+   * Offer this folder's `?download=zip` and `?download=tar.gz`, and the selection checkboxes with
+   * `?download=selection` (HTML only; the server must make them).
+   */
   archiveLinks?: boolean;
+  /** The search box (HTML only; the server must answer `?q=`). @default true */
+  searchForm?: boolean;
+  /** Count the entries of subfolders for the size column (HTML only; bounded). @default true */
+  folderCounts?: boolean;
+  /**
+   * The README section shown below the table (HTML only): given the name of the README among the
+   * folder's files (`markdown.ts` `pickReadme`), the markup to place there, or '' for none.
+   */
+  readme?: (name: string) => Promise<string>;
 }
 
 /** What a listing query string asked for; keys it did not mention (or gave unknown values for) are absent. */
@@ -86,13 +103,16 @@ export interface ListingEntry {
   mtimeMs: number;
   /** Whether the kind still has to come from a stat. */
   readonly kindUnknown: boolean;
+  /** A folder's entry count when the HTML listing counted it (`folder-count.ts`). */
+  itemCount?: number | null;
 }
 
 /** One output format: the document's opening, one piece per entry in order, and its closing. */
 export interface ListingRenderer {
   head(): string;
   row(entry: ListingEntry): string;
-  tail(): string;
+  /** `belowTable`: markup placed after the entries (the HTML README section); other formats ignore it. */
+  tail(belowTable?: string): string;
 }
 
 /** Byte units above plain bytes, each 1024 times the one before. */

@@ -79,7 +79,7 @@ interface HtmlRow {
 
 function htmlRows(html: string): HtmlRow[] {
   const rowPattern =
-    /<tr class="(dir|file)"><td class="name"><a class="name" href="([^"]*)">([^<]*)<\/a><\/td><td class="size"[^>]*>([^<]*)<\/td>/g;
+    /<tr class="(dir|file)">(?:<td class="select">.*?<\/td>)?<td class="name"><a class="name" href="([^"]*)"><svg class="icon"[^>]*><use href="#i-[a-z]+"\/><\/svg>([^<]*)<\/a><\/td><td class="size"[^>]*>([^<]*)<\/td>/g;
   return [...html.matchAll(rowPattern)].map((match) => ({
     rowClass: match[1] ?? '',
     href: match[2] ?? '',
@@ -160,7 +160,9 @@ describe('renderListing on a mixed folder', () => {
     assert.ok(html.includes('<a class="parent" href="../">../</a>'));
     assert.ok(html.trimEnd().endsWith('</html>'));
     assert.ok(html.includes('docroot/0.1.0'));
-    assert.ok(!/<(link|img|script)\b/i.test(html), 'no external assets or scripts');
+    assert.ok(!/<(link|img|iframe|object)\b/i.test(html), 'no external assets');
+    assert.ok(!/<script\b[^>]*\bsrc=/i.test(html), 'only inline script');
+    assert.ok(!/\b(src|href)="(https?:)?\/\//i.test(html), 'nothing from another origin');
 
     const rows = htmlRows(html);
     assert.deepEqual(
@@ -176,11 +178,21 @@ describe('renderListing on a mixed folder', () => {
       ],
     );
     const sizes = Object.fromEntries(rows.map((row) => [row.text, row.sizeCell]));
-    assert.equal(sizes['Alpha/'], '\u2014');
+    assert.equal(sizes['Alpha/'], '0 items');
+    assert.ok(html.includes('<td class="size" data-bytes="2048" title="2,048 bytes">2.0 KiB</td>'));
     assert.equal(sizes['b.txt'], '12 B');
     assert.equal(sizes['A.txt'], '2.0 KiB');
     assert.equal(sizes['c.bin'], '3.0 MiB');
-    assert.ok(html.includes('<time datetime="2026-11-25T01:16:32.000Z">2026-11-25 01:16</time>'));
+    assert.ok(
+      html.includes(
+        '<time datetime="2026-11-25T01:16:32.000Z" title="2026-11-25 01:16:32 UTC">2026-11-25 01:16</time>',
+      ),
+    );
+    const uncounted = await listing({ dirPath, format: 'html', urlPath: '/', folderCounts: false });
+    assert.equal(
+      Object.fromEntries(htmlRows(uncounted).map((row) => [row.text, row.sizeCell]))['Alpha/'],
+      '\u2014',
+    );
 
     // Sorted by name ascending: the Name header toggles to descending, the others start ascending.
     assert.ok(html.includes('href="?sort=name&amp;order=desc"'));
@@ -297,7 +309,9 @@ describe('renderListing with tricky names', () => {
 
   it('html: every name is escaped and every href decodes back to the exact name', async () => {
     const html = await listing({ dirPath, format: 'html', urlPath: '/<odd> & 100%/' });
-    assert.ok(!html.includes('<script>'), 'no raw markup from names');
+    // The page's own inline script is the only script element (one for reading, none for writes here).
+    assert.equal(html.split('<script>').length - 1, 1, 'no raw markup from names');
+    assert.ok(html.includes('&lt;script&gt;.html'));
     assert.ok(html.includes('<title>Index of /&lt;odd&gt; &amp; 100%/</title>'));
     assert.ok(html.includes('href="sub%25dir/"'));
     assert.ok(html.includes('href="a%20b.txt"'));

@@ -27,6 +27,7 @@ import { opendir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { countFolderItems, FOLDER_COUNT_MAX_FOLDERS } from './folder-count.js';
 import { HtmlRenderer } from './listing-html.js';
 import { entryComparator, SortedRunMerger, sortInRuns } from './listing-order.js';
 import { JsonRenderer, textRenderer } from './listing-plain.js';
@@ -37,6 +38,7 @@ import type {
   ListingRenderer,
   ListingSortKey,
 } from './listing-types.js';
+import { pickReadme } from './markdown.js';
 import { isServerOwnName } from './resolve.js';
 
 /** Entries stat-ed concurrently and rendered per stream chunk: enough to keep the disk busy, small enough
@@ -72,6 +74,16 @@ async function* generateListing(options: ListingOptions): AsyncGenerator<Buffer,
   await statInBatches(options.dirPath, needingStat);
   if (needingStat.length > 0) entries = entries.filter((entry) => !entry.gone);
 
+  const html = options.format === 'html';
+  const readmeName =
+    html && options.readme !== undefined
+      ? pickReadme(entries.filter((entry) => !entry.isDirectory).map((entry) => entry.name))
+      : null;
+  // Counting reads each subfolder: only for listings with few enough of them.
+  const countFolders =
+    html &&
+    options.folderCounts !== false &&
+    entries.filter((entry) => entry.isDirectory || entry.kindUnknown).length <= FOLDER_COUNT_MAX_FOLDERS;
   const compare = entryComparator(sortKey, order);
   const sorted = new SortedRunMerger(await sortInRuns(entries, compare), compare);
   entries = [];
@@ -87,6 +99,17 @@ async function* generateListing(options: ListingOptions): AsyncGenerator<Buffer,
       options.dirPath,
       batch.filter((entry) => !entry.statted),
     );
+    if (countFolders) {
+      for (const entry of batch) {
+        if (entry.isDirectory && !entry.gone) {
+          entry.itemCount = await countFolderItems(
+            options.dirPath,
+            entry.name,
+            options.showDotfiles ?? false,
+          );
+        }
+      }
+    }
     let chunk = '';
     for (const entry of batch) {
       if (!entry.gone) chunk += renderer.row(entry);
@@ -95,7 +118,8 @@ async function* generateListing(options: ListingOptions): AsyncGenerator<Buffer,
     // Let other connections run between batches even when every stat was already done.
     await yieldToEventLoop();
   }
-  yield Buffer.from(renderer.tail(), 'utf8');
+  const belowTable = readmeName === null ? '' : await options.readme!(readmeName);
+  yield Buffer.from(renderer.tail(belowTable), 'utf8');
 }
 
 async function readEntries(dirPath: string, showDotfiles: boolean): Promise<ListingEntry[]> {

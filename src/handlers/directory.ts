@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { renderListing } from '../files/listing.js';
 import { LISTING_CONTENT_TYPES, type ListingFormat, parseListingQuery } from '../files/listing-types.js';
-import type { Resolution } from '../files/resolve.js';
+import { decodeRequestPath, type Resolution, resolvePath } from '../files/resolve.js';
 import type { SearchLimits } from '../files/search.js';
 import { sameOriginPath } from '../http/location.js';
 import { chooseMediaType } from '../http/negotiate.js';
@@ -34,9 +34,18 @@ export interface DirectoryOptions {
   search: Partial<SearchLimits> | false;
   /** Product token shown in listings and search pages. */
   serverSoftware: string;
-  /** Whether HTML listings carry the upload form (the write hook takes POST). */
+  /** Whether HTML listings carry the upload and manage controls (the write hook takes POST). */
   uploadForm: boolean;
+  /** Whether those controls include Rename/Move (the write hook takes WebDAV MOVE). */
+  moves: boolean;
+  /** Render the folder's README below HTML listings. */
+  readme: boolean;
   mayRead?: (request: HttpRequest, urlPath: string) => Promise<boolean>;
+  /**
+   * With access rules: whether this request should see the write controls of the folder at this URL path
+   * (percent-encoded); without, every request that may list may write.
+   */
+  mayWrite?: (request: HttpRequest, urlPath: string) => Promise<boolean>;
   listings: ListingCache;
   logError: (error: unknown, context: string) => void;
   /** Serves a file, cached under the given URL path (the folder's, for its index.html). */
@@ -74,6 +83,7 @@ export function createDirectoryServer(
 ): (request: HttpRequest, resolution: FolderResolution) => Promise<ResponseDescription> {
   const { policy, listings } = options;
   const serveFolderTool = createFolderToolRoute(options);
+  const readmeSection = createReadmeSection(options);
 
   return async function serveDirectory(request, resolution) {
     if (resolution.needsSlash) {
@@ -116,7 +126,15 @@ export function createDirectoryServer(
     const cacheControl = policy.cacheControlFor(resolution.urlPath, true);
     if (cacheControl !== undefined) headers['Cache-Control'] = cacheControl;
     if (request.method === 'HEAD') return { status: 200, headers };
-    const listingKey = `${resolution.filePath}\0${format}\0${query.sort ?? ''}\0${query.order ?? ''}`;
+    const writable =
+      format === 'html' &&
+      options.uploadForm &&
+      (options.mayWrite === undefined ||
+        (await options.mayWrite(request, encodedUrlPath(resolution.urlPath))));
+    // Under access rules the page depends on who asks (write controls, a README only some may read): the
+    // same credentials always get the same answers, so they are part of the key.
+    const asker = options.mayRead === undefined ? '' : (request.headers.authorization ?? '');
+    const listingKey = `${resolution.filePath}\0${format}\0${query.sort ?? ''}\0${query.order ?? ''}\0${writable}\0${asker}`;
     const now = Date.now();
     const cached = listings.get(listingKey, now);
     if (cached !== undefined) return { status: 200, headers, body: { kind: 'bytes', data: cached } };
@@ -127,8 +145,10 @@ export function createDirectoryServer(
       ...(query.sort ? { sort: query.sort } : {}),
       ...(query.order ? { order: query.order } : {}),
       showDotfiles: options.dotfiles,
-      ...(options.uploadForm ? { uploadForm: true } : {}),
+      ...(writable ? { uploadForm: true, moves: options.moves } : {}),
       ...(options.listing && options.archives ? { archiveLinks: true } : {}),
+      searchForm: options.search !== false,
+      ...(options.readme ? { readme: (name: string) => readmeSection(request, resolution, name) } : {}),
       serverSoftware: options.serverSoftware,
     });
     return {
@@ -136,6 +156,36 @@ export function createDirectoryServer(
       headers,
       body: { kind: 'stream', stream: listings.remember(listingKey, stream, now) },
     };
+  };
+}
+
+/** The percent-encoded form of a decoded URL path, as access rules compare it. */
+function encodedUrlPath(urlPath: string): string {
+  return urlPath.split('/').map(encodeURIComponent).join('/');
+}
+
+/**
+ * The README section of a listing: the file goes through the path rules (a symlink out of the root stays
+ * out) and the access rules like a request for it; any failure leaves the section out.
+ */
+function createReadmeSection(
+  options: DirectoryOptions,
+): (request: HttpRequest, folder: FolderResolution, name: string) => Promise<string> {
+  let markdown: Promise<typeof import('../files/markdown.js')> | null = null;
+  return async (request, folder, name) => {
+    try {
+      const decoded = decodeRequestPath(encodedUrlPath(folder.urlPath + name));
+      if (decoded.kind === 'error') return '';
+      const file = await resolvePath(decoded, options);
+      if (file.kind !== 'file') return '';
+      const urlPath = encodedUrlPath(file.urlPath);
+      if (options.mayRead !== undefined && !(await options.mayRead(request, urlPath))) return '';
+      markdown ??= import('../files/markdown.js');
+      return await (await markdown).renderReadmeSection(file.filePath, name, encodedUrlPath(folder.urlPath));
+    } catch (error) {
+      options.logError(error, `rendering ${folder.urlPath}${name} below the listing (left out)`);
+      return '';
+    }
   };
 }
 

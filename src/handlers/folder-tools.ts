@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { ArchiveEntry } from '../archive/zip.js';
 import type { ListingFormat } from '../files/listing-types.js';
 import { DEFAULT_SEARCH_LIMITS, renderSearch, type SearchLimits } from '../files/search.js';
-import { walkTree } from '../files/walk.js';
+import { type WalkEntry, walkTree } from '../files/walk.js';
 import { contentTypeFor, isCompressibleType } from '../http/mime.js';
 import type { HttpRequest, ResponseDescription } from '../wire/message.js';
 import { errorResponse } from './errors.js';
@@ -48,12 +48,16 @@ export interface FolderRequest {
   urlPath: string;
 }
 
-/** `?download=` values we know, or null when the parameter is absent; unknown values are an error line. */
-export function archiveFormatOf(query: string): ArchiveFormat | 'unknown' | null {
+/**
+ * `?download=` values we know, or null when the parameter is absent; unknown values are an error line.
+ * `selection` is the listing's checked entries (`selection-archive.ts`).
+ */
+export function archiveFormatOf(query: string): ArchiveFormat | 'selection' | 'unknown' | null {
   const value = new URLSearchParams(query).get('download');
   if (value === null) return null;
   const normalized = value.trim().toLowerCase();
   if (normalized === 'zip') return 'zip';
+  if (normalized === 'selection') return 'selection';
   if (normalized === 'tar.gz' || normalized === 'tgz') return 'tar.gz';
   return 'unknown';
 }
@@ -67,24 +71,41 @@ export function searchTermOf(query: string): string | null {
 
 export async function serveArchive(
   folder: FolderRequest,
-  format: ArchiveFormat | 'unknown',
+  format: ArchiveFormat | 'selection' | 'unknown',
   ctx: FolderToolsContext,
 ): Promise<ResponseDescription> {
   const { request } = folder;
   if (format === 'unknown') {
-    return errorResponse(400, 'download= takes zip or tar.gz', request.headers.accept);
+    return errorResponse(400, 'download= takes zip, tar.gz or selection', request.headers.accept);
+  }
+  if (format === 'selection') {
+    const { serveSelectionArchive } = await import('./selection-archive.js');
+    return serveSelectionArchive(folder, ctx);
   }
   const folderName = archiveFolderName(folder.urlPath, ctx.root);
+  return archiveResponse(request, format, folderName, archiveEntries(folder, folderName, ctx), ctx);
+}
+
+/**
+ * Streams `entries` as an archive named `fileStem.zip` (or `.tar.gz`). The whole folder's archive and a
+ * selection of its entries (`selection-archive.ts`) both answer through it.
+ */
+export async function archiveResponse(
+  request: HttpRequest,
+  format: ArchiveFormat,
+  fileStem: string,
+  entries: AsyncIterable<ArchiveEntry>,
+  ctx: FolderToolsContext,
+): Promise<ResponseDescription> {
   const headers: Record<string, string> = {
     ...ctx.headers,
     'Content-Type': ARCHIVE_CONTENT_TYPES[format],
-    'Content-Disposition': contentDisposition(`${folderName}.${format}`),
+    'Content-Disposition': contentDisposition(`${fileStem}.${format}`),
     // Made afresh from whatever the folder holds now: there is no validator to revalidate with.
     'Cache-Control': 'no-store',
     'X-Content-Type-Options': 'nosniff',
   };
   if (request.method === 'HEAD') return { status: 200, headers };
-  const entries = archiveEntries(folder, folderName, ctx);
   const onSkip = (entry: ArchiveEntry, error: unknown) =>
     ctx.logError(error, `archiving ${entry.absolutePath} (left out of the archive)`);
   // Already-compressed types are stored, not deflated again: it would cost time and save nothing.
@@ -118,20 +139,26 @@ async function* archiveEntries(
     order: 'depth-first',
     ...(include !== undefined ? { include } : {}),
   });
-  for await (const entry of walk) {
-    yield {
-      name: `${folderName}/${entry.relativePath}`,
-      absolutePath: entry.absolutePath,
-      isDirectory: entry.isDirectory,
-      size: entry.isDirectory ? 0 : entry.stats.size,
-      mtime: entry.stats.mtime,
-      mode: entry.stats.mode,
-    };
-  }
+  for await (const entry of walk) yield walkedArchiveEntry(`${folderName}/${entry.relativePath}`, entry);
+}
+
+/** A walked file or folder as the archive entry `name`. */
+export function walkedArchiveEntry(
+  name: string,
+  entry: Pick<WalkEntry, 'absolutePath' | 'isDirectory' | 'stats'>,
+): ArchiveEntry {
+  return {
+    name,
+    absolutePath: entry.absolutePath,
+    isDirectory: entry.isDirectory,
+    size: entry.isDirectory ? 0 : entry.stats.size,
+    mtime: entry.stats.mtime,
+    mode: entry.stats.mode,
+  };
 }
 
 /** The access rules as a walk filter, or undefined when there are none. */
-function accessFilter(
+export function accessFilter(
   folder: FolderRequest,
   ctx: FolderToolsContext,
 ): ((relativePath: string, isDirectory: boolean) => Promise<boolean>) | undefined {
@@ -145,7 +172,7 @@ function accessFilter(
 }
 
 /** The last URL segment, or the root folder's own name for `/`. */
-function archiveFolderName(urlPath: string, root: string): string {
+export function archiveFolderName(urlPath: string, root: string): string {
   const segments = urlPath.split('/').filter((segment) => segment !== '');
   const name = segments.at(-1) ?? path.basename(root);
   return name === '' ? 'docroot' : name;

@@ -6,7 +6,8 @@
  * @module
  */
 import path from 'node:path';
-import { decodeRequestPath, resolvePath } from '../files/resolve.js';
+import { isMarkdownName, wantsRenderedView } from '../files/markdown.js';
+import { decodeRequestPath, type Resolution, resolvePath } from '../files/resolve.js';
 import type { SearchLimits } from '../files/search.js';
 import { isKnownMethod } from '../http/method.js';
 import type { HttpRequest, RequestHandler, ResponseDescription } from '../wire/message.js';
@@ -60,6 +61,13 @@ export interface FileHandlerOptions {
   search?: Partial<SearchLimits> | false;
   /** Access rules for archives and search: may this request read that URL path (percent-encoded)? */
   mayRead?: (request: HttpRequest, urlPath: string) => Promise<boolean>;
+  /**
+   * Access rules for the listing's write controls: may this request write (or, with a password, could it)
+   * at that URL path (percent-encoded)?
+   */
+  mayWrite?: (request: HttpRequest, urlPath: string) => Promise<boolean>;
+  /** Render a folder's README.md / index.md / README.txt below its HTML listing. @default true */
+  readme?: boolean;
   /** Runs scripts (CGI); consulted before the file is served. Returns null when the path is not a script. */
   scriptHandler?: ScriptHandler;
   /** Answers the write methods (`--upload`); when it takes POST, HTML listings carry an upload form. */
@@ -119,7 +127,10 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     search: options.search ?? {},
     serverSoftware: options.serverSoftware ?? 'docroot',
     uploadForm: writes?.methods.includes('POST') ?? false,
+    moves: writes?.methods.includes('MOVE') ?? false,
+    readme: options.readme !== false,
     ...(options.mayRead !== undefined ? { mayRead: options.mayRead } : {}),
+    ...(options.mayWrite !== undefined ? { mayWrite: options.mayWrite } : {}),
     listings,
     logError,
     serveFile,
@@ -154,6 +165,9 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     const resolution = await resolvePath(decoded, resolveOptions);
     switch (resolution.kind) {
       case 'file':
+        if (request.query !== '' && wantsRenderedView(request.query) && isMarkdownName(resolution.urlPath)) {
+          return serveMarkdownPage(request, resolution);
+        }
         return serveFile(request, resolution);
       case 'directory':
         return serveDirectory(request, resolution);
@@ -167,6 +181,20 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
         return notFound(request, resolution.message);
       }
     }
+  }
+
+  let markdownView: Promise<typeof import('./markdown-view.js')> | null = null;
+  /** `?view=rendered` on a Markdown file: the module (and markdown-it) load with the first such request. */
+  async function serveMarkdownPage(
+    request: HttpRequest,
+    resolution: Extract<Resolution, { kind: 'file' }>,
+  ): Promise<ResponseDescription> {
+    markdownView ??= import('./markdown-view.js');
+    const cacheControl = policy.cacheControlFor(resolution.urlPath, true);
+    return (await markdownView).serveRenderedMarkdown(request, resolution, {
+      ...policy.extraHeaders,
+      ...(cacheControl !== undefined ? { 'Cache-Control': cacheControl } : {}),
+    });
   }
 
   function answerOptions(request: HttpRequest, allow: string): ResponseDescription {
@@ -202,7 +230,8 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
       return fail(request, 400, 'the "*" request-target is only valid with OPTIONS');
     }
     // The hot path: a GET or HEAD for a small file checked less than a second ago, browsers' included.
-    if (cache !== null && (method === 'GET' || method === 'HEAD')) {
+    // (`?view=rendered` asks for a page made from the file, not the file.)
+    if (cache !== null && (method === 'GET' || method === 'HEAD') && !request.query.includes('view=')) {
       const entry = cache.getFresh(request.path, Date.now());
       if (entry !== undefined)
         return answerFromCache(request, entry, ctx) ?? serveFileContent(request, entry, entry, ctx);

@@ -3,6 +3,12 @@
  * `server.ts` share. Importing it loads nothing else, so servers without scripts pay nothing for it.
  * @module
  */
+import {
+  DEFAULT_CGI_DIR,
+  DEFAULT_CGI_MAX_BODY_BYTES,
+  DEFAULT_CGI_METHODS,
+  DEFAULT_CGI_TIMEOUT_MS,
+} from '../../defaults.js';
 import type { HttpRequest, ResponseDescription } from '../../wire/message.js';
 
 export interface CgiOptions {
@@ -29,12 +35,12 @@ export interface CgiOptions {
 }
 
 /** The methods scripts are run for (RFC 3875 §4.1.12 leaves the set to the server); 405 for the rest. */
-export const CGI_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'];
+export const CGI_METHODS: readonly string[] = DEFAULT_CGI_METHODS;
 
 /** The CGI folder under the root when none is named (`--cgi`), as Apache's ScriptAlias /cgi-bin/. */
-export const CGI_DEFAULT_DIR = 'cgi-bin';
+export const CGI_DEFAULT_DIR = DEFAULT_CGI_DIR;
 /** Milliseconds a script may run, head and body together, before its process group is killed (504). */
-export const CGI_DEFAULT_TIMEOUT_MS = 30_000;
+export const CGI_DEFAULT_TIMEOUT_MS = DEFAULT_CGI_TIMEOUT_MS;
 /** Largest header block a script may print before its body (Apache uses 8 KiB per line; this bounds all). */
 export const CGI_MAX_HEAD_BYTES = 64 * 1024;
 /** Time between SIGTERM and SIGKILL to the script's process group. */
@@ -46,7 +52,7 @@ export const CGI_MAX_LOCAL_REDIRECTS = 10;
  * than the wire's 16 MiB default, and bodies never sit in memory, so the bound is about disk and time.
  * RFC 9110 §15.5.14 (413) leaves the size to the server.
  */
-export const CGI_DEFAULT_MAX_BODY_BYTES = 1024 * 1024 * 1024;
+export const CGI_DEFAULT_MAX_BODY_BYTES = DEFAULT_CGI_MAX_BODY_BYTES;
 /** A spooled chunked body beyond this size goes to a temporary file instead of memory. */
 export const CGI_BODY_MEMORY_BYTES = 256 * 1024;
 /** Longest stderr line logged as one entry; longer lines are logged in pieces. */
