@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // CPU profile of docroot under a wrk load.
-//   node bench/profile.js [--workload 1k|1k-close|100k|304] [--duration 8] [--top 25] [--no-build]
+//   node bench/profile.js [--workload 1k|1k-close|100k|304|css-1k|browser-1k|browser-304] [--duration 8] [--top 25] [--no-build]
 // Runs `node --cpu-prof --cpu-prof-dir bench/.work/prof dist/cli/main.js <root>` pinned to CPU 0,
 // drives it with wrk pinned to CPU 1, stops it (a preloaded hook turns SIGTERM into
 // process.exit so that the profile is written), then prints the top self-time functions
@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { BROWSER_HEADERS } from './lib/browser.js';
 import { topSelfTime } from './lib/cpuprofile.js';
 import { makeFixtures } from './lib/fixtures.js';
 import {
@@ -35,19 +36,6 @@ const opt = (name, dflt) => {
   return i >= 0 ? argv[i + 1] : dflt;
 };
 const workload = opt('--workload', '1k');
-/** Chrome's request headers for a stylesheet (the same as bench/run.js's browser workloads). */
-const BROWSER_HEADERS = [
-  'User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
-  'Accept: text/css,*/*;q=0.1',
-  'Accept-Encoding: gzip, deflate, br, zstd',
-  'Accept-Language: en-GB,en;q=0.9,de;q=0.8',
-  'Cookie: session=0123456789abcdef0123456789abcdef; theme=dark',
-  'Sec-Fetch-Dest: style',
-  'Sec-Fetch-Mode: no-cors',
-  'Sec-Fetch-Site: same-origin',
-  'Sec-Ch-Ua: "Chromium";v="131", "Not_A Brand";v="24"',
-  'Referer: http://127.0.0.1/',
-];
 const duration = Number(opt('--duration', process.env.BENCH_DURATION ?? '8'));
 const top = Number(opt('--top', '25'));
 
@@ -103,8 +91,14 @@ async function main() {
       304: { path: '/1k.bin', headers: [] },
       'css-1k': { path: '/b1k.css', headers: [] },
       'browser-1k': { path: '/b1k.css', headers: BROWSER_HEADERS },
+      'browser-304': { path: '/b1k.css', headers: BROWSER_HEADERS },
     }[workload];
     if (!wl) throw new Error(`unknown workload ${workload}`);
+    if (workload === 'browser-304') {
+      const browser = Object.fromEntries(BROWSER_HEADERS.map((h) => h.split(/: (.*)/s).slice(0, 2)));
+      const r = await httpGet(port, wl.path, { headers: browser });
+      wl.headers = [...BROWSER_HEADERS, `If-None-Match: ${r.headers.etag}`];
+    }
     if (workload === '304') {
       const r = await httpGet(port, '/1k.bin');
       if (r.headers.etag) wl.headers = [`If-None-Match: ${r.headers.etag}`];

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { BROWSER_HEADERS } from './lib/browser.js';
 import { machine, makeContenders, nginxVersion, PEERS, wrkVersion } from './lib/contenders.js';
 import { makeFixtures } from './lib/fixtures.js';
 import {
@@ -70,19 +71,6 @@ const onlyWl = argOpt('--workload')?.split(',').filter(Boolean);
 const subset = Boolean(only || onlyWl);
 const writeResults = argv.includes('--write') || (!argv.includes('--no-write') && !QUICK && !subset);
 
-/** What Chrome sends for a stylesheet: the headers that used to keep browsers off the fast path. */
-const BROWSER_HEADERS = [
-  'User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
-  'Accept: text/css,*/*;q=0.1',
-  'Accept-Encoding: gzip, deflate, br, zstd',
-  'Accept-Language: en-GB,en;q=0.9,de;q=0.8',
-  'Cookie: session=0123456789abcdef0123456789abcdef; theme=dark',
-  'Sec-Fetch-Dest: style',
-  'Sec-Fetch-Mode: no-cors',
-  'Sec-Fetch-Site: same-origin',
-  'Sec-Ch-Ua: "Chromium";v="131", "Not_A Brand";v="24"',
-  'Referer: http://127.0.0.1/',
-];
 /** Workloads whose table also shows the server's CPU time per request. */
 const CPU_COLUMN = new Set(['1k', 'css-1k', 'browser-1k', 'browser-20k', 'browser-304', '304']);
 

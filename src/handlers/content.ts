@@ -29,6 +29,7 @@ import {
   planMultipartByteranges,
   unsatisfiedContentRange,
 } from '../http/range.js';
+import { type FieldLines, fieldLinesOf } from '../wire/field-lines.js';
 import { fileOpenErrorStatus } from '../wire/file-body.js';
 import type { HttpRequest, ResponseDescription, ResponseHeaders } from '../wire/message.js';
 import { errorResponse } from './errors.js';
@@ -148,15 +149,31 @@ export async function loadCacheEntry(
     lastModified: formatHttpDate(info.mtimeMs),
     compressible,
     sidecars: ctx.compress && compressible ? await findSidecars(info.filePath, info.mtimeMs) : [],
-    identity: { body, etag: '', fields: {} },
+    identity: preparedVariant(body, '', {}),
     encoded: new Map(),
     pending: new Map(),
     negotiated: new Map(),
+    lastAcceptEncoding: null,
+    lastCoding: 'identity',
     bytes: body.length,
   };
-  entry.identity.etag = entry.etag;
-  entry.identity.fields = frozenFields(describe(info, ctx.policy, entry), ctx, 'identity', entry.etag);
+  entry.identity = preparedVariant(
+    body,
+    entry.etag,
+    frozenFields(describe(info, ctx.policy, entry), ctx, 'identity', entry.etag),
+  );
   return entry;
+}
+
+/** A cached variant with its two answers prepared: the 200 and the 304 (one frozen object each). */
+function preparedVariant(body: Buffer, etag: string, fields: Readonly<ResponseHeaders>): CachedVariant {
+  return {
+    body,
+    etag,
+    fields,
+    ok: Object.freeze({ status: 200, headers: fields, body: Object.freeze({ kind: 'bytes', data: body }) }),
+    notModified: Object.freeze({ status: 304, headers: fields, body: null }),
+  };
 }
 
 /** A cached variant's fields, frozen so every transport may keep what it derives from them. */
@@ -185,11 +202,11 @@ function cachedVariant(
     ).then(
       (body) => {
         const etag = withEncodingSuffix(entry.etag, coding);
-        const variant: CachedVariant = {
+        const variant = preparedVariant(
           body,
           etag,
-          fields: frozenFields(describe(entry, ctx.policy, entry), ctx, coding, etag),
-        };
+          frozenFields(describe(entry, ctx.policy, entry), ctx, coding, etag),
+        );
         entry.encoded.set(coding, variant);
         entry.pending.delete(coding);
         ctx.cache?.grow(entry, body.length);
@@ -246,8 +263,14 @@ export const NEGOTIATION_MEMO_ENTRIES = 16;
  */
 function cachedCoding(entry: CachedFile, acceptEncoding: string, ctx: ContentContext): Coding {
   if (!ctx.compress || !entry.compressible) return 'identity';
+  // One browser sends one string: comparing with the last one costs less than hashing it for the map.
+  if (acceptEncoding === entry.lastAcceptEncoding) return entry.lastCoding as Coding;
   const known = entry.negotiated.get(acceptEncoding);
-  if (known !== undefined) return known as Coding;
+  if (known !== undefined) {
+    entry.lastAcceptEncoding = acceptEncoding;
+    entry.lastCoding = known;
+    return known as Coding;
+  }
   const coding = negotiateCoding(acceptEncoding, entry.size, entry.sidecars);
   if (entry.negotiated.size >= NEGOTIATION_MEMO_ENTRIES) {
     const oldest = entry.negotiated.keys().next();
@@ -270,33 +293,40 @@ export function answerFromCache(
   ctx: ContentContext,
 ): ResponseDescription | null {
   const headers = request.headers;
+  // The wire's lazily built record: read the few fields needed without building the others.
+  const lines = fieldLinesOf(headers);
   if (
-    headers.range !== undefined ||
-    headers['if-match'] !== undefined ||
-    headers['if-unmodified-since'] !== undefined
+    field(headers, lines, 'range') !== undefined ||
+    field(headers, lines, 'if-match') !== undefined ||
+    field(headers, lines, 'if-unmodified-since') !== undefined
   ) {
     return null;
   }
-  const acceptEncoding = headers['accept-encoding'];
+  const acceptEncoding = field(headers, lines, 'accept-encoding');
   let variant: CachedVariant | undefined = entry.identity;
   if (acceptEncoding !== undefined) {
     const coding = cachedCoding(entry, acceptEncoding, ctx);
     if (coding !== 'identity') variant = entry.encoded.get(coding);
     if (variant === undefined) return null;
   }
-  const ifNoneMatch = headers['if-none-match'];
+  const ifNoneMatch = field(headers, lines, 'if-none-match');
   if (ifNoneMatch !== undefined) {
     // RFC 9110 §13.2.2: If-None-Match decides alone; the usual browser value is exactly our tag.
     if (ifNoneMatch !== variant.etag) return null;
-    return { status: 304, headers: variant.fields, body: null };
+    return variant.notModified;
   }
-  const ifModifiedSince = headers['if-modified-since'];
+  const ifModifiedSince = field(headers, lines, 'if-modified-since');
   if (ifModifiedSince !== undefined) {
     // A browser echoes our Last-Modified back: the same date means unchanged since (§13.1.3).
     if (ifModifiedSince !== entry.lastModified) return null;
-    return { status: 304, headers: variant.fields, body: null };
+    return variant.notModified;
   }
-  return { status: 200, headers: variant.fields, body: { kind: 'bytes', data: variant.body } };
+  return variant.ok;
+}
+
+/** One request field by lower-case name, from the wire's field lines when there are any. */
+function field(headers: HttpRequest['headers'], lines: FieldLines | null, name: string): string | undefined {
+  return lines !== null ? lines.value(name) : headers[name];
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import { DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_MAX_FILE_BYTES, DEFAULT_REVALIDATE_MS } from '../defaults.js';
 import type { Sidecar } from '../files/encodings.js';
-import type { ResponseHeaders } from '../wire/message.js';
+import type { ResponseDescription, ResponseHeaders } from '../wire/message.js';
 
 export interface CacheOptions {
   /** Total bytes of bodies (all encodings) held. @default 64 MiB */
@@ -28,6 +28,13 @@ export interface CachedVariant {
    * the HTTP/1.1 wire serialises it once (the transport adds Date, Server and the framing).
    */
   fields: Readonly<ResponseHeaders>;
+  /**
+   * The hot path's answers, frozen and shared by every request: the 200 with this body and the 304 a
+   * revalidation with this variant's validators gets. The HTTP/1.1 wire writes each as one prepared
+   * buffer (status line and Date rebuilt once a second, the serialised fields, the body).
+   */
+  ok: Readonly<ResponseDescription>;
+  notModified: Readonly<ResponseDescription>;
 }
 
 export interface CachedFile {
@@ -51,6 +58,9 @@ export interface CachedFile {
    * handful of exact strings are negotiated once per file; bounded by NEGOTIATION_MEMO_ENTRIES.
    */
   negotiated: Map<string, string>;
+  /** The Accept-Encoding value last looked up in `negotiated`, and its coding. */
+  lastAcceptEncoding: string | null;
+  lastCoding: string;
   bytes: number;
 }
 

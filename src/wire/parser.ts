@@ -7,6 +7,7 @@
  */
 import { COLON, CR, HTAB, IS_FIELD_VALUE_BYTE, IS_TARGET_BYTE, IS_TCHAR, LF, SP } from './chars.js';
 import { ProtocolError } from './errors.js';
+import { FieldLines, type KnownFieldSpans, lazyFieldPairs, lazyHeaderRecord } from './field-lines.js';
 import type { WireLimits } from './limits.js';
 import type { HttpVersion } from './message.js';
 
@@ -46,14 +47,6 @@ const HEAD_TERMINATOR = Buffer.from('\r\n\r\n', 'latin1');
 /** Content-Length values longer than this cannot be a safe integer; refusing them avoids overflow. */
 export const MAX_CONTENT_LENGTH_DIGITS = 15;
 
-/**
- * Header maps are created by this constructor rather than `Object.create(null)`: V8 keeps such objects in
- * fast mode, and with no Object.prototype on the chain a field named `__proto__` or `constructor` is just
- * an own property.
- */
-const HeaderRecord = function HeaderRecord() {} as unknown as { new (): object };
-HeaderRecord.prototype = Object.create(null);
-
 /** Position of the next LF in `buf[from, end)`, or -1; a plain loop beats a native call for short lines. */
 function findLF(buf: Buffer, from: number, end: number): number {
   for (let i = from; i < end; i++) if (buf[i] === LF) return i;
@@ -77,6 +70,10 @@ export function parseRequestHead(buf: Buffer, limits: WireLimits, scanFrom = 0):
     return { kind: 'partial', scanned: 0 };
   }
 
+  if (scanFrom === 0) {
+    const parsed = parseWellFormedHead(buf, start, limits);
+    if (parsed !== null) return parsed;
+  }
   const searchFrom = Math.max(start, scanFrom - 3);
   const end = buf.indexOf(HEAD_TERMINATOR, searchFrom);
   if (end === -1) return checkIncompleteHead(buf, start, Math.max(start, scanFrom), limits);
@@ -129,7 +126,7 @@ function checkIncompleteHead(buf: Buffer, start: number, from: number, limits: W
 
 /**
  * Parses the lines in `buf[start, linesEnd)`, every one of which must end in CRLF; `consumed` is where the
- * head ends (after the empty line).
+ * head ends (after the empty line). These are the exact rules, which name what is wrong with a line.
  */
 function parseCompleteHead(
   buf: Buffer,
@@ -156,31 +153,28 @@ function parseCompleteHead(
   const line = parseRequestLine(buf, start, requestLineEnd - 1);
   if (line instanceof ProtocolError) return fail(line);
 
-  // The field lines decoded once (latin1 is one character per byte, so offsets carry over); names and
-  // values are then slices of it, which costs far less than one native decode per name and per value.
-  const text = buf.toString('latin1', requestLineEnd + 1, linesEnd);
-  const textBase = requestLineEnd + 1;
-  const headers = new HeaderRecord() as Record<string, string>;
-  const rawHeaders: Array<readonly [string, string]> = [];
-  let hostCount = 0;
-  const contentLengths: string[] = [];
-  const transferEncodings: string[] = [];
+  const fields = new FieldSpans(start);
   let lineNumber = 1;
   let pos = requestLineEnd + 1;
-  const headerBytesStart = pos;
-
+  const fieldsStart = pos;
   while (pos < linesEnd) {
     lineNumber++;
-    const lf = findLF(buf, pos, linesEnd);
-    if (lf === -1) break;
-    if (lf === pos || buf[lf - 1] !== CR) {
-      return fail(
-        new ProtocolError('BAD_HEADER', `header line ${lineNumber} ends in a bare LF instead of CRLF`),
-      );
+    // A well-formed line is checked in one pass (token name, colon, value bytes up to CRLF); any other
+    // line is taken apart again by the exact rules, which say what is wrong with it.
+    let colon = scanWellFormedFieldLine(buf, pos);
+    let lf = scannedLineFeed;
+    if (colon === -1 || lf >= linesEnd) {
+      colon = -1;
+      lf = findLF(buf, pos, linesEnd);
+      if (lf === -1) break;
+      if (lf === pos || buf[lf - 1] !== CR) {
+        return fail(
+          new ProtocolError('BAD_HEADER', `header line ${lineNumber} ends in a bare LF instead of CRLF`),
+        );
+      }
+      if (lf - 1 === pos) break; // the empty line that ends the head
     }
-    const lineEnd = lf - 1;
-    if (lineEnd === pos) break; // the empty line that ends the head
-    if (lf + 1 - headerBytesStart > limits.maxHeaderBytes) {
+    if (lf + 1 - fieldsStart > limits.maxHeaderBytes) {
       return fail(
         new ProtocolError(
           'HEADERS_TOO_LARGE',
@@ -188,7 +182,7 @@ function parseCompleteHead(
         ),
       );
     }
-    if (rawHeaders.length >= limits.maxHeaderCount) {
+    if (fields.count >= limits.maxHeaderCount) {
       return fail(
         new ProtocolError(
           'HEADERS_TOO_LARGE',
@@ -196,35 +190,193 @@ function parseCompleteHead(
         ),
       );
     }
-    const field = parseFieldLine(buf, pos, lineEnd, lineNumber, text, textBase);
-    if (field instanceof ProtocolError) return fail(field);
-    const [name, value] = field;
-    rawHeaders.push(field);
-    const key = name.toLowerCase();
-    if (key === 'host') hostCount++;
-    else if (key === 'content-length') contentLengths.push(value);
-    else if (key === 'transfer-encoding') transferEncodings.push(value);
-    const previous = headers[key];
-    // RFC 9110 §5.3: repeated fields combine into one comma-separated list (Cookie uses "; ", §5.4 of RFC 6265).
-    headers[key] = previous === undefined ? value : `${previous}${key === 'cookie' ? '; ' : ', '}${value}`;
+    if (colon === -1) {
+      const scanned = scanFieldLine(buf, pos, lf - 1, lineNumber);
+      if (scanned instanceof ProtocolError) return fail(scanned);
+      colon = scanned;
+    }
+    fields.add(buf, pos, colon);
     pos = lf + 1;
   }
+  return buildHead(buf, start, line, fields, linesEnd, consumed, limits);
+}
 
+/**
+ * The common case in one pass: a complete head whose every line is well-formed, parsed without first
+ * searching for where it ends. Returns null for anything else — an incomplete head, a line that needs
+ * the exact rules, a limit reached — which the general path then decides as before.
+ */
+function parseWellFormedHead(buf: Buffer, start: number, limits: WireLimits): HeadParseResult | null {
+  const requestLineEnd = findLF(buf, start, buf.length);
+  if (
+    requestLineEnd === -1 ||
+    buf[requestLineEnd - 1] !== CR ||
+    requestLineEnd - 1 - start > limits.maxRequestLineBytes
+  ) {
+    return null;
+  }
+  const line = parseRequestLine(buf, start, requestLineEnd - 1);
+  if (line instanceof ProtocolError) return null;
+  const fields = new FieldSpans(start);
+  let pos = requestLineEnd + 1;
+  const fieldsStart = pos;
+  while (buf[pos] !== CR || buf[pos + 1] !== LF) {
+    const colon = scanWellFormedFieldLine(buf, pos);
+    if (colon === -1) return null;
+    const lf = scannedLineFeed;
+    if (lf + 1 - fieldsStart > limits.maxHeaderBytes || fields.count >= limits.maxHeaderCount) return null;
+    fields.add(buf, pos, colon);
+    pos = lf + 1;
+  }
+  return buildHead(buf, start, line, fields, pos, pos + 2, limits);
+}
+
+/** Field kinds the wire reads itself (`FieldSpans.framing`). */
+const HOST = 0;
+const EXPECT = 1;
+const CONNECTION = 2;
+const CONTENT_LENGTH = 3;
+const TRANSFER_ENCODING = 4;
+
+/** The field lines of a head being parsed, as offsets from `base` (see `FieldLines`). */
+class FieldSpans {
+  readonly spans: number[] = [];
+  /** Pairs of (field kind, span index) for the fields the wire reads itself, in arrival order. */
+  framing: number[] | null = null;
+  /** Bit n set: some field name has n characters (31: 31 or more), so most absent names cost one test. */
+  nameLengths = 0;
+  /** Where the fields every hot request reads are (see `FieldLines.value`). */
+  readonly known: KnownFieldSpans = { acceptEncoding: -1, ifNoneMatch: -1, ifModifiedSince: -1 };
+
+  constructor(private readonly base: number) {}
+
+  get count(): number {
+    return this.spans.length >> 2;
+  }
+
+  /** Records the field line at `buf[start]` whose colon is at `colon` (its value is in the `scanned…` slots). */
+  add(buf: Buffer, start: number, colon: number): void {
+    const base = this.base;
+    const at = this.spans.length;
+    this.spans.push(start - base, colon - base, scannedValueStart - base, scannedValueEnd - base);
+    const length = colon - start;
+    this.nameLengths |= 1 << Math.min(length, 31);
+    // The fields the wire itself needs, recognised by length first: no name string is made for any field.
+    let kind = -1;
+    if (length === 4) kind = isFieldName(buf, start, 'host') ? HOST : -1;
+    else if (length === 6) kind = isFieldName(buf, start, 'expect') ? EXPECT : -1;
+    else if (length === 10) kind = isFieldName(buf, start, 'connection') ? CONNECTION : -1;
+    else if (length === 14) kind = isFieldName(buf, start, 'content-length') ? CONTENT_LENGTH : -1;
+    else if (length === 17) {
+      if (isFieldName(buf, start, 'transfer-encoding')) kind = TRANSFER_ENCODING;
+      else if (isFieldName(buf, start, 'if-modified-since'))
+        this.known.ifModifiedSince = knownAt(this.known.ifModifiedSince, at);
+    } else if (length === 15) {
+      if (isFieldName(buf, start, 'accept-encoding'))
+        this.known.acceptEncoding = knownAt(this.known.acceptEncoding, at);
+    } else if (length === 13) {
+      if (isFieldName(buf, start, 'if-none-match'))
+        this.known.ifNoneMatch = knownAt(this.known.ifNoneMatch, at);
+    }
+    if (kind !== -1) (this.framing ??= []).push(kind, at);
+  }
+}
+
+/** A known field's span index: -1 while absent, -2 once repeated (then it is looked up like any other). */
+function knownAt(previous: number, at: number): number {
+  return previous === -1 ? at : -2;
+}
+
+/** Decodes the head once and makes the strings the wire needs; every field stays lazy (field-lines.ts). */
+function buildHead(
+  buf: Buffer,
+  start: number,
+  line: RequestLine,
+  fields: FieldSpans,
+  linesEnd: number,
+  consumed: number,
+  limits: WireLimits,
+): HeadParseResult {
+  // latin1 is one character per byte, so the offsets carry over to the text.
+  const text = buf.toString('latin1', start, linesEnd);
+  const method = text.slice(0, line.methodEnd - start);
+  const target = text.slice(line.targetStart - start, line.targetEnd - start);
+  const spans = fields.spans;
+  const framing = fields.framing;
+  const wanted: FramingFields = {
+    hostCount: 0,
+    host: '',
+    connection: undefined,
+    expect: undefined,
+    contentLengths: NONE,
+    transferEncodings: NONE,
+  };
+  if (framing !== null) {
+    for (let k = 0; k < framing.length; k += 2) {
+      const at = framing[k + 1]!;
+      const value = text.slice(spans[at + 2], spans[at + 3]);
+      switch (framing[k]) {
+        case HOST:
+          wanted.hostCount++;
+          wanted.host = value;
+          break;
+        case EXPECT:
+          wanted.expect = joinValue(wanted.expect, value);
+          break;
+        case CONNECTION:
+          wanted.connection = joinValue(wanted.connection, value);
+          break;
+        case CONTENT_LENGTH:
+          wanted.contentLengths = [...wanted.contentLengths, value];
+          break;
+        case TRANSFER_ENCODING:
+          wanted.transferEncodings = [...wanted.transferEncodings, value];
+          break;
+      }
+    }
+  }
   return finishHead(
-    line,
-    headers,
-    rawHeaders,
-    hostCount,
-    contentLengths,
-    transferEncodings,
+    method,
+    target,
+    line.version,
+    new FieldLines(text, spans, fields.nameLengths, fields.known),
+    wanted,
     consumed,
     limits,
   );
 }
 
+const NONE: readonly string[] = Object.freeze([]);
+
+/** The fields the wire reads itself, taken out of the field lines. */
+interface FramingFields {
+  hostCount: number;
+  host: string;
+  connection: string | undefined;
+  expect: string | undefined;
+  contentLengths: readonly string[];
+  transferEncodings: readonly string[];
+}
+
+/** Whether the field name at `buf[start]` is `lowerName` in any case (the length is already known equal). */
+function isFieldName(buf: Buffer, start: number, lowerName: string): boolean {
+  for (let i = 0; i < lowerName.length; i++) {
+    // Field names are tokens, so OR-ing 0x20 only folds A–Z onto a–z for the letters and '-' compared here.
+    if ((buf[start + i]! | 0x20) !== lowerName.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** A repeated field's values combined into one comma-separated list (RFC 9110 §5.3). */
+function joinValue(previous: string | undefined, value: string): string {
+  return previous === undefined ? value : `${previous}, ${value}`;
+}
+
+/** Where the method and the target end and start, as positions in the buffer. */
 interface RequestLine {
-  method: string;
-  target: string;
+  methodEnd: number;
+  targetStart: number;
+  targetEnd: number;
   version: '1.0' | '1.1';
 }
 
@@ -275,24 +427,46 @@ function parseRequestLine(buf: Buffer, start: number, end: number): RequestLine 
       `HTTP/${String.fromCharCode(major)}.${String.fromCharCode(minor)} is not supported; use HTTP/1.1 or HTTP/1.0`,
     );
   }
-  // One decode for the line; method and target are slices of it (latin1: one character per byte).
-  const line = buf.toString('latin1', start, targetEnd);
-  return {
-    method: line.slice(0, methodEnd - start),
-    target: line.slice(targetStart - start),
-    version: minor === 0x31 ? '1.1' : '1.0',
-  };
+  return { methodEnd, targetStart, targetEnd, version: minor === 0x31 ? '1.1' : '1.0' };
 }
 
-/** field-line = field-name ":" OWS field-value OWS (RFC 9112 §5); shared with the response-head parser. */
-export function parseFieldLine(
-  buf: Buffer,
-  start: number,
-  end: number,
-  lineNumber: number,
-  text: string,
-  textBase: number,
-): readonly [string, string] | ProtocolError {
+/**
+ * The fast check of one field line starting at `buf[start]`: a token name, a colon, optional whitespace
+ * and field-value bytes (HTAB, SP, VCHAR, obs-text; RFC 9110 §5.5) up to a CRLF. Returns the colon's
+ * position, with the value's bounds and the LF's position left in the `scanned…` slots, or -1 for a line
+ * that is not this simple (then `scanFieldLine` finds the exact fault, if there is one).
+ */
+function scanWellFormedFieldLine(buf: Buffer, start: number): number {
+  let i = start;
+  while (IS_TCHAR[buf[i]!] === 1) i++;
+  if (i === start || buf[i] !== COLON) return -1;
+  const colon = i++;
+  while (buf[i] === SP || buf[i] === HTAB) i++;
+  const valueStart = i;
+  // Past the end of `buf` the byte is undefined, which fails both tests.
+  let b = buf[i]!;
+  while ((b >= 0x20 && b !== 0x7f) || b === HTAB) b = buf[++i]!;
+  if (b !== CR || buf[i + 1] !== LF) return -1;
+  let valueEnd = i;
+  while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HTAB)) valueEnd--;
+  scannedValueStart = valueStart;
+  scannedValueEnd = valueEnd;
+  scannedLineFeed = i + 1;
+  return colon;
+}
+
+/** Where the last `scanFieldLine` found the field value (the parser is synchronous, so one slot will do). */
+let scannedValueStart = 0;
+let scannedValueEnd = 0;
+let scannedLineFeed = 0;
+
+/**
+ * Validates field-line = field-name ":" OWS field-value OWS (RFC 9112 §5) in `buf[start, end)`: a token
+ * name, no obs-fold, no whitespace before the colon, no control character in the value. Returns the
+ * colon's position (the value's bounds, without OWS, are left in `scannedValueStart`/`scannedValueEnd`)
+ * or the rule that was broken.
+ */
+function scanFieldLine(buf: Buffer, start: number, end: number, lineNumber: number): number | ProtocolError {
   const first = buf[start];
   if (first === SP || first === HTAB) {
     return new ProtocolError(
@@ -314,7 +488,6 @@ export function parseFieldLine(
   }
   if (i === start)
     return new ProtocolError('BAD_HEADER', `header line ${lineNumber} has an empty field name`);
-  const name = text.slice(start - textBase, i - textBase);
   let valueStart = i + 1;
   let valueEnd = end;
   while (valueStart < valueEnd && (buf[valueStart] === SP || buf[valueStart] === HTAB)) valueStart++;
@@ -327,20 +500,38 @@ export function parseFieldLine(
       );
     }
   }
-  return [name, text.slice(valueStart - textBase, valueEnd - textBase)] as const;
+  scannedValueStart = valueStart;
+  scannedValueEnd = valueEnd;
+  return i;
+}
+
+/** field-line = field-name ":" OWS field-value OWS (RFC 9112 §5), as strings; used by the response-head parser. */
+export function parseFieldLine(
+  buf: Buffer,
+  start: number,
+  end: number,
+  lineNumber: number,
+  text: string,
+  textBase: number,
+): readonly [string, string] | ProtocolError {
+  const colon = scanFieldLine(buf, start, end, lineNumber);
+  if (colon instanceof ProtocolError) return colon;
+  return [
+    text.slice(start - textBase, colon - textBase),
+    text.slice(scannedValueStart - textBase, scannedValueEnd - textBase),
+  ] as const;
 }
 
 function finishHead(
-  line: RequestLine,
-  headers: Record<string, string>,
-  rawHeaders: Array<readonly [string, string]>,
-  hostCount: number,
-  contentLengths: string[],
-  transferEncodings: string[],
+  method: string,
+  target: string,
+  version: '1.0' | '1.1',
+  lines: FieldLines,
+  fields: FramingFields,
   consumed: number,
   limits: WireLimits,
 ): HeadParseResult {
-  const { method, target, version } = line;
+  const { hostCount, host, connection, expect, contentLengths, transferEncodings } = fields;
 
   // RFC 9112 §3.2: exactly one Host in HTTP/1.1; more than one is always an error.
   if (hostCount > 1)
@@ -350,7 +541,6 @@ function finishHead(
       new ProtocolError('MISSING_HOST', 'an HTTP/1.1 request must have exactly one Host header field'),
     );
   }
-  const host = headers.host ?? '';
   if (!isValidHost(host))
     return fail(new ProtocolError('BAD_HOST', 'the Host header field is not a valid authority'));
 
@@ -362,7 +552,6 @@ function finishHead(
   const framing = decideFraming(version, contentLengths, transferEncodings, limits);
   if (framing instanceof ProtocolError) return fail(framing);
 
-  const connection = headers.connection;
   let keepAlive = version === '1.1';
   if (connection !== undefined) {
     const tokens = connection.toLowerCase();
@@ -371,7 +560,6 @@ function finishHead(
   }
 
   let expectContinue = false;
-  const expect = headers.expect;
   if (expect !== undefined) {
     if (expect.toLowerCase() !== '100-continue') {
       // RFC 9110 §10.1.1: an unsupported expectation gets 417.
@@ -391,8 +579,8 @@ function finishHead(
     path: form.path,
     query: form.query,
     version,
-    headers,
-    rawHeaders,
+    headers: lazyHeaderRecord(lines),
+    rawHeaders: lazyFieldPairs(lines),
     authority,
     framing,
     keepAlive,
@@ -496,8 +684,8 @@ function isValidHost(host: string): boolean {
 /** RFC 9112 §6.3: the rules, in order, for how long the body is; every ambiguity is a 400 and a close. */
 function decideFraming(
   version: '1.0' | '1.1',
-  contentLengths: string[],
-  transferEncodings: string[],
+  contentLengths: readonly string[],
+  transferEncodings: readonly string[],
   limits: WireLimits,
 ): BodyFraming | ProtocolError {
   if (transferEncodings.length > 0) {

@@ -29,7 +29,10 @@ import {
 const SINGLE_WRITE_MAX_BYTES = 64 * 1024;
 const CONTINUE_LINE = 'HTTP/1.1 100 Continue\r\n\r\n';
 /** Complete keep-alive responses of frozen field blocks, valid for the second their Date names. */
-const wholeResponses = new WeakMap<Buffer, { second: number; status: number; body: Buffer; bytes: Buffer }>();
+const wholeResponses = new WeakMap<
+  Buffer,
+  { second: number; status: number; body: Buffer | null; bytes: Buffer }
+>();
 const CONNECTION_CLOSE = Buffer.from('Connection: close\r\n', 'latin1');
 const CONNECTION_KEEP_ALIVE = Buffer.from('Connection: keep-alive\r\n', 'latin1');
 
@@ -215,9 +218,10 @@ export class ResponseWriter {
           ? Buffer.from(data)
           : data;
     const observer = this.options.observer;
-    // The commonest answer of all (a keep-alive GET of a hot file) is the same bytes for a whole second.
+    // The commonest answers of all (a keep-alive GET of a hot file, a browser's 304 for it) are the same
+    // bytes for a whole second.
     const second = Math.floor(Date.now() / 1000);
-    if (connection === null && bodyBytes !== null && observer?.onResponseHead === undefined) {
+    if (connection === null && observer?.onResponseHead === undefined) {
       const whole = wholeResponses.get(block);
       if (
         whole !== undefined &&
@@ -226,7 +230,7 @@ export class ResponseWriter {
         whole.body === bodyBytes
       ) {
         this.socket.write(whole.bytes);
-        exchange.bytesSent = bodyBytes.length;
+        exchange.bytesSent = bodyBytes === null ? 0 : bodyBytes.length;
         this.host.finishExchange(exchange);
         return;
       }
@@ -240,8 +244,7 @@ export class ResponseWriter {
     out[offset++] = 0x0d;
     out[offset++] = 0x0a;
     if (bodyBytes !== null) bodyBytes.copy(out, offset);
-    if (connection === null && bodyBytes !== null)
-      wholeResponses.set(block, { second, status, body: bodyBytes, bytes: out });
+    if (connection === null) wholeResponses.set(block, { second, status, body: bodyBytes, bytes: out });
     if (observer?.onResponseHead !== undefined) {
       observer.onResponseHead(
         this.host,
