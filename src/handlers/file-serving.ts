@@ -5,8 +5,10 @@
  */
 import { decodeRequestPath, type Resolution, resolvePath } from '../files/resolve.js';
 import type { HttpRequest, ResponseDescription } from '../wire/message.js';
-import { type ContentContext, type FileInfo, loadCacheEntry, serveFileContent } from './content.js';
+import { serveFileContent } from './content.js';
 import { errorResponse } from './errors.js';
+import { loadCacheEntry } from './hot-path.js';
+import type { ContentContext, FileInfo } from './representation.js';
 
 type FileResolution = Extract<Resolution, { kind: 'file' }>;
 

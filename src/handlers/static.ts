@@ -11,15 +11,17 @@ import { decodeRequestPath, type Resolution, resolvePath } from '../files/resolv
 import type { SearchLimits } from '../files/search.js';
 import { isKnownMethod } from '../http/method.js';
 import type { HttpRequest, RequestHandler, ResponseDescription } from '../wire/message.js';
-import { answerFromCache, type ContentContext, serveFileContent } from './content.js';
+import { serveFileContent } from './content.js';
 import { createDirectoryServer } from './directory.js';
 import { errorResponse } from './errors.js';
 import { type CacheOptions, FileCache } from './file-cache.js';
 import { createFileServing } from './file-serving.js';
 import type { ScriptHandler, WriteHandler } from './hooks.js';
+import { answerFromCache } from './hot-path.js';
 import { LISTING_CACHE_FRESH_MS, ListingCache } from './listing-cache.js';
 import { type CacheControlRule, SitePolicy } from './policy.js';
 import { PATH_REFUSAL_STATUS } from './refusals.js';
+import type { ContentContext } from './representation.js';
 
 export type { ScriptHandler, WriteHandler } from './hooks.js';
 

@@ -108,7 +108,7 @@ export async function liveValue(
       return resource.isDirectory || name === undefined ? null : escapeXml(contentTypeFor(name));
     }
     case 'getetag':
-      // The same validator GET sends (handlers/content.ts), so If-Match from either works on both.
+      // The same validator GET sends (handlers/representation.ts), so If-Match from either works on both.
       return resource.isDirectory ? null : escapeXml(makeFileEtag(stats.size, stats.mtimeMs));
     case 'getlastmodified':
       return formatHttpDate(stats.mtimeMs);
