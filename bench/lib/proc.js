@@ -143,7 +143,7 @@ export function httpGet(port, path, { headers = {}, timeoutMs = 5000, method = '
         const chunks = [];
         res.on('data', (d) => {
           bytes += d.length;
-          if (bytes <= 4 << 20) chunks.push(d);
+          if (bytes <= 16 << 20) chunks.push(d);
         });
         res.on('end', () =>
           resolve({ status: res.statusCode, headers: res.headers, bytes, body: Buffer.concat(chunks) }),

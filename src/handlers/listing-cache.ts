@@ -8,12 +8,18 @@ import { type Readable, Transform } from 'node:stream';
 
 /** A rendered listing is reused for this long: like files, never stale for more than a second. */
 export const LISTING_CACHE_FRESH_MS = 1000;
-/** Listings larger than this are streamed every time instead of kept. */
-const LISTING_CACHE_MAX_BYTES = 4 * 1024 * 1024;
+/**
+ * Listings larger than this are streamed every time instead of kept. An HTML row with its selection box,
+ * icon and actions is about 480 bytes, so 16 MiB keeps a folder of some 30,000 entries.
+ */
+const LISTING_CACHE_MAX_BYTES = 16 * 1024 * 1024;
+/** All kept listings together stay under this; the oldest go first. */
+const LISTING_CACHE_TOTAL_BYTES = 64 * 1024 * 1024;
 const LISTING_CACHE_ENTRIES = 64;
 
 export class ListingCache {
   private readonly entries = new Map<string, { builtAt: number; bytes: Buffer }>();
+  private totalBytes = 0;
 
   /** @param freshMs how long a listing is reused; 0 renders every time (live reload). */
   constructor(private readonly freshMs: number = LISTING_CACHE_FRESH_MS) {}
@@ -27,6 +33,25 @@ export class ListingCache {
   /** Forgets every listing (something under the root was just written). */
   clear(): void {
     this.entries.clear();
+    this.totalBytes = 0;
+  }
+
+  private keep(key: string, builtAt: number, bytes: Buffer): void {
+    this.forget(key);
+    this.entries.set(key, { builtAt, bytes });
+    this.totalBytes += bytes.length;
+    while (this.entries.size > LISTING_CACHE_ENTRIES || this.totalBytes > LISTING_CACHE_TOTAL_BYTES) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done) break;
+      this.forget(oldest.value);
+    }
+  }
+
+  private forget(key: string): void {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return;
+    this.totalBytes -= entry.bytes.length;
+    this.entries.delete(key);
   }
 
   /**
@@ -35,7 +60,7 @@ export class ListingCache {
    * still reaches the listing and no byte can flow before the wire is listening.
    */
   remember(key: string, listingStream: Readable, builtAt: number): Readable {
-    const entries = this.entries;
+    const keep = (bytes: Buffer): void => this.keep(key, builtAt, bytes);
     const chunks: Buffer[] = [];
     let size = 0;
     const copy = new Transform({
@@ -46,14 +71,7 @@ export class ListingCache {
         done(null, chunk);
       },
       flush(done) {
-        if (size <= LISTING_CACHE_MAX_BYTES) {
-          entries.delete(key);
-          entries.set(key, { builtAt, bytes: Buffer.concat(chunks) });
-          if (entries.size > LISTING_CACHE_ENTRIES) {
-            const oldest = entries.keys().next();
-            if (!oldest.done) entries.delete(oldest.value);
-          }
-        }
+        if (size <= LISTING_CACHE_MAX_BYTES) keep(Buffer.concat(chunks));
         done();
       },
     });
