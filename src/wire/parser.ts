@@ -5,7 +5,17 @@
  * head used) or `error` (with the status and the rule that was broken).
  * @module
  */
-import { COLON, CR, HTAB, IS_FIELD_VALUE_BYTE, IS_TARGET_BYTE, IS_TCHAR, LF, SP } from './chars.js';
+import {
+  COLON,
+  CR,
+  HTAB,
+  IS_FIELD_VALUE_BYTE,
+  IS_TARGET_BYTE,
+  IS_TCHAR,
+  isHttpToken,
+  LF,
+  SP,
+} from './chars.js';
 import { ProtocolError } from './errors.js';
 import { FieldLines, type KnownFieldSpans, lazyFieldPairs, lazyHeaderRecord } from './field-lines.js';
 import type { WireLimits } from './limits.js';
@@ -718,7 +728,7 @@ function decideFraming(
     }
     for (const coding of codings) {
       if (coding === 'chunked') continue;
-      if (!isPlainToken(coding)) {
+      if (!isHttpToken(coding)) {
         return new ProtocolError(
           'BAD_TRANSFER_ENCODING',
           'the Transfer-Encoding field is not a list of tokens',
@@ -766,11 +776,6 @@ export function isDigits(value: string): boolean {
     const c = value.charCodeAt(i);
     if (c < 0x30 || c > 0x39) return false;
   }
-  return true;
-}
-
-export function isPlainToken(value: string): boolean {
-  for (let i = 0; i < value.length; i++) if (IS_TCHAR[value.charCodeAt(i)] !== 1) return false;
   return true;
 }
 

@@ -6,10 +6,10 @@
  * throws on bad input and never copies the buffer.
  * @module
  */
-import { CR, HTAB, LF, SP } from './chars.js';
+import { CR, HTAB, isHttpToken, LF, SP } from './chars.js';
 import { ProtocolError } from './errors.js';
 import type { WireLimits } from './limits.js';
-import { hasListToken, isDigits, isPlainToken, MAX_CONTENT_LENGTH_DIGITS, parseFieldLine } from './parser.js';
+import { hasListToken, isDigits, MAX_CONTENT_LENGTH_DIGITS, parseFieldLine } from './parser.js';
 
 /** How the response content is delimited (RFC 9112 §6.3). */
 export type ResponseFraming =
@@ -199,7 +199,7 @@ function decideResponseFraming(
       }
     }
     if (codings.length !== 1 || codings[0] !== 'chunked') {
-      return codings.every(isPlainToken)
+      return codings.every(isHttpToken)
         ? `the response's transfer coding "${codings.join(', ')}" is not supported (only chunked)`
         : 'the Transfer-Encoding field of the response is not a list of tokens';
     }

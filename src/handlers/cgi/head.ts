@@ -3,6 +3,7 @@
  * what it means (a document, a local redirect, or an error naming the broken rule).
  * @module
  */
+import { isHttpToken } from '../../wire/chars.js';
 import type { ResponseHeaders } from '../../wire/message.js';
 
 export type CgiHeadResult =
@@ -31,7 +32,6 @@ const DROPPED_RESPONSE_FIELDS = new Set([
   'server',
 ]);
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const CONTROL_CHARACTER = /[\x00-\x08\x0a-\x1f\x7f]/;
 const NPH_STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?$/;
 const STATUS_FIELD = /^(\d{3})(?:[ \t]+(.*))?$/;
@@ -104,7 +104,7 @@ export function parseCgiHead(text: string, nph: boolean): CgiHeadResult {
       };
     }
     const name = line.slice(0, colon);
-    if (!TOKEN.test(name)) {
+    if (!isHttpToken(name)) {
       return {
         kind: 'error',
         message: `line ${lineNumber} of the script's header block has an invalid field name`,
