@@ -413,6 +413,28 @@ describe('parseRequestHead()', () => {
     assert.equal(fine.kind, 'partial');
   });
 
+  test('checks every byte of a long value at every alignment (the word-at-a-time scan)', () => {
+    // Each byte at each of eight offsets into a 40-byte value, so it lands in every lane of a word and
+    // on both sides of a word boundary; with and without bytes after the head in the same buffer.
+    for (const byte of [0x00, 0x01, 0x08, 0x09, 0x0a, 0x0d, 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0xff]) {
+      for (let at = 0; at < 8; at++) {
+        const value = `${'v'.repeat(16 + at)}${String.fromCharCode(byte)}${'w'.repeat(23 - at)}`;
+        for (const after of ['', `GET / HTTP/1.1\r\n${H}\r\n`]) {
+          const raw = Buffer.from(`GET / HTTP/1.1\r\n${H}X-Long: ${value}\r\n\r\n${after}`, 'latin1');
+          const result = parseRequestHead(raw, DEFAULT_LIMITS);
+          const label = `byte 0x${byte.toString(16)} at ${at}`;
+          if (byte === 0x09 || (byte >= 0x20 && byte !== 0x7f)) {
+            assert.equal(result.kind, 'complete', label);
+            if (result.kind === 'complete') assert.equal(result.head.headers['x-long'], value, label);
+          } else {
+            assert.equal(result.kind, 'error', label);
+            if (result.kind === 'error') assert.equal(result.error.status, 400, label);
+          }
+        }
+      }
+    }
+  });
+
   test('leaves a pipelined body and next request unconsumed', () => {
     const raw = Buffer.from(`POST / HTTP/1.1\r\n${H}Content-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\n${H}\r\n`);
     const result = parseRequestHead(raw, DEFAULT_LIMITS);

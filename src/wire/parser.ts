@@ -171,7 +171,7 @@ function parseCompleteHead(
     lineNumber++;
     // A well-formed line is checked in one pass (token name, colon, value bytes up to CRLF); any other
     // line is taken apart again by the exact rules, which say what is wrong with it.
-    let colon = scanWellFormedFieldLine(buf, pos);
+    let colon = scanWellFormedFieldLine(buf, pos, 0);
     let lf = scannedLineFeed;
     if (colon === -1 || lf >= linesEnd) {
       colon = -1;
@@ -227,11 +227,12 @@ function parseWellFormedHead(buf: Buffer, start: number, limits: WireLimits): He
   }
   const line = parseRequestLine(buf, start, requestLineEnd - 1);
   if (line instanceof ProtocolError) return null;
+  const words = copyToWords(buf);
   const fields = new FieldSpans(start);
   let pos = requestLineEnd + 1;
   const fieldsStart = pos;
   while (buf[pos] !== CR || buf[pos + 1] !== LF) {
-    const colon = scanWellFormedFieldLine(buf, pos);
+    const colon = scanWellFormedFieldLine(buf, pos, words);
     if (colon === -1) return null;
     const lf = scannedLineFeed;
     if (lf + 1 - fieldsStart > limits.maxHeaderBytes || fields.count >= limits.maxHeaderCount) return null;
@@ -441,12 +442,40 @@ function parseRequestLine(buf: Buffer, start: number, end: number): RequestLine 
 }
 
 /**
+ * Buffers of up to this many bytes (a whole head, as a browser sends it) are copied into `scratchWords`
+ * so that field values can be checked four bytes at a time; larger ones are checked byte by byte.
+ */
+const WORD_SCRATCH_BYTES = 8192;
+/** The copy of the buffer being parsed, as 32-bit words (the parser is synchronous, so one will do). */
+const scratchWords = new Int32Array(WORD_SCRATCH_BYTES / 4);
+const scratchBytes = new Uint8Array(scratchWords.buffer);
+
+/** Copies `buf` into `scratchWords`; returns how many whole words hold its bytes (0 when it does not fit). */
+function copyToWords(buf: Buffer): number {
+  if (buf.length > WORD_SCRATCH_BYTES) return 0;
+  scratchBytes.set(buf);
+  return buf.length >> 2;
+}
+
+/**
+ * Whether the four bytes of `word` are all field-value bytes other than HTAB: none below 0x20 (controls,
+ * CR, LF) and none equal to 0x7f (DEL). `(x - 0x20…) & ~x & 0x80…` is non-zero exactly when some byte of
+ * x is below 0x20, and the same test on x ^ 0x7f… against 0x01… finds a byte equal to 0x7f.
+ */
+function isPlainValueWord(word: number): boolean {
+  const del = word ^ 0x7f7f7f7f;
+  return ((((word - 0x20202020) & ~word) | ((del - 0x01010101) & ~del)) & 0x80808080) === 0;
+}
+
+/**
  * The fast check of one field line starting at `buf[start]`: a token name, a colon, optional whitespace
  * and field-value bytes (HTAB, SP, VCHAR, obs-text; RFC 9110 §5.5) up to a CRLF. Returns the colon's
  * position, with the value's bounds and the LF's position left in the `scanned…` slots, or -1 for a line
- * that is not this simple (then `scanFieldLine` finds the exact fault, if there is one).
+ * that is not this simple (then `scanFieldLine` finds the exact fault, if there is one). The first
+ * `words` words of `scratchWords` are a copy of `buf`: at each word boundary the value is checked a word
+ * at a time while it can be, and byte by byte from the first word that holds anything else (HTAB, CR).
  */
-function scanWellFormedFieldLine(buf: Buffer, start: number): number {
+function scanWellFormedFieldLine(buf: Buffer, start: number, words: number): number {
   let i = start;
   while (IS_TCHAR[buf[i]!] === 1) i++;
   if (i === start || buf[i] !== COLON) return -1;
@@ -455,7 +484,15 @@ function scanWellFormedFieldLine(buf: Buffer, start: number): number {
   const valueStart = i;
   // Past the end of `buf` the byte is undefined, which fails both tests.
   let b = buf[i]!;
-  while ((b >= 0x20 && b !== 0x7f) || b === HTAB) b = buf[++i]!;
+  while ((b >= 0x20 && b !== 0x7f) || b === HTAB) {
+    i++;
+    if ((i & 3) === 0) {
+      let word = i >> 2;
+      while (word < words && isPlainValueWord(scratchWords[word]!)) word++;
+      i = word << 2;
+    }
+    b = buf[i]!;
+  }
   if (b !== CR || buf[i + 1] !== LF) return -1;
   let valueEnd = i;
   while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HTAB)) valueEnd--;
