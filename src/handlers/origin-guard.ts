@@ -81,11 +81,33 @@ function crossOriginReason(request: HttpRequest): string | null {
 /** Authorities already found allowed, so the hot path pays one set lookup (bounded: cleared when full). */
 const KNOWN_GOOD_AUTHORITIES = 64;
 
+/**
+ * The authorities one guard has found allowed: the last one is compared first (a client sends the same
+ * Host on every request, and comparing a fresh string costs less than hashing it), then the set.
+ */
+export class AllowedAuthorities {
+  private last = '';
+  private readonly all = new Set<string>();
+
+  has(authority: string): boolean {
+    if (authority === this.last) return true;
+    if (!this.all.has(authority)) return false;
+    this.last = authority;
+    return true;
+  }
+
+  add(authority: string): void {
+    if (this.all.size >= KNOWN_GOOD_AUTHORITIES) this.all.clear();
+    this.all.add(authority);
+    this.last = authority;
+  }
+}
+
 /** The refusal for a request that fails either check, or null. */
 export function checkOrigin(
   request: HttpRequest,
   options: OriginGuardOptions,
-  allowedAuthorities?: Set<string>,
+  allowedAuthorities?: AllowedAuthorities,
 ): ResponseDescription | null {
   const authority = request.authority;
   if (
@@ -96,10 +118,7 @@ export function checkOrigin(
   ) {
     const host = hostOfAuthority(authority);
     if (hostAllowed(host, options.allowedHosts)) {
-      if (allowedAuthorities !== undefined) {
-        if (allowedAuthorities.size >= KNOWN_GOOD_AUTHORITIES) allowedAuthorities.clear();
-        allowedAuthorities.add(authority);
-      }
+      allowedAuthorities?.add(authority);
     } else {
       // RFC 9110 §15.5.20: 421, this server is not the one for that authority.
       return refuse(
@@ -130,6 +149,6 @@ function refuse(request: HttpRequest, status: number, message: string): Response
 }
 
 export function withOriginGuard(inner: RequestHandler, options: OriginGuardOptions): RequestHandler {
-  const allowedAuthorities = new Set<string>();
+  const allowedAuthorities = new AllowedAuthorities();
   return (request) => checkOrigin(request, options, allowedAuthorities) ?? inner(request);
 }

@@ -49,12 +49,13 @@ const idempotentMethods: ReadonlySet<string> = new Set(IDEMPOTENT_METHODS);
 
 /** Whether `method` is one of {@link KNOWN_METHODS} (exact, case-sensitive match). */
 export function isKnownMethod(method: string): method is KnownMethod {
-  return knownMethods.has(method);
+  // Nearly every request is a GET or HEAD: two string compares cost less than hashing a fresh string.
+  return method === 'GET' || method === 'HEAD' || knownMethods.has(method);
 }
 
 /** Whether `method` is safe, RFC 9110 §9.2.1. */
 export function isSafeMethod(method: string): boolean {
-  return safeMethods.has(method);
+  return method === 'GET' || method === 'HEAD' || safeMethods.has(method);
 }
 
 /** Whether `method` is idempotent, RFC 9110 §9.2.2. */
