@@ -5,27 +5,15 @@
  * head used) or `error` (with the status and the rule that was broken).
  * @module
  */
-import {
-  COLON,
-  CR,
-  HTAB,
-  IS_FIELD_VALUE_BYTE,
-  IS_TARGET_BYTE,
-  IS_TCHAR,
-  isHttpToken,
-  LF,
-  SP,
-} from './chars.js';
+import { COLON, CR, HTAB, IS_FIELD_VALUE_BYTE, IS_TARGET_BYTE, IS_TCHAR, LF, SP } from './chars.js';
 import { ProtocolError } from './errors.js';
 import { FieldLines, type KnownFieldSpans, lazyFieldPairs, lazyHeaderRecord } from './field-lines.js';
+import { type BodyFraming, decideFraming, hasListToken } from './framing.js';
 import type { WireLimits } from './limits.js';
 import type { HttpVersion } from './message.js';
+import { isValidHost, parseTarget } from './target.js';
 
-/** How the request content is delimited (RFC 9112 §6.3). */
-export type BodyFraming =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'length'; readonly length: number }
-  | { readonly kind: 'chunked' };
+export type { BodyFraming } from './framing.js';
 
 export interface RequestHead {
   method: string;
@@ -51,11 +39,7 @@ export type HeadParseResult =
   | { readonly kind: 'complete'; readonly head: RequestHead; readonly consumed: number }
   | { readonly kind: 'error'; readonly error: ProtocolError };
 
-const NO_BODY: BodyFraming = Object.freeze({ kind: 'none' });
-const CHUNKED: BodyFraming = Object.freeze({ kind: 'chunked' });
 const HEAD_TERMINATOR = Buffer.from('\r\n\r\n', 'latin1');
-/** Content-Length values longer than this cannot be a safe integer; refusing them avoids overflow. */
-export const MAX_CONTENT_LENGTH_DIGITS = 15;
 
 /** Position of the next LF in `buf[from, end)`, or -1; a plain loop beats a native call for short lines. */
 function findLF(buf: Buffer, from: number, end: number): number {
@@ -634,199 +618,4 @@ function finishHead(
     expectContinue,
   };
   return { kind: 'complete', head, consumed };
-}
-
-interface TargetParts {
-  path: string;
-  query: string;
-  authority: string | undefined;
-}
-
-/** The four request-target forms of RFC 9112 §3.2. */
-function parseTarget(method: string, target: string): TargetParts | ProtocolError {
-  const first = target.charCodeAt(0);
-  if (first === 0x2f /* / */) return splitPathAndQuery(target, undefined);
-  if (target === '*') {
-    if (method !== 'OPTIONS') {
-      return new ProtocolError(
-        'BAD_TARGET',
-        'the asterisk-form request-target "*" is only allowed with OPTIONS',
-      );
-    }
-    return { path: '*', query: '', authority: undefined };
-  }
-  if (method === 'CONNECT') {
-    if (!isValidHost(target) || target.length === 0) {
-      return new ProtocolError('BAD_TARGET', 'CONNECT needs an authority-form request-target (host:port)');
-    }
-    return { path: '', query: '', authority: target };
-  }
-  const schemeEnd = target.indexOf('://');
-  if (schemeEnd > 0) {
-    const scheme = target.slice(0, schemeEnd).toLowerCase();
-    if (scheme !== 'http' && scheme !== 'https') {
-      return new ProtocolError(
-        'BAD_TARGET',
-        `the absolute-form request-target has an unsupported scheme "${scheme}"`,
-      );
-    }
-    const authorityStart = schemeEnd + 3;
-    let authorityEnd = authorityStart;
-    while (authorityEnd < target.length) {
-      const c = target.charCodeAt(authorityEnd);
-      if (c === 0x2f || c === 0x3f) break;
-      authorityEnd++;
-    }
-    const authority = target.slice(authorityStart, authorityEnd);
-    if (authority.length === 0 || authority.includes('@') || !isValidHost(authority)) {
-      return new ProtocolError('BAD_TARGET', 'the absolute-form request-target has an invalid authority');
-    }
-    const rest = target.slice(authorityEnd);
-    return splitPathAndQuery(rest.charCodeAt(0) === 0x3f || rest.length === 0 ? `/${rest}` : rest, authority);
-  }
-  return new ProtocolError(
-    'BAD_TARGET',
-    'the request-target must start with "/" (origin-form) or be an absolute URI',
-  );
-}
-
-function splitPathAndQuery(target: string, authority: string | undefined): TargetParts {
-  const q = target.indexOf('?');
-  if (q === -1) return { path: target, query: '', authority };
-  return { path: target.slice(0, q), query: target.slice(q + 1), authority };
-}
-
-/** uri-host [":" port] (RFC 3986 §3.2.2): reg-name characters, an IP literal in brackets, digits for the port. */
-function isValidHost(host: string): boolean {
-  for (let i = 0; i < host.length; i++) {
-    const c = host.charCodeAt(i);
-    const ok =
-      (c >= 0x30 && c <= 0x39) ||
-      (c >= 0x41 && c <= 0x5a) ||
-      (c >= 0x61 && c <= 0x7a) ||
-      c === 0x2d /* - */ ||
-      c === 0x2e /* . */ ||
-      c === 0x5f /* _ */ ||
-      c === 0x7e /* ~ */ ||
-      c === 0x3a /* : */ ||
-      c === 0x5b /* [ */ ||
-      c === 0x5d /* ] */ ||
-      c === 0x25 /* % */ ||
-      c === 0x21 /* ! */ ||
-      c === 0x24 /* $ */ ||
-      c === 0x26 /* & */ ||
-      c === 0x27 /* ' */ ||
-      c === 0x28 /* ( */ ||
-      c === 0x29 /* ) */ ||
-      c === 0x2a /* * */ ||
-      c === 0x2b /* + */ ||
-      c === 0x2c /* , */ ||
-      c === 0x3b /* ; */ ||
-      c === 0x3d; /* = */
-    if (!ok) return false;
-  }
-  return true;
-}
-
-/** RFC 9112 §6.3: the rules, in order, for how long the body is; every ambiguity is a 400 and a close. */
-function decideFraming(
-  version: '1.0' | '1.1',
-  contentLengths: readonly string[],
-  transferEncodings: readonly string[],
-  limits: WireLimits,
-): BodyFraming | ProtocolError {
-  if (transferEncodings.length > 0) {
-    if (contentLengths.length > 0) {
-      // §6.3 rule 3: a request with both is a smuggling attempt or a broken intermediary.
-      return new ProtocolError(
-        'BAD_TRANSFER_ENCODING',
-        'the request has both Transfer-Encoding and Content-Length (RFC 9112 §6.3)',
-      );
-    }
-    if (version === '1.0') {
-      // §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing.
-      return new ProtocolError('BAD_TRANSFER_ENCODING', 'an HTTP/1.0 request cannot use Transfer-Encoding');
-    }
-    const codings: string[] = [];
-    for (const value of transferEncodings) {
-      for (const part of value.split(',')) {
-        const coding = part.trim().toLowerCase();
-        if (coding.length > 0) codings.push(coding);
-      }
-    }
-    if (codings.length === 0)
-      return new ProtocolError('BAD_TRANSFER_ENCODING', 'the Transfer-Encoding field is empty');
-    const chunkedAt = codings.indexOf('chunked');
-    if (chunkedAt !== codings.length - 1 || codings.lastIndexOf('chunked') !== chunkedAt) {
-      return new ProtocolError(
-        'BAD_TRANSFER_ENCODING',
-        'chunked must be the last transfer coding, applied once (RFC 9112 §6.3)',
-      );
-    }
-    for (const coding of codings) {
-      if (coding === 'chunked') continue;
-      if (!isHttpToken(coding)) {
-        return new ProtocolError(
-          'BAD_TRANSFER_ENCODING',
-          'the Transfer-Encoding field is not a list of tokens',
-        );
-      }
-      return new ProtocolError(
-        'UNSUPPORTED_TRANSFER_CODING',
-        `the transfer coding "${coding}" is not supported`,
-      );
-    }
-    return CHUNKED;
-  }
-  if (contentLengths.length > 0) {
-    let length: string | undefined;
-    for (const value of contentLengths) {
-      for (const part of value.split(',')) {
-        const candidate = part.trim();
-        if (!isDigits(candidate)) {
-          return new ProtocolError('BAD_CONTENT_LENGTH', `Content-Length "${value}" is not a decimal number`);
-        }
-        if (candidate.length > MAX_CONTENT_LENGTH_DIGITS) {
-          return new ProtocolError('BAD_CONTENT_LENGTH', 'Content-Length is too large to be a valid length');
-        }
-        if (length !== undefined && Number(length) !== Number(candidate)) {
-          return new ProtocolError('BAD_CONTENT_LENGTH', 'the request has Content-Length values that differ');
-        }
-        length = candidate;
-      }
-    }
-    const n = Number(length);
-    if (n > limits.maxBodyBytes) {
-      return new ProtocolError(
-        'BODY_TOO_LARGE',
-        `the request body is larger than ${limits.maxBodyBytes} bytes`,
-      );
-    }
-    return n === 0 ? NO_BODY : { kind: 'length', length: n };
-  }
-  return NO_BODY;
-}
-
-export function isDigits(value: string): boolean {
-  if (value.length === 0) return false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return false;
-  }
-  return true;
-}
-
-/** Whether a lower-cased comma-separated list contains `token` as a whole element. */
-export function hasListToken(list: string, token: string): boolean {
-  let from = 0;
-  while (from <= list.length) {
-    const at = list.indexOf(token, from);
-    if (at === -1) return false;
-    const before = list.slice(0, at).trimEnd();
-    const after = list.slice(at + token.length).trimStart();
-    if ((before.length === 0 || before.endsWith(',')) && (after.length === 0 || after.startsWith(',')))
-      return true;
-    from = at + 1;
-  }
-  return false;
 }

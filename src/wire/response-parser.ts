@@ -8,8 +8,9 @@
  */
 import { CR, HTAB, isHttpToken, LF, SP } from './chars.js';
 import { ProtocolError } from './errors.js';
+import { hasListToken, isDigits, MAX_CONTENT_LENGTH_DIGITS } from './framing.js';
 import type { WireLimits } from './limits.js';
-import { hasListToken, isDigits, MAX_CONTENT_LENGTH_DIGITS, parseFieldLine } from './parser.js';
+import { parseFieldLine } from './parser.js';
 
 /** How the response content is delimited (RFC 9112 §6.3). */
 export type ResponseFraming =
