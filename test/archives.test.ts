@@ -21,36 +21,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { contentDisposition } from '../src/handlers/folder-tools.js';
+import { download } from './helpers/download.js';
 import { type RunningDocroot, startDocroot } from './helpers/servers.js';
 import { STRESS } from './helpers/stress.js';
-
-interface Download {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-
-function download(port: number, urlPath: string, method = 'GET'): Promise<Download> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      { host: '127.0.0.1', port, path: urlPath, method, agent: false },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () =>
-          resolve({
-            status: response.statusCode ?? 0,
-            headers: response.headers,
-            body: Buffer.concat(chunks),
-          }),
-        );
-        response.on('error', reject);
-      },
-    );
-    request.on('error', reject);
-    request.end();
-  });
-}
 
 function toolMissing(command: string): string | null {
   const probe = spawnSync(command, [command === 'unzip' ? '-v' : '--version']);
@@ -176,7 +149,7 @@ describe('folder archives', () => {
   });
 
   test('HEAD answers the headers without walking; unknown formats are 400; the slashless URL redirects', async () => {
-    const head = await download(docroot.port, '/docs/?download=tar.gz', 'HEAD');
+    const head = await download(docroot.port, '/docs/?download=tar.gz', { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(head.headers['content-disposition'], 'attachment; filename="docs.tar.gz"');
     assert.equal(head.body.length, 0);

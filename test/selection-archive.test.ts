@@ -5,39 +5,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { download } from './helpers/download.js';
 import { type RunningDocroot, startDocroot } from './helpers/servers.js';
-
-interface Download {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-
-function fetchBytes(port: number, urlPath: string, headers: Record<string, string> = {}): Promise<Download> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      { host: '127.0.0.1', port, path: urlPath, agent: false, headers },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () =>
-          resolve({
-            status: response.statusCode ?? 0,
-            headers: response.headers,
-            body: Buffer.concat(chunks),
-          }),
-        );
-        response.on('error', reject);
-      },
-    );
-    request.on('error', reject);
-    request.end();
-  });
-}
 
 const unzipMissing =
   spawnSync('unzip', ['-v']).status === 0 ? null : 'unzip is not installed (Debian package unzip)';
@@ -93,7 +65,7 @@ describe('downloading a selection of a folder as one archive', () => {
   test('the chosen files and folders, and nothing else, inside a top folder', {
     skip: unzipMissing ?? false,
   }, async () => {
-    const answer = await fetchBytes(docroot.port, `/?${selection(['a b.txt', 'café.txt', 'docs'])}`);
+    const answer = await download(docroot.port, `/?${selection(['a b.txt', 'café.txt', 'docs'])}`);
     assert.equal(answer.status, 200, answer.body.toString());
     assert.equal(answer.headers['content-type'], 'application/zip');
     assert.equal(answer.headers['content-disposition'], 'attachment; filename="site.zip"');
@@ -108,7 +80,7 @@ describe('downloading a selection of a folder as one archive', () => {
   });
 
   test('a selection in a subfolder, as tar.gz', { skip: tarMissing ?? false }, async () => {
-    const answer = await fetchBytes(docroot.port, `/docs/?${selection(['deep'], '&format=tar.gz')}`);
+    const answer = await download(docroot.port, `/docs/?${selection(['deep'], '&format=tar.gz')}`);
     assert.equal(answer.status, 200, answer.body.toString());
     assert.equal(answer.headers['content-type'], 'application/gzip');
     const listed = spawnSync('tar', ['-tzf', '-'], { input: answer.body, encoding: 'utf8' });
@@ -128,7 +100,7 @@ describe('downloading a selection of a folder as one archive', () => {
   ];
   for (const [what, names, status, message] of refusals) {
     test(`refuses ${what} (${status}) before sending a byte of archive`, async () => {
-      const answer = await fetchBytes(docroot.port, `/?${selection(names)}`);
+      const answer = await download(docroot.port, `/?${selection(names)}`);
       assert.equal(answer.status, status, answer.body.toString());
       assert.match(answer.body.toString(), message);
       assert.match(String(answer.headers['content-type']), /^text\/plain/);
@@ -137,7 +109,7 @@ describe('downloading a selection of a folder as one archive', () => {
 
   test('more than 500 names are refused', async () => {
     const names = Array.from({ length: 501 }, (_, index) => `${index}`);
-    const answer = await fetchBytes(docroot.port, `/?${selection(names)}`);
+    const answer = await download(docroot.port, `/?${selection(names)}`);
     assert.equal(answer.status, 400);
     assert.match(answer.body.toString(), /at most 500 entries/);
   });
@@ -167,17 +139,17 @@ describe('a selection under --auth', { skip: unzipMissing ?? false }, () => {
   });
 
   test('a folder whose rule needs a password is left out of a selected parent', async () => {
-    const answer = await fetchBytes(docroot.port, `/?${selection(['open.txt', 'team'])}`);
+    const answer = await download(docroot.port, `/?${selection(['open.txt', 'team'])}`);
     assert.equal(answer.status, 200, answer.body.toString());
     assert.deepEqual(zipNames(base, answer.body), ['share/open.txt', 'share/team/', 'share/team/notes.txt']);
   });
 
   test('selecting such a folder itself is refused with 403; with the password it is in', async () => {
-    const refused = await fetchBytes(docroot.port, `/team/?${selection(['private'])}`);
+    const refused = await download(docroot.port, `/team/?${selection(['private'])}`);
     assert.equal(refused.status, 403, refused.body.toString());
     assert.match(refused.body.toString(), /private: the --auth rules/);
-    const allowed = await fetchBytes(docroot.port, `/team/?${selection(['private', 'notes.txt'])}`, {
-      Authorization: `Basic ${Buffer.from('admin:pw').toString('base64')}`,
+    const allowed = await download(docroot.port, `/team/?${selection(['private', 'notes.txt'])}`, {
+      headers: { Authorization: `Basic ${Buffer.from('admin:pw').toString('base64')}` },
     });
     assert.equal(allowed.status, 200, allowed.body.toString());
     assert.deepEqual(zipNames(base, allowed.body), [
