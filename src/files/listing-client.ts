@@ -33,14 +33,17 @@ const ACTION_ROWS_PER_FRAME = 500;
  */
 const MAX_SELECTION_URL_CHARS = 7800;
 
-export const LISTING_SCRIPT = `<script>
-(function () {
-  'use strict';
-  var body = document.body;
+/** What both halves of the script start with: the page's body, the table and the live status line. */
+const SCRIPT_PRELUDE = `  var body = document.body;
   var table = document.getElementById('listing');
   var announce = document.getElementById('ui-status');
   function say(text) { if (announce) announce.textContent = text; }
-  function pad(n) { return (n < 10 ? '0' : '') + n; }
+`;
+
+export const LISTING_SCRIPT = `<script>
+(function () {
+  'use strict';
+${SCRIPT_PRELUDE}  function pad(n) { return (n < 10 ? '0' : '') + n; }
 
   // Times: the server writes UTC; show the viewer's own zone, keep the UTC time in the tooltip.
   if (table) {
@@ -128,11 +131,7 @@ export const LISTING_SCRIPT = `<script>
 export const LISTING_WRITE_SCRIPT = `<script>
 (function () {
   'use strict';
-  var body = document.body;
-  var table = document.getElementById('listing');
-  var announce = document.getElementById('ui-status');
-  function say(text) { if (announce) announce.textContent = text; }
-  if (!body.hasAttribute('data-write') || !table) return;
+${SCRIPT_PRELUDE}  if (!body.hasAttribute('data-write') || !table) return;
 
   // Writes: everything below talks to this folder's URL.
   var folder = location.pathname;
