@@ -27,25 +27,15 @@ const { DEFAULT_LIMITS } = await import(pathToFileURL(join(dist, 'wire', 'limits
 const server = createServer({ root, host: '127.0.0.1', port: 0, cache: { revalidateMs: 3_600_000 } });
 const handler = server.handler;
 
-function request(head) {
-  return {
-    method: head.method,
-    target: head.target,
-    path: head.path,
-    query: head.query,
-    version: head.version,
-    headers: head.headers,
-    rawHeaders: head.rawHeaders,
-    body: null,
-    contentLength: null,
-    authority: head.authority,
-    remoteAddress: '127.0.0.1',
-    remotePort: 40000,
-    localAddress: '127.0.0.1',
-    localPort: 8080,
-    secure: false,
-  };
-}
+// The request exactly as the wire builds it (same object shape, so the handler sees what it sees in production).
+const { requestOf } = await import(pathToFileURL(join(dist, 'wire', 'exchange.js')).href);
+const connection = {
+  remoteAddress: '127.0.0.1',
+  remotePort: 40000,
+  localAddress: '127.0.0.1',
+  localPort: 8080,
+};
+const request = (head) => requestOf(head, null, connection, false);
 
 const headOf = (lines) =>
   Buffer.from(
