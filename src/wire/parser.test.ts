@@ -413,12 +413,12 @@ describe('parseRequestHead()', () => {
     assert.equal(fine.kind, 'partial');
   });
 
-  test('checks every byte of a long value at every alignment (the word-at-a-time scan)', () => {
-    // Each byte at each of eight offsets into a 40-byte value, so it lands in every lane of a word and
-    // on both sides of a word boundary; with and without bytes after the head in the same buffer.
+  test('checks every byte of a long value at every alignment (the sixteen-byte scan)', () => {
+    // Each byte at each of 32 offsets into a 56-byte value, so it lands in every lane of a sixteen-byte
+    // step and on both sides of a step; with and without bytes after the head in the same buffer.
     for (const byte of [0x00, 0x01, 0x08, 0x09, 0x0a, 0x0d, 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0xff]) {
-      for (let at = 0; at < 8; at++) {
-        const value = `${'v'.repeat(16 + at)}${String.fromCharCode(byte)}${'w'.repeat(23 - at)}`;
+      for (let at = 0; at < 32; at++) {
+        const value = `${'v'.repeat(16 + at)}${String.fromCharCode(byte)}${'w'.repeat(39 - at)}`;
         for (const after of ['', `GET / HTTP/1.1\r\n${H}\r\n`]) {
           const raw = Buffer.from(`GET / HTTP/1.1\r\n${H}X-Long: ${value}\r\n\r\n${after}`, 'latin1');
           const result = parseRequestHead(raw, DEFAULT_LIMITS);

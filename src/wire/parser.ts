@@ -8,6 +8,14 @@
 import { COLON, CR, HTAB, IS_FIELD_VALUE_BYTE, IS_TARGET_BYTE, IS_TCHAR, LF, SP } from './chars.js';
 import { ProtocolError } from './errors.js';
 import { FieldLines, type KnownFieldSpans, lazyFieldPairs, lazyHeaderRecord } from './field-lines.js';
+import {
+  fieldNameHash,
+  LINE_SLOTS,
+  scanFieldLines,
+  scannedFieldLines,
+  scannedHeadEnd,
+  scannedNameLengths,
+} from './field-scan.js';
 import { type BodyFraming, decideFraming, hasListToken } from './framing.js';
 import type { WireLimits } from './limits.js';
 import type { HttpVersion } from './message.js';
@@ -155,7 +163,7 @@ function parseCompleteHead(
     lineNumber++;
     // A well-formed line is checked in one pass (token name, colon, value bytes up to CRLF); any other
     // line is taken apart again by the exact rules, which say what is wrong with it.
-    let colon = scanWellFormedFieldLine(buf, pos, 0);
+    let colon = scanWellFormedFieldLine(buf, pos);
     let lf = scannedLineFeed;
     if (colon === -1 || lf >= linesEnd) {
       colon = -1;
@@ -189,7 +197,7 @@ function parseCompleteHead(
       if (scanned instanceof ProtocolError) return fail(scanned);
       colon = scanned;
     }
-    fields.add(buf, pos, colon);
+    fields.add(buf, pos, colon, scannedValueStart, scannedValueEnd);
     pos = lf + 1;
   }
   return buildHead(buf, start, line, fields, linesEnd, consumed, limits);
@@ -211,19 +219,30 @@ function parseWellFormedHead(buf: Buffer, start: number, limits: WireLimits): He
   }
   const line = parseRequestLine(buf, start, requestLineEnd - 1);
   if (line instanceof ProtocolError) return null;
-  const words = copyToWords(buf);
-  const fields = new FieldSpans(start);
-  let pos = requestLineEnd + 1;
-  const fieldsStart = pos;
-  while (buf[pos] !== CR || buf[pos + 1] !== LF) {
-    const colon = scanWellFormedFieldLine(buf, pos, words);
-    if (colon === -1) return null;
-    const lf = scannedLineFeed;
-    if (lf + 1 - fieldsStart > limits.maxHeaderBytes || fields.count >= limits.maxHeaderCount) return null;
-    fields.add(buf, pos, colon);
-    pos = lf + 1;
+  const fieldsStart = requestLineEnd + 1;
+  const count = scanFieldLines(buf, fieldsStart, start, limits.maxHeaderCount);
+  if (count < 0) return null;
+  // Offsets from `start`, like the spans.
+  const linesEnd = scannedHeadEnd() - 2;
+  if (linesEnd - (fieldsStart - start) > limits.maxHeaderBytes) return null;
+  const fields = new FieldSpans(start, count);
+  const spans = fields.spans;
+  const lines = scannedFieldLines;
+  for (let k = 0, at = 0; at < count * 4; k += LINE_SLOTS, at += 4) {
+    const nameStart = lines[k]!;
+    const colon = lines[k + 1]!;
+    spans[at] = nameStart;
+    spans[at + 1] = colon;
+    spans[at + 2] = lines[k + 2]!;
+    spans[at + 3] = lines[k + 3]!;
+    const hash = lines[k + 4]!;
+    if ((KNOWN_NAME_HASH_BITS & (1 << (hash & 31))) !== 0) {
+      fields.recognise(buf, start + nameStart, colon - nameStart, at);
+    }
   }
-  return buildHead(buf, start, line, fields, pos, pos + 2, limits);
+  fields.count = count;
+  fields.nameLengths = scannedNameLengths();
+  return buildHead(buf, start, line, fields, start + linesEnd, start + linesEnd + 2, limits);
 }
 
 /** Field kinds the wire reads itself (`FieldSpans.framing`). */
@@ -235,7 +254,9 @@ const TRANSFER_ENCODING = 4;
 
 /** The field lines of a head being parsed, as offsets from `base` (see `FieldLines`). */
 class FieldSpans {
-  readonly spans: number[] = [];
+  readonly spans: number[];
+  /** How many field lines have been added. */
+  count = 0;
   /** Pairs of (field kind, span index) for the fields the wire reads itself, in arrival order. */
   framing: number[] | null = null;
   /** Bit n set: some field name has n characters (31: 31 or more), so most absent names cost one test. */
@@ -243,20 +264,34 @@ class FieldSpans {
   /** Where the fields every hot request reads are (see `FieldLines.value`). */
   readonly known: KnownFieldSpans = { acceptEncoding: -1, ifNoneMatch: -1, ifModifiedSince: -1 };
 
-  constructor(private readonly base: number) {}
-
-  get count(): number {
-    return this.spans.length >> 2;
+  /** `lines`: how many field lines the head has, when that is known (the array is then made at its size). */
+  constructor(
+    private readonly base: number,
+    lines = 0,
+  ) {
+    this.spans = lines === 0 ? [] : new Array<number>(lines * 4);
   }
 
-  /** Records the field line at `buf[start]` whose colon is at `colon` (its value is in the `scanned…` slots). */
-  add(buf: Buffer, start: number, colon: number): void {
+  /** Records the field line at `buf[start]` whose colon is at `colon` and whose value (without OWS) is `[valueStart, valueEnd)`. */
+  add(buf: Buffer, start: number, colon: number, valueStart: number, valueEnd: number): void {
     const base = this.base;
-    const at = this.spans.length;
-    this.spans.push(start - base, colon - base, scannedValueStart - base, scannedValueEnd - base);
+    const spans = this.spans;
+    const at = this.count * 4;
+    this.count++;
+    spans[at] = start - base;
+    spans[at + 1] = colon - base;
+    spans[at + 2] = valueStart - base;
+    spans[at + 3] = valueEnd - base;
     const length = colon - start;
     this.nameLengths |= 1 << Math.min(length, 31);
-    // The fields the wire itself needs, recognised by length first: no name string is made for any field.
+    this.recognise(buf, start, length, at);
+  }
+
+  /**
+   * Notes where the fields the wire itself needs are (the line at span index `at`, its name at
+   * `buf[start]`), recognised by length first: no name string is made for any field.
+   */
+  recognise(buf: Buffer, start: number, length: number, at: number): void {
     let kind = -1;
     if (length === 4) kind = isFieldName(buf, start, 'host') ? HOST : -1;
     else if (length === 6) kind = isFieldName(buf, start, 'expect') ? EXPECT : -1;
@@ -276,6 +311,21 @@ class FieldSpans {
     if (kind !== -1) (this.framing ??= []).push(kind, at);
   }
 }
+
+/**
+ * Bit (h & 31) set for the hash h (`fieldNameHash`) of each name `FieldSpans.recognise` knows, so the
+ * scanned lines of other fields skip it with one test.
+ */
+const KNOWN_NAME_HASH_BITS = [
+  'host',
+  'expect',
+  'connection',
+  'content-length',
+  'transfer-encoding',
+  'if-modified-since',
+  'accept-encoding',
+  'if-none-match',
+].reduce((bits, name) => bits | (1 << (fieldNameHash(name) & 31)), 0);
 
 /** A known field's span index: -1 while absent, -2 once repeated (then it is looked up like any other). */
 function knownAt(previous: number, at: number): number {
@@ -426,40 +476,13 @@ function parseRequestLine(buf: Buffer, start: number, end: number): RequestLine 
 }
 
 /**
- * Buffers of up to this many bytes (a whole head, as a browser sends it) are copied into `scratchWords`
- * so that field values can be checked four bytes at a time; larger ones are checked byte by byte.
- */
-const WORD_SCRATCH_BYTES = 8192;
-/** The copy of the buffer being parsed, as 32-bit words (the parser is synchronous, so one will do). */
-const scratchWords = new Int32Array(WORD_SCRATCH_BYTES / 4);
-const scratchBytes = new Uint8Array(scratchWords.buffer);
-
-/** Copies `buf` into `scratchWords`; returns how many whole words hold its bytes (0 when it does not fit). */
-function copyToWords(buf: Buffer): number {
-  if (buf.length > WORD_SCRATCH_BYTES) return 0;
-  scratchBytes.set(buf);
-  return buf.length >> 2;
-}
-
-/**
- * Whether the four bytes of `word` are all field-value bytes other than HTAB: none below 0x20 (controls,
- * CR, LF) and none equal to 0x7f (DEL). `(x - 0x20…) & ~x & 0x80…` is non-zero exactly when some byte of
- * x is below 0x20, and the same test on x ^ 0x7f… against 0x01… finds a byte equal to 0x7f.
- */
-function isPlainValueWord(word: number): boolean {
-  const del = word ^ 0x7f7f7f7f;
-  return ((((word - 0x20202020) & ~word) | ((del - 0x01010101) & ~del)) & 0x80808080) === 0;
-}
-
-/**
  * The fast check of one field line starting at `buf[start]`: a token name, a colon, optional whitespace
  * and field-value bytes (HTAB, SP, VCHAR, obs-text; RFC 9110 §5.5) up to a CRLF. Returns the colon's
  * position, with the value's bounds and the LF's position left in the `scanned…` slots, or -1 for a line
- * that is not this simple (then `scanFieldLine` finds the exact fault, if there is one). The first
- * `words` words of `scratchWords` are a copy of `buf`: at each word boundary the value is checked a word
- * at a time while it can be, and byte by byte from the first word that holds anything else (HTAB, CR).
+ * that is not this simple (then `scanFieldLine` finds the exact fault, if there is one). A complete head
+ * is scanned in WebAssembly first (field-scan.ts); this is the exact path's first look at each line.
  */
-function scanWellFormedFieldLine(buf: Buffer, start: number, words: number): number {
+function scanWellFormedFieldLine(buf: Buffer, start: number): number {
   let i = start;
   while (IS_TCHAR[buf[i]!] === 1) i++;
   if (i === start || buf[i] !== COLON) return -1;
@@ -468,15 +491,7 @@ function scanWellFormedFieldLine(buf: Buffer, start: number, words: number): num
   const valueStart = i;
   // Past the end of `buf` the byte is undefined, which fails both tests.
   let b = buf[i]!;
-  while ((b >= 0x20 && b !== 0x7f) || b === HTAB) {
-    i++;
-    if ((i & 3) === 0) {
-      let word = i >> 2;
-      while (word < words && isPlainValueWord(scratchWords[word]!)) word++;
-      i = word << 2;
-    }
-    b = buf[i]!;
-  }
+  while ((b >= 0x20 && b !== 0x7f) || b === HTAB) b = buf[++i]!;
   if (b !== CR || buf[i + 1] !== LF) return -1;
   let valueEnd = i;
   while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HTAB)) valueEnd--;
