@@ -23,8 +23,9 @@ const INPUT_CAPACITY = 32 * 1024;
  * a scan that runs out of these bytes is repeated with up to `INPUT_CAPACITY`.
  */
 const FIRST_COPY_BYTES = 2048;
-/** Where the scanner writes `LINE_SLOTS` i32 per field line. */
-const LINES_AT = INPUT_AT + INPUT_CAPACITY;
+/** Where the scanner writes the head's end and its name lengths, then `LINE_SLOTS` i32 per field line. */
+const RESULTS_AT = INPUT_AT + INPUT_CAPACITY;
+const LINES_AT = RESULTS_AT + 8;
 const MEMORY_BYTES = 64 * 1024;
 /** Name start, colon, value start, value end, name hash. */
 export const LINE_SLOTS = 5;
@@ -36,8 +37,6 @@ const OUT_OF_INPUT = -2;
 
 interface FieldScanExports {
   memory: { buffer: ArrayBuffer };
-  end: { value: number };
-  nameLengths: { value: number };
   scan(pos: number, len: number, max: number, out: number, base: number): number;
 }
 
@@ -77,14 +76,17 @@ export const scannedFieldLines: Int32Array =
     ? new Int32Array(0)
     : new Int32Array(scanner.memory.buffer, LINES_AT, LINES_CAPACITY * LINE_SLOTS);
 
+const scanResults: Int32Array =
+  scanner === null ? new Int32Array(2) : new Int32Array(scanner.memory.buffer, RESULTS_AT, 2);
+
 /** Where the head ended (just past the empty line's CRLF), from `base`, in the last successful scan. */
 export function scannedHeadEnd(): number {
-  return scanner === null ? -1 : scanner.end.value;
+  return scanResults[0]!;
 }
 
 /** Bit n set: some name in the last successful scan has n bytes (bit 31: 31 or more). */
 export function scannedNameLengths(): number {
-  return scanner === null ? 0 : scanner.nameLengths.value;
+  return scanResults[1]!;
 }
 
 /** The hash field-scan.wat computes of a field name: h * 31 + (code | 0x20) per byte, in 32 bits. */
@@ -105,12 +107,12 @@ export function scanFieldLines(buf: Buffer, from: number, base: number, maxLines
   const max = Math.min(maxLines, LINES_CAPACITY);
   let copied = Math.min(buf.length, FIRST_COPY_BYTES);
   memoryBytes.set(copied === buf.length ? buf : buf.subarray(0, copied), INPUT_AT);
-  let count = scanner.scan(INPUT_AT + from, INPUT_AT + copied, max, LINES_AT, INPUT_AT + base);
+  let count = scanner.scan(INPUT_AT + from, INPUT_AT + copied, max, RESULTS_AT, INPUT_AT + base);
   if (count === OUT_OF_INPUT && copied < buf.length && copied < INPUT_CAPACITY) {
     const more = Math.min(buf.length, INPUT_CAPACITY);
     memoryBytes.set(buf.subarray(copied, more), INPUT_AT + copied);
     copied = more;
-    count = scanner.scan(INPUT_AT + from, INPUT_AT + copied, max, LINES_AT, INPUT_AT + base);
+    count = scanner.scan(INPUT_AT + from, INPUT_AT + copied, max, RESULTS_AT, INPUT_AT + base);
   }
   return count < 0 ? NEEDS_EXACT_RULES : count;
 }
