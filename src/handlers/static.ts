@@ -10,6 +10,7 @@ import { isMarkdownName, wantsRenderedView } from '../files/markdown.js';
 import { decodeRequestPath, type Resolution, resolvePath } from '../files/resolve.js';
 import type { SearchLimits } from '../files/search.js';
 import { isKnownMethod } from '../http/method.js';
+import { clockNow } from '../wire/clock.js';
 import type { HttpRequest, RequestHandler, ResponseDescription } from '../wire/message.js';
 import { serveFileContent } from './content.js';
 import { createDirectoryServer } from './directory.js';
@@ -234,7 +235,7 @@ export function createFileHandler(options: FileHandlerOptions): RequestHandler {
     // The hot path: a GET or HEAD for a small file checked less than a second ago, browsers' included.
     // (`?view=rendered` asks for a page made from the file, not the file.)
     if (cache !== null && (method === 'GET' || method === 'HEAD') && !request.query.includes('view=')) {
-      const entry = cache.getFresh(request.path, Date.now());
+      const entry = cache.getFresh(request.path, clockNow());
       if (entry !== undefined)
         return answerFromCache(request, entry, ctx) ?? serveFileContent(request, entry, entry, ctx);
     }

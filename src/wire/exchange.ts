@@ -4,6 +4,7 @@
  * @module
  */
 import type { Readable } from 'node:stream';
+import { clockNow } from './clock.js';
 import type { ProtocolError } from './errors.js';
 import type { HttpRequest } from './message.js';
 import type { ExchangeRecord, ObservedConnection } from './observer.js';
@@ -36,7 +37,7 @@ export function newExchange(head: RequestHead | null, close: boolean): Exchange 
     version: head === null || head.version !== '1.0' ? '1.1' : '1.0',
     close,
     answered: false,
-    startedAt: Date.now(),
+    startedAt: clockNow(),
     status: 0,
     bytesSent: 0,
     activeStream: null,
@@ -79,7 +80,7 @@ export function recordOf(exchange: Exchange, sequence: number, remoteAddress: st
     bytesSent: exchange.bytesSent,
     sequence,
     startedAt: exchange.startedAt,
-    finishedAt: Date.now(),
+    finishedAt: clockNow(),
     remoteAddress,
     ...(exchange.protocolError === null ? {} : { errorCode: exchange.protocolError.code }),
   };

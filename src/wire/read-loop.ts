@@ -8,6 +8,7 @@
  * @module
  */
 import type { Socket } from 'node:net';
+import { clockNow, holdClockReading, releaseClockReading } from './clock.js';
 import type { ProtocolError } from './errors.js';
 import { type Exchange, newExchange, recordOf, requestOf } from './exchange.js';
 import type { WireLimits } from './limits.js';
@@ -137,7 +138,7 @@ export abstract class ReadLoop implements ResponseHost, RequestBodyHost {
 
   protected setDeadline(kind: DeadlineKind, ms: number): void {
     this.deadlineKind = kind;
-    this.deadline = Date.now() + ms;
+    this.deadline = clockNow() + ms;
   }
 
   protected clearDeadline(): void {
@@ -148,7 +149,12 @@ export abstract class ReadLoop implements ResponseHost, RequestBodyHost {
   protected onData(chunk: Buffer): void {
     if (this.closed) return;
     this.input = this.input === null ? chunk : Buffer.concat([this.input, chunk]);
-    this.runPump();
+    const held = holdClockReading();
+    try {
+      this.runPump();
+    } finally {
+      if (held) releaseClockReading();
+    }
   }
 
   /** Runs the read loop, then flushes the responses of a pipelined batch in one write. */

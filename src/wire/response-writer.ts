@@ -6,6 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import { pipeBody } from './body-pipe.js';
+import { clockNow } from './clock.js';
 import { type ErrorRenderer, INVALID_RESPONSE_MESSAGE, renderErrorSafely } from './error-response.js';
 import type { Exchange } from './exchange.js';
 import { FILE_OPEN_FAILED_MESSAGE, type FileBody, openFileBody } from './file-body.js';
@@ -220,7 +221,7 @@ export class ResponseWriter {
     const observer = this.options.observer;
     // The commonest answers of all (a keep-alive GET of a hot file, a browser's 304 for it) are the same
     // bytes for a whole second.
-    const second = Math.floor(Date.now() / 1000);
+    const second = Math.floor(clockNow() / 1000);
     if (connection === null && observer?.onResponseHead === undefined) {
       const whole = wholeResponses.get(block);
       if (
@@ -314,7 +315,7 @@ export class ResponseWriter {
         : '';
     exchange.status = status;
     const line = statusLine(status, description.reason);
-    return `${line}${dateFieldLine()}${this.options.serverFieldLine}${serializeFields(description.headers)}${framing}${connection}\r\n`;
+    return `${line}${dateFieldLine(clockNow())}${this.options.serverFieldLine}${serializeFields(description.headers)}${framing}${connection}\r\n`;
   }
 
   private writeHeadAndBytes(head: string, data: Buffer | null): void {
