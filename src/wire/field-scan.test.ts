@@ -112,6 +112,32 @@ describe('field-scan (WebAssembly)', () => {
     assert.equal(fieldScanAvailable, true);
   });
 
+  test('without WebAssembly (node --jitless) heads are parsed by the exact rules alone, with the same result', () => {
+    const parser = new URL('./parser.js', import.meta.url).href;
+    const limits = new URL('./limits.js', import.meta.url).href;
+    const scan = new URL('./field-scan.js', import.meta.url).href;
+    const script = `
+      const { parseRequestHead } = await import(${JSON.stringify(parser)});
+      const { DEFAULT_LIMITS } = await import(${JSON.stringify(limits)});
+      const { fieldScanAvailable } = await import(${JSON.stringify(scan)});
+      const ok = parseRequestHead(Buffer.from('GET /a HTTP/1.1\\r\\nHost: h\\r\\nAccept-Encoding:  br \\r\\n\\r\\n'), DEFAULT_LIMITS);
+      const bad = parseRequestHead(Buffer.from('GET /a HTTP/1.1\\r\\nHost: h\\r\\nX: a\\x7fb\\r\\n\\r\\n', 'latin1'), DEFAULT_LIMITS);
+      console.log(JSON.stringify({
+        fieldScanAvailable,
+        ok: ok.kind === 'complete' ? { ...ok.head.headers } : ok.kind,
+        bad: bad.kind === 'error' ? bad.error.status : bad.kind,
+      }));`;
+    const result = spawnSync(process.execPath, ['--jitless', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout), {
+      fieldScanAvailable: false,
+      ok: { host: 'h', 'accept-encoding': 'br' },
+      bad: 400,
+    });
+  });
+
   test('the committed module is what field-scan.wat assembles to', () => {
     const script = fileURLToPath(new URL('../../../scripts/build-field-scan.js', import.meta.url));
     const result = spawnSync(process.execPath, [script, '--check'], { encoding: 'utf8' });
