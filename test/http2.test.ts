@@ -16,7 +16,7 @@ import { generateSelfSignedCertificate } from '../src/tls/self-signed.js';
 import { createAccessLogObserver } from '../src/wire/access-log.js';
 import { DEFAULT_LIMITS } from '../src/wire/limits.js';
 import { ErrorLog, FIXTURE_ROOT, type RunningDocroot, readAll, startDocroot } from './helpers/servers.js';
-import { waitFor } from './helpers/wait.js';
+import { gate, waitFor } from './helpers/wait.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -248,6 +248,76 @@ describe('HTTP/2 access log and limits', () => {
       session.close();
       await docroot.close();
     }
+  });
+
+  describe('with a handler that never reads the body', () => {
+    let server: tls.Server;
+    let port: number;
+    let serving: ReturnType<typeof createHttp2Serving>;
+    const servingLog = new ErrorLog();
+    const answerLater = gate();
+    before(async () => {
+      const certificate = generateSelfSignedCertificate();
+      serving = createHttp2Serving({
+        // `/late` answers only when the test opens the gate; anything else at once. Neither reads the body.
+        handler: async (request) => {
+          if (request.path === '/late') await answerLater.promise;
+          return { status: 200, body: { kind: 'bytes', data: 'answered' } };
+        },
+        serverSoftware: 'docroot/test',
+        limits: { ...DEFAULT_LIMITS, bodyTimeoutMs: 200 },
+        logError: servingLog.record,
+      });
+      server = tls.createServer(
+        { cert: certificate.cert, key: certificate.key, ALPNProtocols: ['h2'] },
+        (socket) => serving.accept(socket),
+      );
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      port = (server.address() as import('node:net').AddressInfo).port;
+    });
+    after(async () => {
+      answerLater.open();
+      await serving.close(100);
+      await new Promise((resolve) => server.close(resolve));
+      servingLog.check();
+    });
+
+    /** Starts a POST, sends a few bytes and then nothing; resolves with the status once the stream closes. */
+    function stalledUpload(session: http2.ClientHttp2Session, path: string): Promise<unknown> {
+      return new Promise((resolve) => {
+        const stream = session.request({ ':path': path, ':method': 'POST' });
+        let status: unknown;
+        stream.on('response', (headers) => {
+          status = headers[':status'];
+        });
+        stream.on('data', () => {});
+        stream.on('error', () => {});
+        stream.on('close', () => resolve(status));
+        stream.write(Buffer.alloc(10, 'x'));
+      });
+    }
+
+    // The body's stall error must not be an unhandled 'error' event, which would take the process down
+    // (found by `npm run fuzz`); this test process would then die with it.
+    test('a body that stalls after the answer is cut, and the server stays up', async () => {
+      const session = await connect(port);
+      try {
+        assert.equal(await stalledUpload(session, '/now'), 200);
+        assert.equal((await h2Request(session, '/again')).headers[':status'], 200);
+      } finally {
+        session.close();
+      }
+    });
+
+    test('a body that stalls before the answer gets 408, and the server stays up', async () => {
+      const session = await connect(port);
+      try {
+        assert.equal(await stalledUpload(session, '/late'), 408);
+        assert.equal((await h2Request(session, '/again')).headers[':status'], 200);
+      } finally {
+        session.close();
+      }
+    });
   });
 
   describe('with a handler that reads the body', () => {

@@ -170,6 +170,10 @@ function limitedBody(
       done(null, chunk);
     },
   });
+  // A handler may never read the content (or not yet): a stall or overflow cut before then must not
+  // become an uncaught 'error' that takes the whole server down (as on HTTP/1.1, request-body.ts).
+  // Listeners attached later still see the error via `errored`/`finished()`.
+  limited.on('error', () => {});
   stream.setTimeout(bodyTimeoutMs, () => {
     if (!stream.readableEnded) cut(408, `the request body stalled for ${bodyTimeoutMs} ms`);
   });
