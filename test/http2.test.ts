@@ -15,6 +15,7 @@ import { SERVER_SOFTWARE } from '../src/server.js';
 import { generateSelfSignedCertificate } from '../src/tls/self-signed.js';
 import { createAccessLogObserver } from '../src/wire/access-log.js';
 import { DEFAULT_LIMITS } from '../src/wire/limits.js';
+import type { ExchangeRecord } from '../src/wire/observer.js';
 import { ErrorLog, FIXTURE_ROOT, type RunningDocroot, readAll, startDocroot } from './helpers/servers.js';
 import { gate, waitFor } from './helpers/wait.js';
 
@@ -256,6 +257,7 @@ describe('HTTP/2 access log and limits', () => {
     let serving: ReturnType<typeof createHttp2Serving>;
     const servingLog = new ErrorLog();
     const answerLater = gate();
+    const records: ExchangeRecord[] = [];
     before(async () => {
       const certificate = generateSelfSignedCertificate();
       serving = createHttp2Serving({
@@ -267,6 +269,7 @@ describe('HTTP/2 access log and limits', () => {
         serverSoftware: 'docroot/test',
         limits: { ...DEFAULT_LIMITS, bodyTimeoutMs: 200 },
         logError: servingLog.record,
+        observer: { onExchange: (record) => records.push(record) },
       });
       server = tls.createServer(
         { cert: certificate.cert, key: certificate.key, ALPNProtocols: ['h2'] },
@@ -314,6 +317,13 @@ describe('HTTP/2 access log and limits', () => {
       try {
         assert.equal(await stalledUpload(session, '/late'), 408);
         assert.equal((await h2Request(session, '/again')).headers[':status'], 200);
+        // The record says why, as HTTP/1.1's does (test/body-stall.test.ts).
+        const stalled = await waitFor(
+          () => records.find((record) => record.request?.path === '/late'),
+          'the record of the stalled stream',
+        );
+        assert.equal(stalled.status, 408);
+        assert.equal(stalled.errorCode, 'BODY_TIMEOUT');
       } finally {
         session.close();
       }

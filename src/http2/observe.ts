@@ -5,6 +5,7 @@
  * @module
  */
 import type http2 from 'node:http2';
+import type { ProtocolErrorCode } from '../wire/errors.js';
 import type { HttpRequest } from '../wire/message.js';
 import type { ObservedConnection, WireObserver } from '../wire/observer.js';
 import type { RequestHead } from '../wire/parser.js';
@@ -17,6 +18,8 @@ export interface StreamExchange {
   /** The request as observers see it (with the stream id). */
   head: RequestHead | null;
   readonly connection: SessionView | null;
+  /** Set when the wire's limits, not the handler, decided the answer (as on HTTP/1.1's record). */
+  errorCode?: ProtocolErrorCode;
 }
 
 /** An HTTP/2 session as observers see a connection. */
@@ -109,5 +112,6 @@ export function reportExchange(
     finishedAt: Date.now(),
     remoteAddress: request?.remoteAddress ?? socket?.remoteAddress ?? '',
     protocol: 'HTTP/2',
+    ...(exchange.errorCode === undefined ? {} : { errorCode: exchange.errorCode }),
   });
 }

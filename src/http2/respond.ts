@@ -34,7 +34,13 @@ function sendHead(
   const observer = options.observer;
   const exchange = exchanges.get(stream);
   if (observer?.onResponseHead !== undefined && exchange?.connection != null) {
-    observer.onResponseHead(exchange.connection, responseFieldText(fields), body, exchange.head);
+    observer.onResponseHead(
+      exchange.connection,
+      responseFieldText(fields),
+      body,
+      exchange.head,
+      exchange.errorCode,
+    );
   }
   stream.respond(fields, { endStream });
 }

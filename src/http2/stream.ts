@@ -7,6 +7,7 @@
 import http2 from 'node:http2';
 import { Transform, type TransformCallback } from 'node:stream';
 import { HANDLER_FAILED_MESSAGE } from '../wire/error-response.js';
+import { PROTOCOL_ERROR } from '../wire/errors.js';
 import type { HttpRequest } from '../wire/message.js';
 import {
   exchanges,
@@ -106,14 +107,16 @@ export function serveStream(
   // The header list's size is bounded by SETTINGS_MAX_HEADER_LIST_SIZE; its field count here, as on HTTP/1.1.
   const fieldCount = rawHeaders === undefined ? request.rawHeaders.length : countRegularFields(rawHeaders);
   if (fieldCount > limits.maxHeaderCount) {
+    exchange.errorCode = 'HEADERS_TOO_LARGE';
     refuse(stream, request, 431, `more than ${limits.maxHeaderCount} header fields`, options);
     return;
   }
   if (request.contentLength !== null && request.contentLength > limits.maxBodyBytes) {
+    exchange.errorCode = 'BODY_TOO_LARGE';
     refuse(stream, request, 413, `the request content is larger than ${limits.maxBodyBytes} bytes`, options);
     return;
   }
-  if (request.body !== null) request.body = limitedBody(stream, request, options);
+  if (request.body !== null) request.body = limitedBody(stream, request, exchange, options);
   Promise.resolve()
     .then(() => options.handler(request))
     .catch((error: unknown) => {
@@ -149,11 +152,14 @@ function refuse(
 function limitedBody(
   stream: http2.ServerHttp2Stream,
   request: HttpRequest,
+  exchange: StreamExchange,
   options: Http2ServingOptions,
 ): Transform {
   const { maxBodyBytes, bodyTimeoutMs } = options.limits;
   let received = 0;
-  const cut = (status: number, message: string) => {
+  const cut = (code: 'BODY_TOO_LARGE' | 'BODY_TIMEOUT', message: string) => {
+    const status = PROTOCOL_ERROR[code];
+    exchange.errorCode = code;
     stream.unpipe(limited);
     limited.destroy(Object.assign(new Error(message), { status }));
     if (!stream.headersSent) refuse(stream, request, status, message, options);
@@ -164,7 +170,7 @@ function limitedBody(
       received += chunk.length;
       if (received > maxBodyBytes) {
         done();
-        cut(413, `the request content is larger than ${maxBodyBytes} bytes`);
+        cut('BODY_TOO_LARGE', `the request content is larger than ${maxBodyBytes} bytes`);
         return;
       }
       done(null, chunk);
@@ -175,7 +181,7 @@ function limitedBody(
   // Listeners attached later still see the error via `errored`/`finished()`.
   limited.on('error', () => {});
   stream.setTimeout(bodyTimeoutMs, () => {
-    if (!stream.readableEnded) cut(408, `the request body stalled for ${bodyTimeoutMs} ms`);
+    if (!stream.readableEnded) cut('BODY_TIMEOUT', `the request body stalled for ${bodyTimeoutMs} ms`);
   });
   stream.once('end', () => stream.setTimeout(0));
   stream.pipe(limited);
