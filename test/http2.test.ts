@@ -69,6 +69,29 @@ function h2Upload(
   });
 }
 
+/** A bare HTTP/2 serving (no docroot around it) behind TLS on an ephemeral port, with its error log. */
+async function startH2Serving(
+  options: Omit<Parameters<typeof createHttp2Serving>[0], 'serverSoftware' | 'logError'>,
+): Promise<{ port: number; log: ErrorLog; close(): Promise<void> }> {
+  const log = new ErrorLog();
+  const certificate = generateSelfSignedCertificate();
+  const serving = createHttp2Serving({ ...options, serverSoftware: 'docroot/test', logError: log.record });
+  const server = tls.createServer(
+    { cert: certificate.cert, key: certificate.key, ALPNProtocols: ['h2'] },
+    (socket) => serving.accept(socket),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as import('node:net').AddressInfo).port,
+    log,
+    async close() {
+      await serving.close(100);
+      await new Promise((resolve) => server.close(resolve));
+      log.check();
+    },
+  };
+}
+
 function connect(port: number): Promise<http2.ClientHttp2Session> {
   const session = http2.connect(`https://localhost:${port}`, {
     rejectUnauthorized: false,
@@ -252,37 +275,25 @@ describe('HTTP/2 access log and limits', () => {
   });
 
   describe('with a handler that never reads the body', () => {
-    let server: tls.Server;
+    let serving: Awaited<ReturnType<typeof startH2Serving>>;
     let port: number;
-    let serving: ReturnType<typeof createHttp2Serving>;
-    const servingLog = new ErrorLog();
     const answerLater = gate();
     const records: ExchangeRecord[] = [];
     before(async () => {
-      const certificate = generateSelfSignedCertificate();
-      serving = createHttp2Serving({
+      serving = await startH2Serving({
         // `/late` answers only when the test opens the gate; anything else at once. Neither reads the body.
         handler: async (request) => {
           if (request.path === '/late') await answerLater.promise;
           return { status: 200, body: { kind: 'bytes', data: 'answered' } };
         },
-        serverSoftware: 'docroot/test',
         limits: { ...DEFAULT_LIMITS, bodyTimeoutMs: 200 },
-        logError: servingLog.record,
         observer: { onExchange: (record) => records.push(record) },
       });
-      server = tls.createServer(
-        { cert: certificate.cert, key: certificate.key, ALPNProtocols: ['h2'] },
-        (socket) => serving.accept(socket),
-      );
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      port = (server.address() as import('node:net').AddressInfo).port;
+      port = serving.port;
     });
     after(async () => {
       answerLater.open();
-      await serving.close(100);
-      await new Promise((resolve) => server.close(resolve));
-      servingLog.check();
+      await serving.close();
     });
 
     /** Starts a POST, sends a few bytes and then nothing; resolves with the status once the stream closes. */
@@ -331,13 +342,10 @@ describe('HTTP/2 access log and limits', () => {
   });
 
   describe('with a handler that reads the body', () => {
-    let server: tls.Server;
+    let serving: Awaited<ReturnType<typeof startH2Serving>>;
     let port: number;
-    let serving: ReturnType<typeof createHttp2Serving>;
-    const servingLog = new ErrorLog();
     before(async () => {
-      const certificate = generateSelfSignedCertificate();
-      serving = createHttp2Serving({
+      serving = await startH2Serving({
         handler: async (request) => {
           try {
             const body = await readAll(request);
@@ -346,22 +354,11 @@ describe('HTTP/2 access log and limits', () => {
             return { status: 400, body: { kind: 'bytes', data: 'body failed' } };
           }
         },
-        serverSoftware: 'docroot/test',
         limits: { ...DEFAULT_LIMITS, maxBodyBytes: 1000, keepAliveTimeoutMs: 300, headersTimeoutMs: 300 },
-        logError: servingLog.record,
       });
-      server = tls.createServer(
-        { cert: certificate.cert, key: certificate.key, ALPNProtocols: ['h2'] },
-        (socket) => serving.accept(socket),
-      );
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      port = (server.address() as import('node:net').AddressInfo).port;
+      port = serving.port;
     });
-    after(async () => {
-      await serving.close(100);
-      await new Promise((resolve) => server.close(resolve));
-      servingLog.check();
-    });
+    after(() => serving.close());
 
     test('a body within the limit reaches the handler', async () => {
       const session = await connect(port);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { seededRandom } from '../../test/helpers/seeded.js';
 import { evaluatePreconditions, isIfRangeSatisfied } from './conditional.js';
 import { parseHttpDate } from './date.js';
 import { parseEntityTagList } from './etag.js';
@@ -9,15 +10,8 @@ import { parseRangeHeader } from './range.js';
 /** Characters that matter to these parsers, plus a few that never should. */
 const ALPHABET = ' \t,;=-*/"\\W0123456789abqzGMTSunNovbytes.\u00ff\u0000';
 
-/** A small deterministic PRNG (mulberry32) so failures reproduce. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so failures reproduce. */
+const random = seededRandom;
 
 function randomValue(next: () => number): string {
   const length = Math.floor(next() * 40);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { seededRandom } from '../../test/helpers/seeded.js';
 import { IS_TCHAR } from './chars.js';
 import {
   fieldNameHash,
@@ -63,17 +64,6 @@ function wasmScan(bytes: Buffer, from: number, base: number, maxLines: number): 
     lines.push(Array.from(scannedFieldLines.subarray(k * LINE_SLOTS, (k + 1) * LINE_SLOTS)));
   }
   return { lines, end: scannedHeadEnd(), nameLengths: scannedNameLengths() };
-}
-
-/** mulberry32: the same cases on every run. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A byte that is usually harmless and sometimes one each rule is about. */
@@ -180,7 +170,7 @@ describe('field-scan (WebAssembly)', () => {
   });
 
   test('agrees with the reference on 20,000 random heads, whole and cut short', () => {
-    const random = seeded(12);
+    const random = seededRandom(12);
     for (let i = 0; i < 20_000; i++) {
       const raw = randomHead(random);
       const from = raw.indexOf('\n') + 1;

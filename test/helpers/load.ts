@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { ServerOptions } from '../../src/server.js';
 import type { ChildStats } from './child-server.js';
+import { seededRandom } from './seeded.js';
 import { waitFor } from './wait.js';
 
 /** The soft limit on open files of this process (from /proc/self/limits), or Infinity when unknown. */
@@ -177,17 +178,8 @@ export interface SoakResult {
   ms: number;
 }
 
-/** A small deterministic PRNG (mulberry32) so a soak run can be repeated. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The soak's PRNG: a seed replays a run. */
+export const random = seededRandom;
 
 /** One client action against the server; resolves with a short outcome label. */
 function act(port: number, action: SoakAction, options: SoakOptions, rand: () => number): Promise<string> {
