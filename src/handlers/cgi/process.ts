@@ -12,7 +12,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream';
 import type { HttpRequest, ResponseDescription } from '../../wire/message.js';
 import { commandLine, startFailure } from './command.js';
-import { type CGI_FAILURE_MESSAGES, describeError, scriptFailure } from './failure.js';
+import { type CGI_FAILURE_MESSAGES, cgiErrorResponse, describeError, scriptFailure } from './failure.js';
 import { findHeadEnd, parseCgiHead } from './head.js';
 import { discardScriptInput, type ScriptInput } from './input.js';
 import type { CgiScript } from './locate.js';
@@ -27,6 +27,11 @@ export type ScriptOutcome =
 /** The scripts one handler has running, so its server's shutdown can stop exactly those. */
 export class CgiScriptRegistry {
   private readonly running = new Set<CgiProcess>();
+  /**
+   * False once `stopAll` ran: a request still on its way to a script then (waiting for the script's stat
+   * or its upload) must not start one that nothing would stop.
+   */
+  accepting = true;
 
   add(script: CgiProcess): void {
     this.running.add(script);
@@ -36,8 +41,9 @@ export class CgiScriptRegistry {
     this.running.delete(script);
   }
 
-  /** Kills every running script's process group (for server shutdown). */
+  /** Kills every running script's process group and starts no more (server shutdown). */
   stopAll(): void {
+    this.accepting = false;
     for (const script of this.running) script.stop();
   }
 }
@@ -67,6 +73,20 @@ enum ChildState {
   Exited,
 }
 
+/** The answer to a request that reached its script only after the server began to shut down. */
+export const CGI_STOPPED_MESSAGE = 'the server is shutting down, so the script was not started';
+
+/** Whether a process group with this id still has members (signal 0 checks without sending anything). */
+function groupExists(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, owned by someone else (the id was reused); only ESRCH means gone.
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
@@ -87,6 +107,10 @@ export function startScript(
   input: ScriptInput,
   registry: CgiScriptRegistry,
 ): Promise<ScriptOutcome> {
+  if (!registry.accepting) {
+    discardScriptInput(input);
+    return Promise.resolve({ kind: 'response', response: cgiErrorResponse(503, CGI_STOPPED_MESSAGE) });
+  }
   const { command, args } = commandLine(script);
   let child: ChildProcess;
   try {
@@ -129,6 +153,8 @@ export class CgiProcess {
   private readonly context: string;
   private readonly timeoutMs: number;
   private readonly timer: NodeJS.Timeout;
+  /** The SIGKILL that follows a SIGTERM, while it is pending. */
+  private killTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly child: ChildProcess,
@@ -174,7 +200,8 @@ export class CgiProcess {
     this.state = ChildState.Stopping;
     signalGroup(pid, 'SIGTERM');
     // The whole group, so grandchildren go too.
-    setTimeout(() => signalGroup(pid, 'SIGKILL'), CGI_KILL_GRACE_MS).unref();
+    this.killTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), CGI_KILL_GRACE_MS);
+    this.killTimer.unref();
   }
 
   /** Leaves phase `Head` for `next` with the request's answer; false when it was answered already. */
@@ -335,6 +362,12 @@ export class CgiProcess {
     const started = this.state !== ChildState.NotStarted;
     this.state = ChildState.Exited;
     clearTimeout(this.timer);
+    // The SIGKILL is for members of the group that outlive the script; with none left, its id may be
+    // given to an unrelated group before the timer fires, so it must not be sent.
+    if (this.killTimer !== null && this.child.pid !== undefined && !groupExists(this.child.pid)) {
+      clearTimeout(this.killTimer);
+      this.killTimer = null;
+    }
     this.registry.delete(this);
     discardScriptInput(this.input);
     if (!started) return;
