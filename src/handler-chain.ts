@@ -71,6 +71,7 @@ export function buildHandlerChain(options: ServerOptions, context: ChainContext)
           return createAuthGate({
             rules: authRules,
             ...(options.authRate !== undefined ? { rate: options.authRate } : {}),
+            ...(options.authFailures !== undefined ? { sharedFailures: options.authFailures } : {}),
             caseInsensitive,
             realSegments: (segments) => realUrlSegments(root, segments),
           });

@@ -14,7 +14,7 @@ import {
 } from './defaults.js';
 import { isServerOwnName } from './files/resolve.js';
 import { buildHandlerChain } from './handler-chain.js';
-import type { AuthRate } from './handlers/auth-rate.js';
+import type { AuthRate, SharedFailures } from './handlers/auth-rate.js';
 import type { AuthRule } from './handlers/auth-rules.js';
 import { errorResponse } from './handlers/errors.js';
 import type { ScriptHandler } from './handlers/hooks.js';
@@ -102,6 +102,11 @@ export interface ServerOptions
    */
   authRate?: AuthRate | false;
   /**
+   * Failed logins counted together with the other processes serving the same port, so `authRate` holds
+   * for all of them at once (`--workers` passes the primary's relay; see cli/workers.ts).
+   */
+  authFailures?: SharedFailures;
+  /**
    * Whether the root's disk ignores case in names, so access rule prefixes compare case-insensitively.
    * @default detected at start (a name in the root looked up with its case swapped)
    */
@@ -165,7 +170,7 @@ export interface UploadServerOptions {
   maxBytes?: number;
 }
 
-export type { AuthRate } from './handlers/auth-rate.js';
+export type { AuthRate, SharedFailures } from './handlers/auth-rate.js';
 export type { AuthRule } from './handlers/auth-rules.js';
 
 export interface CgiServerOptions {

@@ -170,6 +170,41 @@ describe('docroot --workers 2', () => {
   });
 });
 
+test('--workers 2 --auth-rate 3/min: a guesser gets three tries for the whole server, not three per worker', async () => {
+  const server = await startWorkers('--workers', '2', '--auth', 'bob:secret@/docs', '--auth-rate', '3/min');
+  const wrong = `Authorization: Basic ${Buffer.from('bob:wrong').toString('base64')}\r\n`;
+  /** A wrong guess, and on the same connection a public file whose answer names the worker that took both. */
+  const guess = async () => {
+    const { responses } = await exchange(
+      server.port,
+      `${get('/docs/', wrong)}${get('/text.txt', 'Connection: close\r\n')}`,
+      { responses: 2 },
+    );
+    assert.equal(responses[1]?.status, 200);
+    return { status: responses[0]?.status, worker: Number(responses[1]?.headers['x-docroot-worker']) };
+  };
+  try {
+    await waitFor(
+      async () => ((await pidsSeen(server.port, 6)).size === 2 ? true : undefined),
+      'both workers',
+    );
+    // Guess until each worker has answered a guess after the third failure; a worker counting alone
+    // would still let its own first guesses through.
+    const answers: Array<{ status: number | undefined; worker: number }> = [];
+    await waitFor(async () => {
+      answers.push(await guess());
+      return new Set(answers.slice(3).map((answer) => answer.worker)).size === 2 ? true : undefined;
+    }, 'both workers to answer the guesser after its third failure');
+    assert.deepEqual(
+      answers.map((answer) => answer.status),
+      [401, 401, 401, ...answers.slice(3).map(() => 429)],
+      `status@worker: ${answers.map((answer) => `${answer.status}@${answer.worker}`).join(' ')}`,
+    );
+  } finally {
+    server.child.kill('SIGKILL');
+  }
+});
+
 test('--workers with a port in use says so once and exits 1', async () => {
   const blocker = await startWorkers('--workers', '1');
   try {

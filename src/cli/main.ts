@@ -178,7 +178,13 @@ async function serveInThisProcess(
         worker:
           workers === null
             ? undefined
-            : { headers: workers.workerHeaders(), aggregateMetrics: (local) => aggregateMetrics(local) },
+            : {
+                headers: workers.workerHeaders(),
+                aggregateMetrics: (local) => aggregateMetrics(local),
+                ...(options.auth.length > 0 && options.authRate !== false
+                  ? { authFailures: workers.shareAuthFailuresWithPrimary() }
+                  : {}),
+              },
         proxy: options.proxy === undefined ? undefined : await proxyContext(options),
       }),
     );

@@ -4,7 +4,7 @@
  * observers, the TLS material, the listening targets, a worker's place in --workers) comes in `context`.
  * @module
  */
-import type { MetricsSnapshot, ProxyServerOptions, ServerOptions } from '../server.js';
+import type { MetricsSnapshot, ProxyServerOptions, ServerOptions, SharedFailures } from '../server.js';
 import type { TlsOptions } from '../tls/server.js';
 import type { ListenTarget, UnixSocketOptions } from '../wire/endpoints.js';
 import type { WireObserver } from '../wire/observer.js';
@@ -24,6 +24,8 @@ export interface ProcessContext {
         headers: Record<string, string>;
         /** One scrape shows every worker's counters, summed by the primary. */
         aggregateMetrics: (local: MetricsSnapshot) => Promise<MetricsSnapshot>;
+        /** Failed logins counted by every worker, relayed by the primary. */
+        authFailures?: SharedFailures;
       }
     | undefined;
   /** Where the proxy logs, and the --trace of the upstream leg. */
@@ -65,6 +67,7 @@ export function serverOptionsFromCli(options: CliOptions, context: ProcessContex
     webdavLocks: worker === undefined,
     ...(options.auth.length > 0 ? { auth: options.auth } : {}),
     ...(options.authRate !== undefined ? { authRate: options.authRate } : {}),
+    ...(worker?.authFailures !== undefined ? { authFailures: worker.authFailures } : {}),
     allowedHosts: options.allowedHosts,
     ...(options.proxy !== undefined
       ? {

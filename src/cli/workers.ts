@@ -14,6 +14,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import { type MetricsSnapshot, retiredPart, sumSnapshots } from '../metrics/counters.js';
+import type { SharedFailures } from '../server.js';
 
 /** Set in each worker's environment by the primary. */
 export const WORKER_ENV = 'DOCROOT_WORKER';
@@ -32,14 +33,25 @@ const WORKER_STOP_TIMEOUT_MS = 15_000;
 
 /** How long the primary waits for the workers' counters before answering a scrape with those it has. */
 const METRICS_COLLECT_TIMEOUT_MS = 2_000;
+/**
+ * How long a failed login's answer waits for every other worker to count it (--auth-rate). They answer
+ * in well under a millisecond; a worker stuck longer than this does not hold the answer up.
+ */
+const AUTH_FAILURE_RELAY_TIMEOUT_MS = 1_000;
+/** Failures a worker keeps while its auth gate is not loaded yet (it loads with the first request that needs it). */
+const AUTH_FAILURE_BACKLOG = 10_000;
 
 type PrimaryToWorker =
   | { type: 'docroot:shutdown' }
+  | { type: 'docroot:auth-failure'; id: number; key: string; at: number }
+  | { type: 'docroot:auth-failure-shared'; id: number }
   | { type: 'docroot:tls'; cert: string; key: string }
   | { type: 'docroot:metrics-collect'; id: number }
   | { type: 'docroot:metrics'; id: number; snapshot: MetricsSnapshot | null };
 type WorkerToPrimary =
   | { type: 'docroot:tls?' }
+  | { type: 'docroot:auth-failure'; id: number; key: string; at: number }
+  | { type: 'docroot:auth-failure-counted'; id: number }
   | { type: 'docroot:metrics?'; id: number }
   | { type: 'docroot:metrics-snapshot'; id: number; snapshot: MetricsSnapshot }
   | { type: 'docroot:metrics-final'; snapshot: MetricsSnapshot };
@@ -143,11 +155,42 @@ export function startPrimary(options: PrimaryOptions): Primary {
     });
   };
 
+  // --auth-rate: a failed login one worker counts is relayed to the others; the worker answers the client
+  // once they all have it, so the client's next attempt meets the same count whichever worker takes it.
+  let relayId = 0;
+  const relays = new Map<number, { waiting: Set<Worker>; done: () => void }>();
+  const relayAuthFailure = (from: Worker, id: number, key: string, at: number) => {
+    const others = [...live].filter(
+      (worker) => worker !== from && started.has(worker) && worker.isConnected(),
+    );
+    const relay = ++relayId;
+    const waiting = new Set(others);
+    const done = () => {
+      clearTimeout(timer);
+      relays.delete(relay);
+      send(from, { type: 'docroot:auth-failure-shared', id });
+    };
+    const timer = setTimeout(done, AUTH_FAILURE_RELAY_TIMEOUT_MS);
+    relays.set(relay, { waiting, done });
+    for (const worker of others) send(worker, { type: 'docroot:auth-failure', id: relay, key, at });
+    if (waiting.size === 0) done();
+  };
+  const counted = (worker: Worker, relay: number) => {
+    const entry = relays.get(relay);
+    if (entry === undefined) return;
+    entry.waiting.delete(worker);
+    if (entry.waiting.size === 0) entry.done();
+  };
+
   const fork = (): Worker => {
     const worker = cluster.fork({ [WORKER_ENV]: '1' });
     live.add(worker);
     worker.on('message', (message: WorkerToPrimary) => {
-      if (message?.type === 'docroot:tls?' && options.tls !== undefined) {
+      if (message?.type === 'docroot:auth-failure') {
+        relayAuthFailure(worker, message.id, message.key, message.at);
+      } else if (message?.type === 'docroot:auth-failure-counted') {
+        counted(worker, message.id);
+      } else if (message?.type === 'docroot:tls?' && options.tls !== undefined) {
         send(worker, { type: 'docroot:tls', ...options.tls });
       } else if (message?.type === 'docroot:metrics?') {
         void collectMetrics().then((snapshot) =>
@@ -171,6 +214,8 @@ export function startPrimary(options: PrimaryOptions): Primary {
 
   const onExit = (worker: Worker, code: number | null, signal: string | null) => {
     live.delete(worker);
+    // A relay still waiting for this worker's count waits no more.
+    for (const relay of [...relays.keys()]) counted(worker, relay);
     const last = lastSnapshots.get(worker);
     if (last !== undefined) {
       lastSnapshots.delete(worker);
@@ -311,6 +356,48 @@ export function requestTlsFromPrimary(): Promise<{ cert: string; key: string }> 
     process.on('message', onMessage);
     process.send?.({ type: 'docroot:tls?' } satisfies WorkerToPrimary);
   });
+}
+
+/**
+ * Worker side, with --auth: failed logins shared with the other workers through the primary, so
+ * `--auth-rate` limits a client once for the whole server, not once per worker. A worker started later
+ * (a restart) counts only the failures from then on.
+ */
+export function shareAuthFailuresWithPrimary(): SharedFailures {
+  let nextId = 0;
+  const waiting = new Map<number, () => void>();
+  let record: ((key: string, at: number) => void) | null = null;
+  const backlog: Array<[string, number]> = [];
+  process.on('message', (message: PrimaryToWorker) => {
+    if (message?.type === 'docroot:auth-failure') {
+      if (record !== null) record(message.key, message.at);
+      else if (backlog.push([message.key, message.at]) > AUTH_FAILURE_BACKLOG) backlog.shift();
+      process.send?.({ type: 'docroot:auth-failure-counted', id: message.id } satisfies WorkerToPrimary);
+    } else if (message?.type === 'docroot:auth-failure-shared') {
+      waiting.get(message.id)?.();
+    }
+  });
+  return {
+    publish(key, at) {
+      if (process.send === undefined || !process.connected) return Promise.resolve();
+      return new Promise((resolve) => {
+        const id = ++nextId;
+        // The primary always answers; should it be gone, the answer to the client is not held up.
+        const timer = setTimeout(finish, AUTH_FAILURE_RELAY_TIMEOUT_MS * 2);
+        function finish() {
+          clearTimeout(timer);
+          waiting.delete(id);
+          resolve();
+        }
+        waiting.set(id, finish);
+        process.send?.({ type: 'docroot:auth-failure', id, key, at } satisfies WorkerToPrimary);
+      });
+    },
+    subscribe(recordFailure) {
+      record = recordFailure;
+      for (const [key, at] of backlog.splice(0)) recordFailure(key, at);
+    },
+  };
 }
 
 /** Worker side: calls `stop` when the primary asks this worker to finish and exit. */

@@ -80,6 +80,17 @@ export function clientKey(address: string): string {
     .join(':')}::/64`;
 }
 
+/**
+ * Failures shared between the processes that serve one port (`--workers`), so that a guesser gets the
+ * limit once, not once per process.
+ */
+export interface SharedFailures {
+  /** Tells the other processes of a failure counted here; resolves once they have it (or waiting gave up). */
+  publish(key: string, at: number): Promise<void>;
+  /** Where the failures the other processes count arrive (those from before this call included). */
+  subscribe(record: (key: string, at: number) => void): void;
+}
+
 /** Failure times per client, oldest first, at most `failures` each. */
 export class FailureLimiter {
   private readonly clients = new Map<string, number[]>();
@@ -87,7 +98,10 @@ export class FailureLimiter {
   constructor(
     readonly rate: AuthRate,
     private readonly now: () => number = Date.now,
-  ) {}
+    private readonly shared?: SharedFailures,
+  ) {
+    shared?.subscribe((key, at) => this.add(key, at));
+  }
 
   /** Milliseconds until this client may try a password again; 0 when it may now. */
   retryAfterMs(address: string): number {
@@ -97,11 +111,24 @@ export class FailureLimiter {
     return Math.max(wait, 0);
   }
 
-  recordFailure(address: string): void {
+  /**
+   * Counts a failed login; with `shared`, the promise resolves once the other processes count it too, so
+   * the client's next attempt finds the same count wherever it lands.
+   */
+  recordFailure(address: string): Promise<void> | undefined {
     const key = clientKey(address);
     const now = this.now();
+    this.add(key, now);
+    return this.shared?.publish(key, now);
+  }
+
+  private add(key: string, at: number): void {
+    const now = this.now();
     const times = (this.clients.get(key) ?? []).filter((time) => time > now - this.rate.windowMs);
-    times.push(now);
+    if (at <= now - this.rate.windowMs) return;
+    times.push(at);
+    // Another process's failure may be older than one counted here meanwhile.
+    if (times.length > 1 && times[times.length - 2]! > at) times.sort((a, b) => a - b);
     if (times.length > this.rate.failures) times.splice(0, times.length - this.rate.failures);
     // Re-inserted, so the map's order is least recently failing first.
     this.clients.delete(key);

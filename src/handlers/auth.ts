@@ -20,7 +20,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { decodeRequestPath } from '../files/resolve.js';
 import { isSafeMethod } from '../http/method.js';
 import type { HttpRequest, ResponseDescription } from '../wire/message.js';
-import { type AuthRate, DEFAULT_AUTH_RATE, FailureLimiter } from './auth-rate.js';
+import { type AuthRate, DEFAULT_AUTH_RATE, FailureLimiter, type SharedFailures } from './auth-rate.js';
 import type { Access, AuthRule } from './auth-rules.js';
 import { errorResponse } from './errors.js';
 import { createPasswordVerifier, type PasswordVerifier, VerifierBusyError } from './password-verifier.js';
@@ -50,6 +50,8 @@ export interface AuthGateOptions {
   verifier?: PasswordVerifier;
   /** The clock of the rate limit. @default Date.now */
   now?: () => number;
+  /** Failures counted together with other processes on the same port (`--workers`). */
+  sharedFailures?: SharedFailures;
 }
 
 export interface AuthCheckOptions {
@@ -122,7 +124,7 @@ export function createAuthGate(options: AuthGateOptions | readonly AuthRule[]): 
   const onlyRootPrefixes = prepared.every((entry) => entry.segments.length === 0);
   const verifier = settings.verifier ?? createPasswordVerifier();
   const rate = settings.rate === undefined ? DEFAULT_AUTH_RATE : settings.rate;
-  const limiter = rate === false ? null : new FailureLimiter(rate, settings.now);
+  const limiter = rate === false ? null : new FailureLimiter(rate, settings.now, settings.sharedFailures);
   const cacheKeySecret = randomBytes(32);
   const verified = new Map<string, true>();
   const secretsByUser = new Map<string, string[]>();
@@ -185,7 +187,7 @@ export function createAuthGate(options: AuthGateOptions | readonly AuthRule[]): 
           }
         }
       }
-      if (matched.size === 0 && countFailures) limiter?.recordFailure(request.remoteAddress);
+      if (matched.size === 0 && countFailures) await limiter?.recordFailure(request.remoteAddress);
       return matched;
     };
   }
