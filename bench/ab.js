@@ -7,8 +7,8 @@
 //   (env: ROUNDS=4, SECONDS=3). `--base` defaults to bench/.work/dist-base: copy dist/ there before
 //   changing the code (`cp -r dist bench/.work/dist-base`), then `npm run build` and run this.
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { BENCH_DIR, FIXTURE_ROOT, option, REPO_DIR, WORK_DIR } from './lib/args.js';
 import { BROWSER_HEADERS } from './lib/browser.js';
 import { makeFixtures } from './lib/fixtures.js';
 import {
@@ -24,15 +24,10 @@ import {
 } from './lib/proc.js';
 import { wrk } from './lib/wrk.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, '..');
-const work = join(here, '.work');
-const root = join(work, 'root');
-const argv = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : dflt;
-};
+const repo = REPO_DIR;
+const work = WORK_DIR;
+const root = FIXTURE_ROOT;
+const opt = option;
 const ROUNDS = Number(process.env.ROUNDS ?? 4);
 const SECONDS = Number(process.env.SECONDS ?? 3);
 const base = resolve(opt('--base', join(work, 'dist-base')));
@@ -66,7 +61,7 @@ for (const server of servers) {
 const ceiling = { name: 'ceiling', port: await freePort() };
 ceiling.proc = startProcess(
   process.execPath,
-  [join(here, 'servers', 'ceiling.js'), '--port', String(ceiling.port)],
+  [join(BENCH_DIR, 'servers', 'ceiling.js'), '--port', String(ceiling.port)],
   { cpus: '0', raiseNofile: true, label: 'ceiling' },
 );
 await waitReady(ceiling.port, { proc: ceiling.proc });

@@ -5,18 +5,16 @@
 // machine moves this much less than a wrk run, so it shows what a parser or hot-path change is worth.
 //   node bench/head-cost.js [--dist <dir>] (env: CALLS=300000). Run `npm run build` first.
 import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { FIXTURE_ROOT, option, REPO_DIR } from './lib/args.js';
 import { BROWSER_HEADERS } from './lib/browser.js';
 import { makeFixtures } from './lib/fixtures.js';
 import { median } from './lib/proc.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const argv = process.argv.slice(2);
-const i = argv.indexOf('--dist');
-const dist = resolve(i >= 0 ? argv[i + 1] : join(here, '..', 'dist'));
+const dist = resolve(option('--dist', join(REPO_DIR, 'dist')));
 const CALLS = Number(process.env.CALLS ?? 300_000);
-const root = join(here, '.work', 'root');
+const root = FIXTURE_ROOT;
 mkdirSync(root, { recursive: true });
 makeFixtures(root);
 

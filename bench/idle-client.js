@@ -5,12 +5,10 @@
 // Usage: node bench/idle-client.js --port <p> [--count 10000] [--path /1k.bin] [--timeout 60]
 import net from 'node:net';
 import readline from 'node:readline';
+import { option } from './lib/args.js';
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const _args = process.argv.slice(2);
+const opt = option;
 const port = Number(opt('--port', '0'));
 const count = Number(opt('--count', '10000'));
 const path = opt('--path', '/1k.bin');

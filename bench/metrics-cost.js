@@ -5,8 +5,8 @@
 // cost of the counting alone, timed in a loop.
 // `node bench/metrics-cost.js` (env: ROUNDS=5, SECONDS=3). Needs wrk; run `npm run build` first.
 import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { FIXTURE_ROOT, REPO_DIR, WORK_DIR } from './lib/args.js';
 import { makeFixtures } from './lib/fixtures.js';
 import {
   cpuSeconds,
@@ -20,10 +20,9 @@ import {
 } from './lib/proc.js';
 import { wrk } from './lib/wrk.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, '..');
-const work = join(here, '.work');
-const root = join(work, 'root');
+const repo = REPO_DIR;
+const work = WORK_DIR;
+const root = FIXTURE_ROOT;
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const SECONDS = Number(process.env.SECONDS ?? 3);
 

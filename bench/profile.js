@@ -6,9 +6,10 @@
 // process.exit so that the profile is written), then prints the top self-time functions
 // (self time summed per functionName + url + line) from the .cpuprofile.
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { FIXTURE_ROOT, option, REPO_DIR, WORK_DIR } from './lib/args.js';
 import { BROWSER_HEADERS } from './lib/browser.js';
 import { topSelfTime } from './lib/cpuprofile.js';
 import { makeFixtures } from './lib/fixtures.js';
@@ -24,17 +25,13 @@ import {
 } from './lib/proc.js';
 import { wrk } from './lib/wrk.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, '..');
-const work = join(here, '.work');
-const root = join(work, 'root');
+const repo = REPO_DIR;
+const work = WORK_DIR;
+const root = FIXTURE_ROOT;
 const profDir = join(work, 'prof');
 
 const argv = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : dflt;
-};
+const opt = option;
 const workload = opt('--workload', '1k');
 const duration = Number(opt('--duration', process.env.BENCH_DURATION ?? '8'));
 const top = Number(opt('--top', '25'));

@@ -5,7 +5,7 @@
 // Usage: npm run build && node bench/proxy.js [--seconds 5] [--runs 3]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { option, REPO_DIR, WORK_DIR } from './lib/args.js';
 import {
   childPids,
   cpuSeconds,
@@ -19,16 +19,13 @@ import {
 } from './lib/proc.js';
 import { wrk } from './lib/wrk.js';
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const _args = process.argv.slice(2);
+const opt = option;
 const SECONDS = Number(opt('--seconds', '5'));
 const RUNS = Number(opt('--runs', '3'));
 const CONNS = 64;
-const repo = fileURLToPath(new URL('..', import.meta.url));
-const work = join(repo, 'bench', '.work', 'proxy');
+const repo = REPO_DIR;
+const work = join(WORK_DIR, 'proxy');
 mkdirSync(join(work, 'tmp'), { recursive: true });
 installCleanup();
 

@@ -5,11 +5,11 @@
 // (overall budget, default 45), BENCH_NO_BUILD=1 (do not run `npm run build`).
 // Servers are pinned to CPU 0 and the load generator to CPU 1; only 127.0.0.1 is used.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { BENCH_DIR, FIXTURE_ROOT, option, REPO_DIR, WORK_DIR } from './lib/args.js';
 import { BROWSER_HEADERS } from './lib/browser.js';
 import { machine, makeContenders, nginxVersion, PEERS, wrkVersion } from './lib/contenders.js';
 import { makeFixtures } from './lib/fixtures.js';
@@ -33,20 +33,15 @@ import {
 } from './lib/proc.js';
 import { wrk } from './lib/wrk.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, '..');
-const work = join(here, '.work');
-const root = join(work, 'root');
+const here = BENCH_DIR;
+const repo = REPO_DIR;
+const work = WORK_DIR;
+const root = FIXTURE_ROOT;
 const startedAt = Date.now();
 
 // ---------------------------------------------------------------- options
 const argv = process.argv.slice(2);
-const argOpt = (name) => {
-  const i = argv.indexOf(name);
-  if (i >= 0) return argv[i + 1];
-  const eq = argv.find((a) => a.startsWith(`${name}=`));
-  return eq ? eq.slice(name.length + 1) : undefined;
-};
+const argOpt = (name) => option(name);
 if (argv.includes('--help') || argv.includes('-h')) {
   console.log(`usage: npm run bench [-- --only <contenders>] [--workload <workloads>] [--write | --no-write] [--report-only]
 contenders: docroot, docroot-metrics, nginx, ceiling, node-http, http-server, sirv-cli, serve, nginx-w2,

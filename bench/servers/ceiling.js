@@ -4,12 +4,10 @@
 // workload really reconnects.
 // Usage: node bench/servers/ceiling.js --port <p> [--host 127.0.0.1]
 import net from 'node:net';
+import { option } from '../lib/args.js';
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const _args = process.argv.slice(2);
+const opt = option;
 const port = Number(opt('--port', '8080'));
 const host = opt('--host', '127.0.0.1');
 

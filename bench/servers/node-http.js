@@ -3,12 +3,10 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
+import { option } from '../lib/args.js';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const opt = option;
 const root = args[0];
 const port = Number(opt('--port', '8080'));
 const host = opt('--host', '127.0.0.1');
