@@ -118,7 +118,9 @@ describe('browser requests for hot files over sockets', () => {
     assert.equal(byTag.status, 304);
     assert.equal(byTag.headers.etag, etag);
     assert.equal(byTag.headers.vary, 'Accept-Encoding');
-    assert.equal(byTag.headers['content-encoding'], 'br');
+    // RFC 9110 §15.4.5: the stored br response keeps its own Content-Encoding and Content-Type.
+    assert.equal(byTag.headers['content-encoding'], undefined);
+    assert.equal(byTag.headers['content-type'], undefined);
     assert.equal(byTag.headers['content-length'], undefined);
     assert.equal(byTag.body.length, 0);
     const byDate = await ask('/site.css', { 'If-Modified-Since': fresh.headers['last-modified']! });

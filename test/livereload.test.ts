@@ -168,6 +168,27 @@ describe('--watch: the script in HTML responses', () => {
     });
   }
 
+  test('a stylesheet revalidated with its ETag still gets its 304 (a 304 names no type)', async () => {
+    const first = (await exchange(docroot.port, get('/style.css'))).responses[0]!;
+    const etag = first.headers.etag!;
+    const again = (await exchange(docroot.port, get('/style.css', `If-None-Match: ${etag}\r\n`)))
+      .responses[0]!;
+    assert.equal(again.status, 304);
+    assert.equal(again.headers.etag, etag);
+    assert.equal(again.body.length, 0);
+  });
+
+  test('a page cached from a run without --watch gets the injected page, not a 304', async () => {
+    const plainTag = (await exchange(docroot.port, get('/index.html'))).responses[0]!.headers.etag!.replace(
+      '-livereload"',
+      '"',
+    );
+    const answer = (await exchange(docroot.port, get('/index.html', `If-None-Match: ${plainTag}\r\n`)))
+      .responses[0]!;
+    assert.equal(answer.status, 200);
+    assert.ok(answer.body.toString().includes(LIVE_RELOAD_SCRIPT));
+  });
+
   test('an edited page is served fresh at once (no one-second cache while watching)', async () => {
     writeFileSync(path.join(root, 'fresh.html'), '<p>one</p>');
     assert.match((await exchange(docroot.port, get('/fresh.html'))).responses[0]!.body.toString(), /one/);

@@ -23,6 +23,7 @@ import {
   describe,
   type FileInfo,
   negotiateCoding,
+  notModifiedHeaders,
   type Representation,
   representationHeaders,
 } from './representation.js';
@@ -118,7 +119,11 @@ async function serveRepresentation(
     if (outcome === 'not-modified') {
       const ready =
         entry === null ? undefined : coding === 'identity' ? entry.identity : entry.encoded.get(coding);
-      return { status: 304, headers: ready?.fields ?? representationHeaders(rep, ctx, coding, etag) };
+      if (ready !== undefined) return ready.notModified;
+      return {
+        status: 304,
+        headers: notModifiedHeaders(representationHeaders(rep, ctx, coding, etag), ctx.policy.extraHeaders),
+      };
     }
     if (outcome === 'precondition-failed') {
       return errorResponse(

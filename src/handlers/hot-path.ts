@@ -15,7 +15,7 @@ import { type FieldLines, fieldLinesOf } from '../wire/field-lines.js';
 import type { HttpRequest, ResponseDescription, ResponseHeaders } from '../wire/message.js';
 import type { CachedFile, CachedVariant } from './file-cache.js';
 import type { Coding, ContentContext, FileInfo, Representation } from './representation.js';
-import { describe, negotiateCoding, representationHeaders } from './representation.js';
+import { describe, negotiateCoding, notModifiedHeaders, representationHeaders } from './representation.js';
 
 /**
  * Reads a small file into a cache entry, described from the descriptor it was read through. Returns null
@@ -57,7 +57,7 @@ export async function loadCacheEntry(
     lastModified: formatHttpDate(info.mtimeMs),
     compressible,
     sidecars: ctx.compress && compressible ? await findSidecars(info.filePath, info.mtimeMs) : [],
-    identity: preparedVariant(body, '', {}),
+    identity: preparedVariant(body, '', {}, {}),
     encoded: new Map(),
     pending: new Map(),
     negotiated: new Map(),
@@ -69,18 +69,31 @@ export async function loadCacheEntry(
     body,
     entry.etag,
     frozenFields(describe(info, ctx.policy, entry), ctx, 'identity', entry.etag),
+    ctx.policy.extraHeaders,
   );
   return entry;
 }
 
-/** A cached variant with its two answers prepared: the 200 and the 304 (one frozen object each). */
-function preparedVariant(body: Buffer, etag: string, fields: Readonly<ResponseHeaders>): CachedVariant {
+/**
+ * A cached variant with its two answers prepared: the 200 and the 304 (one frozen object each; the 304
+ * with the fewer fields of `notModifiedHeaders`, `extra` being the site's own).
+ */
+function preparedVariant(
+  body: Buffer,
+  etag: string,
+  fields: Readonly<ResponseHeaders>,
+  extra: Readonly<ResponseHeaders>,
+): CachedVariant {
   return {
     body,
     etag,
     fields,
     ok: Object.freeze({ status: 200, headers: fields, body: Object.freeze({ kind: 'bytes', data: body }) }),
-    notModified: Object.freeze({ status: 304, headers: fields, body: null }),
+    notModified: Object.freeze({
+      status: 304,
+      headers: Object.freeze(notModifiedHeaders(fields, extra)),
+      body: null,
+    }),
   };
 }
 
@@ -114,6 +127,7 @@ export function cachedVariant(
           body,
           etag,
           frozenFields(describe(entry, ctx.policy, entry), ctx, coding, etag),
+          ctx.policy.extraHeaders,
         );
         entry.encoded.set(coding, variant);
         entry.pending.delete(coding);

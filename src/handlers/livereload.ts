@@ -125,15 +125,20 @@ export function withLiveReload(inner: RequestHandler, hub: LiveReloadHub): Reque
   return async function handleWithLiveReload(request: HttpRequest): Promise<ResponseDescription> {
     if (request.path === LIVE_RELOAD_PATH) return hub.respond(request);
     if (request.method !== 'GET' && request.method !== 'HEAD') return inner(request);
-    let response = await inner(request);
-    if (!isHtml(response)) return response;
-    if (needsPlainRepresentation(request, response)) {
-      // The answer was compressed, partial or a 304 for the plain page: ask again for the whole plain body.
-      discardBody(response);
-      response = await inner(plainRequest(request));
-      if (!isHtml(response)) return response;
+    const response = await inner(request);
+    // A 304 carries no Content-Type (RFC 9110 §15.4.5), so it may be for a page: decided below.
+    if (response.status !== 304 && !isHtml(response)) return response;
+    if (!needsPlainRepresentation(request, response)) return injectScript(response);
+    // The answer was compressed, partial or a 304 for the plain page: ask again for the whole plain body.
+    const plain = await inner(plainRequest(request));
+    // Whichever of the two answers is not a 304 tells whether this is a page at all.
+    if (!isHtml(plain.status === 304 ? response : plain)) {
+      // Not a page: the first answer stands (a stylesheet's 304 stays a 304).
+      discardBody(plain);
+      return response;
     }
-    return injectScript(response);
+    discardBody(response);
+    return injectScript(plain);
   };
 }
 

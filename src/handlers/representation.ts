@@ -92,6 +92,37 @@ export function representationHeaders(
   return { ...headers, ...ctx.policy.extraHeaders };
 }
 
+/** Fields of a 200 that a 304 repeats (RFC 9110 §15.4.5: the ones a cache updates its stored response with). */
+const REPEATED_IN_304: ReadonlySet<string> = new Set([
+  'etag',
+  'vary',
+  'cache-control',
+  'expires',
+  'content-location',
+]);
+
+/**
+ * The fields of a 304 for a representation whose 200 carries `fields` (RFC 9110 §15.4.5): ETag, Vary,
+ * Cache-Control, Expires and Content-Location; Last-Modified only when there is no ETag; and the site's
+ * own fields (`extra`, `--header`). The rest describes the body the client already holds (Content-Type,
+ * Content-Encoding, Accept-Ranges, nosniff), which its stored response keeps; nginx leaves it out too.
+ */
+export function notModifiedHeaders(
+  fields: Readonly<ResponseHeaders>,
+  extra: Readonly<ResponseHeaders>,
+): ResponseHeaders {
+  const names = Object.keys(fields);
+  const hasEtag = names.some((name) => name.toLowerCase() === 'etag');
+  const kept: ResponseHeaders = {};
+  for (const name of names) {
+    const lower = name.toLowerCase();
+    if (REPEATED_IN_304.has(lower) || (lower === 'last-modified' && !hasEtag) || Object.hasOwn(extra, name)) {
+      kept[name] = fields[name]!;
+    }
+  }
+  return kept;
+}
+
 /** The coding for an Accept-Encoding value among those this file can have (RFC 9110 §12.5.3). */
 export function negotiateCoding(acceptEncoding: string, size: number, sidecars: readonly Sidecar[]): Coding {
   const available: ContentCoding[] = [];
