@@ -9,7 +9,7 @@ import { chmod, mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { isAlive, waitForDeath } from './helpers/processes.js';
+import { isAlive, MKFIFO_MISSING, waitForDeath } from './helpers/processes.js';
 import { exchange, get } from './helpers/raw-client.js';
 import { type RunningDocroot, startDocroot } from './helpers/servers.js';
 import { waitFor } from './helpers/wait.js';
@@ -49,16 +49,6 @@ function scriptPid(root: string): Promise<number> {
     }
   }, `the script in ${root} to start`);
 }
-
-/** The FIFO the scripts wait on is made with coreutils' mkfifo. */
-const MKFIFO_MISSING = ((): string | false => {
-  try {
-    execFileSync('mkfifo', ['--version'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return 'mkfifo not installed';
-  }
-})();
 
 after(async () => {
   for (const server of servers) await server.close().catch(() => {});

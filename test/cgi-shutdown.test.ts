@@ -13,7 +13,9 @@ import { after, mock, test } from 'node:test';
 import { createCgiScriptHandler } from '../src/handlers/cgi/handler.js';
 import { CGI_KILL_GRACE_MS } from '../src/handlers/cgi/options.js';
 import { CGI_STOPPED_MESSAGE } from '../src/handlers/cgi/process.js';
-import type { HttpRequest, ResponseDescription } from '../src/wire/message.js';
+import type { ResponseDescription } from '../src/wire/message.js';
+import { MKFIFO_MISSING } from './helpers/processes.js';
+import { getRequest } from './helpers/requests.js';
 
 /** Leaves a mark, then answers. */
 const MARKING_SCRIPT = `#!/bin/sh
@@ -47,26 +49,6 @@ async function makeRoot(): Promise<string> {
   return root;
 }
 
-function requestFor(scriptPath: string): HttpRequest {
-  return {
-    method: 'GET',
-    target: scriptPath,
-    path: scriptPath,
-    query: '',
-    version: '1.1',
-    headers: { host: 'localhost' },
-    rawHeaders: [['Host', 'localhost']],
-    body: null,
-    contentLength: null,
-    authority: 'localhost',
-    remoteAddress: '127.0.0.1',
-    remotePort: 40000,
-    localAddress: '127.0.0.1',
-    localPort: 8080,
-    secure: false,
-  };
-}
-
 function handlerFor(root: string, logged: string[]) {
   return createCgiScriptHandler({
     root,
@@ -83,26 +65,17 @@ function bodyText(response: ResponseDescription | null): string {
   return body?.kind === 'bytes' ? body.data.toString() : '';
 }
 
-const MKFIFO_MISSING = ((): string | false => {
-  try {
-    execFileSync('mkfifo', ['--version'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return 'mkfifo not installed';
-  }
-})();
-
 test('a request that reaches its script after the scripts were stopped gets 503 and starts nothing', {
   skip: MKFIFO_MISSING,
 }, async () => {
   const root = await makeRoot();
   const handler = handlerFor(root, []);
-  const before = await handler.handle(requestFor('/cgi-bin/mark.sh'), ['cgi-bin', 'mark.sh']);
+  const before = await handler.handle(getRequest('/cgi-bin/mark.sh'), ['cgi-bin', 'mark.sh']);
   assert.equal(before?.status, 200, 'the script runs while the handler is open');
   await rm(path.join(root, 'ran'));
 
   handler.stopScripts();
-  const afterStop = await handler.handle(requestFor('/cgi-bin/mark.sh'), ['cgi-bin', 'mark.sh']);
+  const afterStop = await handler.handle(getRequest('/cgi-bin/mark.sh'), ['cgi-bin', 'mark.sh']);
   assert.equal(afterStop?.status, 503);
   assert.match(bodyText(afterStop), new RegExp(CGI_STOPPED_MESSAGE));
   // Had it been spawned, its answer (and so this response) would have come after its mark.
@@ -119,7 +92,7 @@ test('a script whose process group died of the SIGTERM gets no SIGKILL afterward
   const kill = mock.method(process, 'kill');
   try {
     const handler = handlerFor(root, logged);
-    const answered = handler.handle(requestFor('/cgi-bin/block.sh'), ['cgi-bin', 'block.sh']);
+    const answered = handler.handle(getRequest('/cgi-bin/block.sh'), ['cgi-bin', 'block.sh']);
     const pid = Number((await readFile(path.join(root, 'started'), 'utf8')).trim());
     assert.ok(pid > 0);
 

@@ -25,6 +25,7 @@ import { createFileHandler } from '../src/handlers/static.js';
 import type { RequestHandler } from '../src/wire/message.js';
 import { isAlive, waitForDeath } from './helpers/processes.js';
 import { exchange, get } from './helpers/raw-client.js';
+import { getRequest } from './helpers/requests.js';
 import { ErrorLog, type RunningWire, startDocroot, startWire } from './helpers/servers.js';
 import { gate, turn, waitFor } from './helpers/wait.js';
 
@@ -1044,27 +1045,10 @@ describe('findCgiScript', () => {
     const script = await find('/cgi-bin/plain.txt');
     assert.ok(script !== null);
     const logged: unknown[] = [];
-    const response = await runCgiScript(
-      {
-        method: 'GET',
-        target: '/cgi-bin/plain.txt',
-        path: '/cgi-bin/plain.txt',
-        query: '',
-        version: '1.1',
-        headers: { host: 'localhost' },
-        rawHeaders: [['Host', 'localhost']],
-        body: null,
-        contentLength: null,
-        authority: 'localhost',
-        remoteAddress: '127.0.0.1',
-        remotePort: 1,
-        localAddress: '127.0.0.1',
-        localPort: 80,
-        secure: false,
-      },
-      script,
-      { ...base(), logError: (error) => logged.push(error) },
-    );
+    const response = await runCgiScript(getRequest('/cgi-bin/plain.txt'), script, {
+      ...base(),
+      logError: (error) => logged.push(error),
+    });
     assert.equal(response.status, 502);
     assert.equal(response.body?.kind === 'bytes' ? String(response.body.data) : '', GENERIC_502);
     assert.deepEqual(logged, ['the script could not be started: it is not executable (permission denied)']);

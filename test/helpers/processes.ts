@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { waitFor } from './wait.js';
 
@@ -23,3 +24,13 @@ export function isAlive(pid: number): boolean {
 export async function waitForDeath(pid: number): Promise<boolean> {
   return waitFor(() => !isAlive(pid), `process ${pid} to end`, DEATH_WAIT_MS).catch(() => false);
 }
+
+/** Why FIFO-driven script tests cannot run here (coreutils' mkfifo missing), or false when they can. */
+export const MKFIFO_MISSING = ((): string | false => {
+  try {
+    execFileSync('mkfifo', ['--version'], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return 'mkfifo not installed';
+  }
+})();
