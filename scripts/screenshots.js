@@ -3,7 +3,7 @@
 // the DevTools protocol so the progress bar is caught half-way).
 // Usage: npm run screenshots   (builds first; writes docs/listing-light.png, listing-dark.png,
 // upload-progress.png). Needs Chromium at /usr/bin/chromium or CHROMIUM_PATH.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,15 +61,8 @@ const url = `http://127.0.0.1:${port}/`;
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
   headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
+  // The tests' flags (test/helpers/chromium-flags.json): no background networking on a closed network.
+  args: JSON.parse(readFileSync(new URL('../test/helpers/chromium-flags.json', import.meta.url), 'utf8')),
 });
 try {
   mkdirSync(OUT, { recursive: true });

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 
 /** Where Debian's chromium lives; CHROMIUM_PATH overrides it. */
@@ -12,20 +12,19 @@ export function browserUnavailableReason(): string | null {
   return null;
 }
 
+/**
+ * Chromium's flags for tests and `npm run screenshots` (one JSON file both read). Without the
+ * background-networking flags Chromium keeps dialling out, which a closed network refuses.
+ */
+export const CHROMIUM_FLAGS: readonly string[] = JSON.parse(
+  readFileSync(new URL('../../../test/helpers/chromium-flags.json', import.meta.url), 'utf8'),
+);
+
 export async function launchChromium(): Promise<Browser> {
   const { chromium } = await import('playwright-core');
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
-    // Without the background-networking flags Chromium keeps dialling out, which a closed network refuses.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: [...CHROMIUM_FLAGS],
   });
 }
