@@ -19,7 +19,7 @@ import {
   DEFAULT_FORMAT_LIMITS,
   openArchiveEntry,
   USTAR_MAX_SIZE,
-} from './zip.js';
+} from './entry.js';
 
 const BLOCK_BYTES = 512;
 const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK_BYTES);

@@ -5,7 +5,7 @@
  * @module
  */
 import path from 'node:path';
-import type { ArchiveEntry } from '../archive/zip.js';
+import type { ArchiveEntry } from '../archive/entry.js';
 import type { ListingFormat } from '../files/listing-types.js';
 import { DEFAULT_SEARCH_LIMITS, renderSearch, type SearchLimits } from '../files/search.js';
 import { type WalkEntry, walkTree } from '../files/walk.js';

@@ -9,7 +9,7 @@
  * the whole request before a byte is sent, so nobody gets an archive quietly missing what they chose.
  * @module
  */
-import type { ArchiveEntry } from '../archive/zip.js';
+import type { ArchiveEntry } from '../archive/entry.js';
 import { decodeRequestPath, resolvePath } from '../files/resolve.js';
 import { walkTree } from '../files/walk.js';
 import type { ResponseDescription } from '../wire/message.js';
