@@ -46,7 +46,10 @@ describe('body fuzz (short run)', () => {
             : await sendOverH2(session, c, CASE_TIMEOUT_MS);
         statuses.set(outcome.status, (statuses.get(outcome.status) ?? 0) + 1);
         assert.equal(outcome.timedOut, false, 'the server neither answered nor closed');
-        assert.ok(outcome.status >= 200 && outcome.status < 500, `status ${outcome.status}`);
+        assert.ok(
+          outcome.status >= 200 && outcome.status < 500,
+          `status ${outcome.status}${outcome.detail === undefined ? '' : ` (${outcome.detail})`}`,
+        );
         assert.equal(fuzz.server.child.exitCode, null, 'the server process exited');
         assert.equal(await canaryStatus(fuzz.server.port), 200, 'the canary was not answered');
       }),

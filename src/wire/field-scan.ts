@@ -104,6 +104,22 @@ export function fieldNameHash(name: string): number {
  */
 export function scanFieldLines(buf: Buffer, from: number, base: number, maxLines: number): number {
   if (scanner === null) return NEEDS_EXACT_RULES;
+  try {
+    return scanCopied(scanner, buf, from, base, maxLines);
+  } catch {
+    // The scan stays inside its memory by construction, so a trap would be a bug of ours: the exact rules
+    // still answer, and no input can throw out of the parser (the differential tests would see the miss).
+    return NEEDS_EXACT_RULES;
+  }
+}
+
+function scanCopied(
+  scanner: FieldScanExports,
+  buf: Buffer,
+  from: number,
+  base: number,
+  maxLines: number,
+): number {
   const max = Math.min(maxLines, LINES_CAPACITY);
   let copied = Math.min(buf.length, FIRST_COPY_BYTES);
   memoryBytes.set(copied === buf.length ? buf : buf.subarray(0, copied), INPUT_AT);

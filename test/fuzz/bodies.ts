@@ -209,6 +209,8 @@ export function requestBytes(c: BodyCase): Buffer {
 export interface CaseOutcome {
   /** The final status, or 0 when the connection or stream ended without one. */
   status: number;
+  /** How an HTTP/2 stream ended without a status (its RST_STREAM code, the session's state), for the report. */
+  detail?: string;
   /** Neither an answer nor a close within the time allowed. */
   timedOut: boolean;
 }
@@ -260,8 +262,12 @@ export function sendOverH2(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      const detail =
+        status === 0
+          ? `stream closed with code ${stream.rstCode}; session ${session.closed ? 'closed' : 'open'}${session.destroyed ? ', destroyed' : ''}`
+          : undefined;
       if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
-      resolve({ status, timedOut });
+      resolve({ status, timedOut, ...(detail === undefined ? {} : { detail }) });
     };
     const timer = setTimeout(() => finish(true), timeoutMs);
     const stream = session.request({

@@ -114,7 +114,10 @@ try {
             : await bodies.sendOverH2(session, c, 15_000);
         bodyStatuses.set(outcome.status, (bodyStatuses.get(outcome.status) ?? 0) + 1);
         assert.equal(outcome.timedOut, false, 'the server neither answered nor closed');
-        assert.ok(outcome.status >= 200 && outcome.status < 500, `status ${outcome.status}`);
+        assert.ok(
+          outcome.status >= 200 && outcome.status < 500,
+          `status ${outcome.status}${outcome.detail === undefined ? '' : ` (${outcome.detail})`}`,
+        );
         assert.equal(fuzz.server.child.exitCode, null, 'the server process exited');
         assert.equal(await bodies.canaryStatus(fuzz.server.port), 200, 'the canary was not answered');
       }),
@@ -126,6 +129,9 @@ try {
   }
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
+  // fast-check keeps the property's own error (which assertion, and why) as the cause.
+  const cause = error instanceof Error ? error.cause : undefined;
+  if (cause !== undefined) console.error(`cause: ${cause instanceof Error ? cause.message : String(cause)}`);
   process.exitCode = 1;
 }
 const top = [...outcomes.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12);
