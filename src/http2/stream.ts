@@ -71,6 +71,14 @@ export function serveStream(
   options: Http2ServingOptions,
 ): void {
   stream.on('error', () => {});
+  // Once the answer is sent, content still unread is not wanted: Node then resets the stream (RST_STREAM
+  // NO_ERROR, RFC 9113 §8.1), but a paused readable side with data in it would never end, so the stream
+  // would never emit 'close' nor give back its place among the open streams. Drop what is left.
+  stream.once('finish', () => {
+    if (stream.readableEnded) return;
+    stream.unpipe();
+    stream.resume();
+  });
   const observer = options.observer;
   const view = stream.session === undefined ? undefined : sessionViews.get(stream.session);
   const exchange: StreamExchange = {
@@ -184,6 +192,10 @@ function limitedBody(
     if (!stream.readableEnded) cut('BODY_TIMEOUT', `the request body stalled for ${bodyTimeoutMs} ms`);
   });
   stream.once('end', () => stream.setTimeout(0));
+  // The answer is sent (see serveStream): a handler that never read the content will not now.
+  stream.once('finish', () => {
+    if (!limited.writableEnded) limited.destroy();
+  });
   stream.pipe(limited);
   return limited;
 }
