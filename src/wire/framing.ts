@@ -17,7 +17,7 @@ export type BodyFraming =
 const NO_BODY: BodyFraming = Object.freeze({ kind: 'none' });
 const CHUNKED: BodyFraming = Object.freeze({ kind: 'chunked' });
 /** Content-Length values longer than this cannot be a safe integer; refusing them avoids overflow. */
-export const MAX_CONTENT_LENGTH_DIGITS = 15;
+const MAX_CONTENT_LENGTH_DIGITS = 15;
 
 /** RFC 9112 §6.3: the rules, in order, for how long the body is; every ambiguity is a 400 and a close. */
 export function decideFraming(
@@ -70,23 +70,17 @@ export function decideFraming(
     return CHUNKED;
   }
   if (contentLengths.length > 0) {
-    let length: string | undefined;
-    for (const value of contentLengths) {
-      for (const part of value.split(',')) {
-        const candidate = part.trim();
-        if (!isDigits(candidate)) {
-          return new ProtocolError('BAD_CONTENT_LENGTH', `Content-Length "${value}" is not a decimal number`);
-        }
-        if (candidate.length > MAX_CONTENT_LENGTH_DIGITS) {
-          return new ProtocolError('BAD_CONTENT_LENGTH', 'Content-Length is too large to be a valid length');
-        }
-        if (length !== undefined && Number(length) !== Number(candidate)) {
-          return new ProtocolError('BAD_CONTENT_LENGTH', 'the request has Content-Length values that differ');
-        }
-        length = candidate;
-      }
+    const n = agreedContentLength(contentLengths);
+    if (typeof n !== 'number') {
+      return new ProtocolError(
+        'BAD_CONTENT_LENGTH',
+        n.fault === 'not-a-number'
+          ? `Content-Length "${n.value}" is not a decimal number`
+          : n.fault === 'too-large'
+            ? 'Content-Length is too large to be a valid length'
+            : 'the request has Content-Length values that differ',
+      );
     }
-    const n = Number(length);
     if (n > limits.maxBodyBytes) {
       return new ProtocolError(
         'BODY_TOO_LARGE',
@@ -98,7 +92,31 @@ export function decideFraming(
   return NO_BODY;
 }
 
-export function isDigits(value: string): boolean {
+/** Why a set of Content-Length values gives no one length (RFC 9112 §6.3, item 5). */
+export type ContentLengthFault =
+  | { readonly fault: 'not-a-number'; readonly value: string }
+  | { readonly fault: 'too-large' }
+  | { readonly fault: 'differ' };
+
+/**
+ * The one length a request's or a response's Content-Length values agree on (a list of equal values, as
+ * a proxy may have joined them, is that value: RFC 9110 §8.6), or what is wrong with them.
+ */
+export function agreedContentLength(values: readonly string[]): number | ContentLengthFault {
+  let length: string | undefined;
+  for (const value of values) {
+    for (const part of value.split(',')) {
+      const candidate = part.trim();
+      if (!isDigits(candidate)) return { fault: 'not-a-number', value };
+      if (candidate.length > MAX_CONTENT_LENGTH_DIGITS) return { fault: 'too-large' };
+      if (length !== undefined && Number(length) !== Number(candidate)) return { fault: 'differ' };
+      length = candidate;
+    }
+  }
+  return Number(length);
+}
+
+function isDigits(value: string): boolean {
   if (value.length === 0) return false;
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);

@@ -8,7 +8,7 @@
  */
 import { CR, HTAB, isHttpToken, LF, SP } from './chars.js';
 import { ProtocolError } from './errors.js';
-import { hasListToken, isDigits, MAX_CONTENT_LENGTH_DIGITS } from './framing.js';
+import { agreedContentLength, hasListToken } from './framing.js';
 import type { WireLimits } from './limits.js';
 import { parseFieldLine } from './parser.js';
 
@@ -207,19 +207,14 @@ function decideResponseFraming(
     return CHUNKED;
   }
   if (contentLengths.length > 0) {
-    let length: string | undefined;
-    for (const value of contentLengths) {
-      for (const part of value.split(',')) {
-        const candidate = part.trim();
-        if (!isDigits(candidate)) return `the response's Content-Length "${value}" is not a decimal number`;
-        if (candidate.length > MAX_CONTENT_LENGTH_DIGITS) return "the response's Content-Length is too large";
-        if (length !== undefined && Number(length) !== Number(candidate)) {
-          return 'the response has Content-Length values that differ';
-        }
-        length = candidate;
-      }
+    const n = agreedContentLength(contentLengths);
+    if (typeof n !== 'number') {
+      return n.fault === 'not-a-number'
+        ? `the response's Content-Length "${n.value}" is not a decimal number`
+        : n.fault === 'too-large'
+          ? "the response's Content-Length is too large"
+          : 'the response has Content-Length values that differ';
     }
-    const n = Number(length);
     return n === 0 ? NO_BODY : { kind: 'length', length: n };
   }
   return UNTIL_CLOSE;
