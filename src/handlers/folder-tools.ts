@@ -83,7 +83,7 @@ export async function serveArchive(
     return serveSelectionArchive(folder, ctx);
   }
   const folderName = archiveFolderName(folder.urlPath, ctx.root);
-  return archiveResponse(request, format, folderName, archiveEntries(folder, folderName, ctx), ctx);
+  return archiveResponse(request, format, folderName, folderArchiveEntries(folder, folderName, ctx), ctx);
 }
 
 /**
@@ -123,10 +123,14 @@ export async function archiveResponse(
   return { status: 200, headers, body: { kind: 'stream', stream } };
 }
 
-/** Every file and folder below `dirPath`, inside a top folder named after it (as desktop tools do). */
-async function* archiveEntries(
+/**
+ * Every file and folder below `dirPath` the access rules let through, named `prefix/…` in the archive:
+ * a whole-folder archive's top folder is named after it (as desktop tools do), a selected folder's
+ * entries go under its own name.
+ */
+export async function* folderArchiveEntries(
   folder: FolderRequest,
-  folderName: string,
+  prefix: string,
   ctx: FolderToolsContext,
 ): AsyncGenerator<ArchiveEntry, void, undefined> {
   const include = accessFilter(folder, ctx);
@@ -139,7 +143,7 @@ async function* archiveEntries(
     order: 'depth-first',
     ...(include !== undefined ? { include } : {}),
   });
-  for await (const entry of walk) yield walkedArchiveEntry(`${folderName}/${entry.relativePath}`, entry);
+  for await (const entry of walk) yield walkedArchiveEntry(`${prefix}/${entry.relativePath}`, entry);
 }
 
 /** A walked file or folder as the archive entry `name`. */
@@ -158,7 +162,7 @@ export function walkedArchiveEntry(
 }
 
 /** The access rules as a walk filter, or undefined when there are none. */
-export function accessFilter(
+function accessFilter(
   folder: FolderRequest,
   ctx: FolderToolsContext,
 ): ((relativePath: string, isDirectory: boolean) => Promise<boolean>) | undefined {

@@ -11,16 +11,15 @@
  */
 import type { ArchiveEntry } from '../archive/entry.js';
 import { decodeRequestPath, resolvePath } from '../files/resolve.js';
-import { walkTree } from '../files/walk.js';
 import type { ResponseDescription } from '../wire/message.js';
 import { errorResponse } from './errors.js';
 import {
   type ArchiveFormat,
-  accessFilter,
   archiveFolderName,
   archiveResponse,
   type FolderRequest,
   type FolderToolsContext,
+  folderArchiveEntries,
   walkedArchiveEntry,
 } from './folder-tools.js';
 import { PATH_REFUSAL_STATUS } from './refusals.js';
@@ -35,9 +34,6 @@ export const SELECTION_PARAMETER = 'select';
  * (`maxRequestLineBytes`); this bounds the work a long list of very short names could ask for.
  */
 export const MAX_SELECTED_ENTRIES = 500;
-
-/** Deep enough for any real site; a bound anyway, since a walk must end (as for whole-folder archives). */
-const SELECTION_MAX_DEPTH = 64;
 
 /** Names of one selection in query order, duplicates and blanks dropped. */
 export function selectedNamesOf(query: string): string[] {
@@ -131,17 +127,8 @@ async function* selectionEntries(
   for (const entry of selected) {
     const name = `${folderName}/${entry.name}`;
     yield walkedArchiveEntry(name, { ...entry, absolutePath: entry.filePath });
-    if (!entry.isDirectory) continue;
-    const include = accessFilter({ ...folder, dirPath: entry.filePath, urlPath: entry.urlPath }, ctx);
-    const walk = walkTree({
-      root: ctx.root,
-      start: entry.filePath,
-      dotfiles: ctx.dotfiles,
-      followSymlinks: ctx.followSymlinks,
-      maxDepth: SELECTION_MAX_DEPTH,
-      order: 'depth-first',
-      ...(include !== undefined ? { include } : {}),
-    });
-    for await (const below of walk) yield walkedArchiveEntry(`${name}/${below.relativePath}`, below);
+    if (entry.isDirectory) {
+      yield* folderArchiveEntries({ ...folder, dirPath: entry.filePath, urlPath: entry.urlPath }, name, ctx);
+    }
   }
 }
