@@ -7,15 +7,23 @@
  */
 import { COLON, CR, HTAB, IS_FIELD_VALUE_BYTE, IS_TARGET_BYTE, IS_TCHAR, LF, SP } from './chars.js';
 import { ProtocolError } from './errors.js';
-import { FieldLines, type KnownFieldSpans, lazyFieldPairs, lazyHeaderRecord } from './field-lines.js';
+import { FieldLines, lazyFieldPairs, lazyHeaderRecord } from './field-lines.js';
 import {
-  fieldNameHash,
   LINE_SLOTS,
   scanFieldLines,
   scannedFieldLines,
   scannedHeadEnd,
   scannedNameLengths,
 } from './field-scan.js';
+import {
+  CONNECTION,
+  CONTENT_LENGTH,
+  EXPECT,
+  FieldSpans,
+  HOST,
+  KNOWN_NAME_HASH_BITS,
+  TRANSFER_ENCODING,
+} from './field-spans.js';
 import { type BodyFraming, decideFraming, hasListToken } from './framing.js';
 import type { WireLimits } from './limits.js';
 import type { HttpVersion } from './message.js';
@@ -245,93 +253,6 @@ function parseWellFormedHead(buf: Buffer, start: number, limits: WireLimits): He
   return buildHead(buf, start, line, fields, start + linesEnd, start + linesEnd + 2, limits);
 }
 
-/** Field kinds the wire reads itself (`FieldSpans.framing`). */
-const HOST = 0;
-const EXPECT = 1;
-const CONNECTION = 2;
-const CONTENT_LENGTH = 3;
-const TRANSFER_ENCODING = 4;
-
-/** The field lines of a head being parsed, as offsets from `base` (see `FieldLines`). */
-class FieldSpans {
-  readonly spans: number[];
-  /** How many field lines have been added. */
-  count = 0;
-  /** Pairs of (field kind, span index) for the fields the wire reads itself, in arrival order. */
-  framing: number[] | null = null;
-  /** Bit n set: some field name has n characters (31: 31 or more), so most absent names cost one test. */
-  nameLengths = 0;
-  /** Where the fields every hot request reads are (see `FieldLines.value`). */
-  readonly known: KnownFieldSpans = { acceptEncoding: -1, ifNoneMatch: -1, ifModifiedSince: -1 };
-
-  /** `lines`: how many field lines the head has, when that is known (the array is then made at its size). */
-  constructor(
-    private readonly base: number,
-    lines = 0,
-  ) {
-    this.spans = lines === 0 ? [] : new Array<number>(lines * 4);
-  }
-
-  /** Records the field line at `buf[start]` whose colon is at `colon` and whose value (without OWS) is `[valueStart, valueEnd)`. */
-  add(buf: Buffer, start: number, colon: number, valueStart: number, valueEnd: number): void {
-    const base = this.base;
-    const spans = this.spans;
-    const at = this.count * 4;
-    this.count++;
-    spans[at] = start - base;
-    spans[at + 1] = colon - base;
-    spans[at + 2] = valueStart - base;
-    spans[at + 3] = valueEnd - base;
-    const length = colon - start;
-    this.nameLengths |= 1 << Math.min(length, 31);
-    this.recognise(buf, start, length, at);
-  }
-
-  /**
-   * Notes where the fields the wire itself needs are (the line at span index `at`, its name at
-   * `buf[start]`), recognised by length first: no name string is made for any field.
-   */
-  recognise(buf: Buffer, start: number, length: number, at: number): void {
-    let kind = -1;
-    if (length === 4) kind = isFieldName(buf, start, 'host') ? HOST : -1;
-    else if (length === 6) kind = isFieldName(buf, start, 'expect') ? EXPECT : -1;
-    else if (length === 10) kind = isFieldName(buf, start, 'connection') ? CONNECTION : -1;
-    else if (length === 14) kind = isFieldName(buf, start, 'content-length') ? CONTENT_LENGTH : -1;
-    else if (length === 17) {
-      if (isFieldName(buf, start, 'transfer-encoding')) kind = TRANSFER_ENCODING;
-      else if (isFieldName(buf, start, 'if-modified-since'))
-        this.known.ifModifiedSince = knownAt(this.known.ifModifiedSince, at);
-    } else if (length === 15) {
-      if (isFieldName(buf, start, 'accept-encoding'))
-        this.known.acceptEncoding = knownAt(this.known.acceptEncoding, at);
-    } else if (length === 13) {
-      if (isFieldName(buf, start, 'if-none-match'))
-        this.known.ifNoneMatch = knownAt(this.known.ifNoneMatch, at);
-    }
-    if (kind !== -1) (this.framing ??= []).push(kind, at);
-  }
-}
-
-/**
- * Bit (h & 31) set for the hash h (`fieldNameHash`) of each name `FieldSpans.recognise` knows, so the
- * scanned lines of other fields skip it with one test.
- */
-const KNOWN_NAME_HASH_BITS = [
-  'host',
-  'expect',
-  'connection',
-  'content-length',
-  'transfer-encoding',
-  'if-modified-since',
-  'accept-encoding',
-  'if-none-match',
-].reduce((bits, name) => bits | (1 << (fieldNameHash(name) & 31)), 0);
-
-/** A known field's span index: -1 while absent, -2 once repeated (then it is looked up like any other). */
-function knownAt(previous: number, at: number): number {
-  return previous === -1 ? at : -2;
-}
-
 /** Decodes the head once and makes the strings the wire needs; every field stays lazy (field-lines.ts). */
 function buildHead(
   buf: Buffer,
@@ -401,15 +322,6 @@ interface FramingFields {
   expect: string | undefined;
   contentLengths: readonly string[];
   transferEncodings: readonly string[];
-}
-
-/** Whether the field name at `buf[start]` is `lowerName` in any case (the length is already known equal). */
-function isFieldName(buf: Buffer, start: number, lowerName: string): boolean {
-  for (let i = 0; i < lowerName.length; i++) {
-    // Field names are tokens, so OR-ing 0x20 only folds A–Z onto a–z for the letters and '-' compared here.
-    if ((buf[start + i]! | 0x20) !== lowerName.charCodeAt(i)) return false;
-  }
-  return true;
 }
 
 /** A repeated field's values combined into one comma-separated list (RFC 9110 §5.3). */
